@@ -1,0 +1,95 @@
+"""Static passes over the graph: shapes at every node, residual adds, params and MACs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from resgen.checks.counts import node_counts
+from resgen.checks.shapes import infer_shapes
+from resgen.diagnostics import Diagnostic, warning
+from resgen.graph import ir
+
+# A model this large is almost certainly a typo (a width of 65536 in every stage, say).
+MAX_SENSIBLE_PARAMS = 20_000_000_000
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One row of the per-stage summary: stem, layer1..N, head."""
+
+    name: str
+    blocks: int
+    shape: ir.Shape | None
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the static passes know about a graph; one source of truth for all outputs."""
+
+    graph: nx.DiGraph
+    shapes: dict[str, ir.Shape | None]
+    params: dict[str, int]
+    macs: dict[str, int]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def total_params(self) -> int:
+        return sum(self.params.values())
+
+    @property
+    def total_macs(self) -> int:
+        return sum(self.macs.values())
+
+    @property
+    def output_shape(self) -> ir.Shape | None:
+        last = list(self.graph.nodes)[-1]
+        return self.shapes[last]
+
+    def rows(self) -> list[StageRow]:
+        """Sum params and MACs per stage, in network order."""
+        order: dict[str, dict[str, Any]] = {}
+        for node, attrs in self.graph.nodes(data=True):
+            if attrs["kind"] == ir.INPUT:
+                continue
+            row = order.setdefault(attrs["stage"], {"params": 0, "macs": 0, "last": node})
+            row["params"] += self.params[node]
+            row["macs"] += self.macs[node]
+            row["last"] = node
+        depth = {s.name: len(s.blocks) for s in ir.stages_of(self.graph)}
+        return [
+            StageRow(name, depth.get(name, 0), self.shapes[row["last"]], row["params"], row["macs"])
+            for name, row in order.items()
+        ]
+
+
+def check_size(graph: nx.DiGraph, analysis: Analysis) -> list[Diagnostic]:
+    total = analysis.total_params
+    if total <= MAX_SENSIBLE_PARAMS:
+        return []
+    return [
+        warning(
+            "huge-model",
+            f"the model has {total:,} parameters ({total * 4 / 2**30:,.0f} GiB in float32)",
+            graph.graph["input_loc"],
+            hint="check the stage widths and depths for a typo",
+        )
+    ]
+
+
+# Extra passes that need the shapes and counts; each returns its diagnostics.
+CHECKS: tuple[Callable[[nx.DiGraph, Analysis], list[Diagnostic]], ...] = (check_size,)
+
+
+def analyze(graph: nx.DiGraph) -> Analysis:
+    """Infer shapes, count params and MACs, and run every check."""
+    shapes, diagnostics = infer_shapes(graph)
+    params, macs = node_counts(graph, shapes)
+    analysis = Analysis(graph, shapes, params, macs, tuple(diagnostics))
+    extra = [d for check in CHECKS for d in check(graph, analysis)]
+    return Analysis(graph, shapes, params, macs, (*diagnostics, *extra))

@@ -1,0 +1,236 @@
+"""The command line: the only place that prints or exits.
+
+Exit codes: 0 ok, 1 findings (an invalid spec, drift under --check), 2 usage or internal error.
+Human text goes to stderr, machine output (-o json) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from resgen import __version__
+from resgen.diagnostics import Diagnostic, ResgenError, error, has_errors
+from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+ISSUES_URL = "https://github.com/resgen/resgen/issues"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"resgen: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="resgen",
+        description="Compile ResNet-family specs (YAML/JSON) into checked, standalone PyTorch.",
+    )
+    parser.add_argument("--version", action="version", version=f"resgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("build", help="check specs and generate one PyTorch file per spec")
+    p.add_argument("specs", nargs="+", metavar="SPEC_OR_DIR", help="spec files, directories or built-in names")
+    p.add_argument("-o", "--out", default="generated", metavar="DIR", help="output directory (default: generated/)")
+    p.add_argument("--check", action="store_true", help="write nothing; print a diff and exit 1 if any file would change")
+
+    p = sub.add_parser("check", help="validate specs and their graphs; exit 1 on any error")
+    p.add_argument("specs", nargs="+", metavar="SPEC_OR_DIR")
+    p.add_argument("-o", "--output", choices=("text", "json", "github"), default="text", help="diagnostics format")
+
+    p = sub.add_parser("info", help="per-stage table of shapes, params and MACs")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        command = {"build": cmd_build, "check": cmd_check, "info": cmd_info}[args.command]
+        return command(args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: never a bare traceback
+        _err(f"resgen: internal error: {type(exc).__name__}: {exc}")
+        _err(f"This is a bug in resgen {__version__}, not in your spec; please report it at {ISSUES_URL}")
+        if os.environ.get("RESGEN_DEBUG"):
+            traceback.print_exc()
+        else:
+            _err("(set RESGEN_DEBUG=1 to see the traceback)")
+        return EXIT_USAGE
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
+    for d in diagnostics:
+        if fmt == "github":
+            print(d.format_github())
+        else:
+            _err(d.format())
+
+
+def expand_specs(args: Sequence[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+    """Turn CLI arguments into spec files: files as given, directories' specs, built-in names."""
+    found: list[tuple[Path, str]] = []
+    problems: list[Diagnostic] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file())
+            if not files:
+                problems.append(error("no-specs", f"no .yaml, .yml or .json specs in {arg}/", None))
+            found.extend((p, display_name(p)) for p in files)
+            continue
+        try:
+            found.append(resolve_spec_path(arg))
+        except ResgenError as exc:
+            problems.extend(exc.diagnostics)
+    return found, problems
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from resgen.pipeline import check
+    from resgen.spec.load import load_spec_file
+
+    files, problems = expand_specs(args.specs)
+    report: list[dict[str, object]] = []
+    all_diagnostics = list(problems)
+    for path, name in files:
+        try:
+            loaded = load_spec_file(path, name)
+            analysis = check(loaded)
+            diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
+            summary = f"{analysis.total_params:,} params, {analysis.total_macs:,} MACs"
+        except ResgenError as exc:
+            diagnostics, summary = exc.diagnostics, ""
+        all_diagnostics.extend(diagnostics)
+        ok = not has_errors(diagnostics)
+        report.append({"file": name, "ok": ok, "diagnostics": [d.to_json() for d in diagnostics]})
+        if args.output != "json":
+            _print_diagnostics(diagnostics, args.output)
+            if ok and args.output == "text":
+                _err(f"{name}: ok ({summary})")
+    if args.output == "json":
+        print(json.dumps({"files": report, "problems": [d.to_json() for d in problems]}, indent=2))
+    else:
+        _print_diagnostics(problems, args.output)
+    if args.output == "text":
+        failed = sum(1 for r in report if not r["ok"])
+        _err(f"checked {len(report)} spec{'s' if len(report) != 1 else ''}: {failed} with errors")
+    return EXIT_FINDINGS if has_errors(all_diagnostics) else EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from resgen.pipeline import compile_file
+
+    files, problems = expand_specs(args.specs)
+    _print_diagnostics(problems)
+    out_dir = Path(args.out)
+    failed = bool(problems)
+    outputs: dict[str, str] = {}
+    drift = 0
+    for path, name in files:
+        try:
+            compiled = compile_file(path, name)
+        except ResgenError as exc:
+            _print_diagnostics(exc.diagnostics)
+            failed = True
+            continue
+        spec = compiled.loaded.spec
+        if spec.name in outputs:
+            _err(
+                error(
+                    "duplicate-name",
+                    f"two specs are named {spec.name!r}: {outputs[spec.name]} and {name}",
+                    compiled.loaded.source.locate(("name",)),
+                    hint="each spec's `name` becomes its output file and must be unique",
+                ).format()
+            )
+            failed = True
+            continue
+        outputs[spec.name] = name
+        target = out_dir / f"{spec.name}.py"
+        assert compiled.source is not None
+        if args.check:
+            drift += _report_drift(target, compiled.source)
+        else:
+            changed = write_atomic(target, compiled.source)
+            _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({name})")
+    if args.check and drift:
+        _err(f"{drift} generated file{'s' if drift != 1 else ''} out of date; run: resgen build {' '.join(args.specs)} -o {args.out}")
+    if failed:
+        return EXIT_FINDINGS
+    return EXIT_FINDINGS if drift else EXIT_OK
+
+
+def _report_drift(target: Path, text: str) -> int:
+    old = target.read_text(encoding="utf-8") if target.is_file() else ""
+    if old == text:
+        return 0
+    label = display_name(target)
+    diff = difflib.unified_diff(
+        old.splitlines(keepends=True), text.splitlines(keepends=True),
+        fromfile=f"{label} (on disk)" if old else "/dev/null", tofile=f"{label} (from spec)",
+    )  # fmt: skip
+    sys.stdout.writelines(diff)
+    return 1
+
+
+def write_atomic(target: Path, text: str) -> bool:
+    """Write text to target via a temp file and rename; return False when it was unchanged."""
+    data = text.encode("utf-8")
+    if target.is_file() and target.read_bytes() == data:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from resgen.pipeline import check
+    from resgen.report import info_json, info_table
+    from resgen.spec.load import load_spec_file
+
+    try:
+        path, name = resolve_spec_path(args.spec)
+        loaded = load_spec_file(path, name)
+    except ResgenError as exc:
+        _print_diagnostics(exc.diagnostics)
+        return EXIT_FINDINGS
+    analysis = check(loaded)
+    diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
+    _print_diagnostics(diagnostics)
+    if args.output == "json":
+        print(json.dumps(info_json(loaded, analysis), indent=2))
+    else:
+        info_table(loaded, analysis)
+    return EXIT_FINDINGS if has_errors(diagnostics) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The IR: a networkx DiGraph of typed op nodes whose ids are state_dict / module paths.
+
+A small closed set of node kinds (like torch.fx's opcodes). Every node carries `kind`, `stage`,
+`block` (None outside blocks) and `loc` (where in the spec it comes from) plus the attributes of
+its kind, listed in `ATTRS`. Edges into an `add` carry `port`: 0 for the residual branch, 1 for
+the shortcut. Graph-level attributes hold the stage and block structure codegen needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from resgen.diagnostics import Location
+
+INPUT = "input"
+CONV = "conv"
+NORM = "norm"
+ACT = "act"
+POOL = "pool"
+GLOBAL_POOL = "global_pool"
+ADD = "add"
+FLATTEN = "flatten"
+LINEAR = "linear"
+
+KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR)
+
+# The attributes each kind must carry (beyond kind, stage, block, loc).
+ATTRS: dict[str, tuple[str, ...]] = {
+    INPUT: ("channels",),
+    CONV: ("in_channels", "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias"),
+    NORM: ("norm", "channels"),
+    ACT: ("act",),
+    POOL: ("pool", "kernel", "stride", "padding", "ceil_mode"),
+    GLOBAL_POOL: ("pool",),
+    ADD: (),
+    FLATTEN: (),
+    LINEAR: ("in_features", "out_features", "bias"),
+}
+
+RESIDUAL_PORT = 0
+SHORTCUT_PORT = 1
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """One residual block: what codegen needs to instantiate it and checks need to name it."""
+
+    path: str  # "layer2.0"
+    stage: str  # "layer2"
+    stage_number: int  # 1-based, as people count stages
+    index: int  # 0-based position in the stage, as in the state_dict
+    type: str  # "basic" | "bottleneck"
+    in_channels: int
+    mid_channels: int
+    out_channels: int
+    stride: int
+    groups: int
+    stride_on: str  # which conv carries the stride: "3x3" or "1x1"
+    projection: bool  # a 1x1 conv + norm shortcut
+    input: str  # node id feeding the block
+    output: str  # node id the block ends with
+    add: str  # the residual add node
+    loc: Location
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A stage: its module name, its blocks and the node it ends with."""
+
+    name: str  # "layer1"
+    number: int  # 1-based
+    blocks: tuple[BlockInfo, ...]
+    output: str
+    loc: Location
+
+
+def stages_of(graph: nx.DiGraph) -> tuple[StageInfo, ...]:
+    stages: tuple[StageInfo, ...] = graph.graph["stages"]
+    return stages
+
+
+def blocks_of(graph: nx.DiGraph) -> tuple[BlockInfo, ...]:
+    return tuple(block for stage in stages_of(graph) for block in stage.blocks)
+
+
+def describe_node(graph: nx.DiGraph, node: str) -> str:
+    """Name a node the way a user thinks of it: `stage 2 block 1 (layer2.0.conv2)`."""
+    block = graph.nodes[node]["block"]
+    if block is None:
+        return f"{graph.nodes[node]['stage']} ({node})"
+    stage_name, index = block.rsplit(".", 1)
+    number = next(s.number for s in stages_of(graph) if s.name == stage_name)
+    return f"stage {number} block {int(index) + 1} ({node})"

@@ -1,0 +1,175 @@
+"""The spec language: pydantic models of what a user writes in YAML or JSON.
+
+Every field has a description (it becomes the JSON Schema editors show). Models are strict (a
+string is not an int), forbid unknown keys and are frozen: the Spec is the user's vocabulary,
+read once and never mutated.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Limits that keep a typo from asking for a model that cannot exist: they are far above any
+# published ResNet, and low enough that resgen never allocates or loops absurdly.
+MAX_CHANNELS = 1 << 16
+MAX_DEPTH = 20_000
+MAX_SIZE = 1 << 14
+
+
+def _check_identifier(value: str) -> str:
+    if not value.isidentifier() or not value.isascii() or keyword.iskeyword(value):
+        raise ValueError(
+            "must be a Python identifier: ASCII letters, digits and underscores, "
+            "not starting with a digit and not a Python keyword"
+        )
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier), Field(max_length=64)]
+Channels = Annotated[int, Field(ge=1, le=MAX_CHANNELS)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class InputSpec(_Model):
+    """The input tensor the shapes are checked for."""
+
+    channels: Channels = Field(3, description="Input channels (3 for RGB images).")
+    size: Annotated[int, Field(ge=1, le=MAX_SIZE)] | Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_SIZE)]], Field(min_length=2, max_length=2)
+    ] = Field(
+        224, description="Input height and width in pixels: one number, or [height, width]."
+    )
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        if isinstance(self.size, int):
+            return self.size, self.size
+        return self.size[0], self.size[1]
+
+
+class StemSpec(_Model):
+    """The layers before the first stage."""
+
+    type: Literal["conv7"] = Field(
+        "conv7", description="conv7: one 7x7 stride-2 conv, then norm and activation (torchvision)."
+    )
+    width: Channels = Field(64, description="Output channels of the stem conv.")
+    pool: Literal["max", "none"] = Field(
+        "max", description="max: 3x3 stride-2 max-pool after the stem; none: no pool."
+    )
+
+
+class BlockSpec(_Model):
+    """The residual block every stage repeats."""
+
+    type: Literal["basic", "bottleneck"] = Field(
+        description="basic: two 3x3 convs (ResNet-18/34); "
+        "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper)."
+    )
+    expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
+        None,
+        description="Block output channels = stage width x expansion. "
+        "Default 1 for basic, 4 for bottleneck.",
+    )
+    groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
+        1, description="Groups of the 3x3 conv (ResNeXt cardinality)."
+    )
+    base_width: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
+        64,
+        description="Bottleneck inner width per group at stage width 64 "
+        "(torchvision's width_per_group): inner = int(width * base_width / 64) * groups. "
+        "128 gives Wide ResNet-50-2.",
+    )
+    stride_on: Literal["3x3", "1x1"] = Field(
+        "3x3",
+        description="Which bottleneck conv carries the stride: 3x3 (v1.5, torchvision, "
+        "ResNet-B) or 1x1 (v1, the paper and Caffe).",
+    )
+
+    @property
+    def out_factor(self) -> int:
+        if self.expansion is not None:
+            return self.expansion
+        return 4 if self.type == "bottleneck" else 1
+
+
+class StageSpec(_Model):
+    """A run of blocks at one resolution; channels come from the previous stage."""
+
+    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = Field(description="Number of blocks.")
+    width: Channels = Field(
+        description="Stage width (torchvision's planes): block output = width x expansion."
+    )
+    stride: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="Stride of the stage's first block (2 halves the resolution)."
+    )
+
+
+class HeadSpec(_Model):
+    """The classifier after the last stage."""
+
+    pool: Literal["avg", "max"] = Field("avg", description="Global pooling: avg or max.")
+    classes: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        1000, description="Classifier outputs; 0 means no classifier (returns pooled features)."
+    )
+
+
+class Spec(_Model):
+    """A ResNet-family architecture."""
+
+    name: Identifier = Field(
+        description="Model name, a Python identifier; also the generated file's name."
+    )
+    class_name: Identifier | None = Field(
+        None,
+        description="Name of the generated model class. Default: from name "
+        "(resnet50 -> ResNet50, resnext50_32x4d -> ResNeXt50_32x4d).",
+    )
+    description: str = Field("", max_length=2000, description="One line for the docstring.")
+    input: InputSpec = Field(default_factory=InputSpec, description="The input shapes are checked for.")
+    stem: StemSpec = Field(default_factory=StemSpec, description="Layers before the first stage.")
+    block: BlockSpec = Field(description="The residual block the stages repeat.")
+    shortcut: Literal["identity", "projection"] = Field(
+        "projection",
+        description="identity: x is added as is (shapes must agree); projection: a 1x1 conv + norm "
+        "where the shape changes, identity elsewhere (paper option B, torchvision).",
+    )
+    stages: list[StageSpec] = Field(min_length=1, max_length=64, description="The stages, in order.")
+    head: HeadSpec = Field(default_factory=HeadSpec, description="Pooling and classifier.")
+    zero_init_residual: bool = Field(
+        False,
+        description="Initialise each block's last norm weight to zero, so every block starts as "
+        "the identity (Goyal et al. 2017).",
+    )
+
+    @property
+    def model_class(self) -> str:
+        return self.class_name or class_name_for(self.name)
+
+
+_WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "wide": "Wide", "seresnet": "SEResNet",
+          "seresnext": "SEResNeXt", "ecaresnet": "ECAResNet", "preact": "PreAct", "wrn": "WRN",
+          "plain": "Plain"}  # fmt: skip
+
+
+def class_name_for(name: str) -> str:
+    """Derive a class name: resnet50 -> ResNet50, wide_resnet50_2 -> WideResNet50_2."""
+    parts = []
+    for i, part in enumerate(name.split("_")):
+        head = part.rstrip("0123456789")
+        word = _WORDS.get(head.lower())
+        if word is not None:
+            part = word + part[len(head) :]
+        elif part[:1].isalpha():
+            part = part[0].upper() + part[1:]
+        parts.append(part)
+        if i > 0 and parts[-1][:1].isdigit():
+            parts[-1] = "_" + parts[-1]
+    name = "".join(parts)
+    return name if name[:1].isalpha() else "Model" + name
