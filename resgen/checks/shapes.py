@@ -83,10 +83,12 @@ def _apply(attrs: dict[str, Any], shape: ir.Shape) -> ir.Shape:
 
 def _check_add(
     block: ir.BlockInfo, in_shapes: list[ir.Shape], diagnostics: list[Diagnostic]
-) -> ir.Shape | None:
+) -> ir.Shape:
     residual, shortcut = in_shapes
     if residual == shortcut:
         return residual
+    # Carry on with the residual branch's shape (what a projection would give), so that later
+    # blocks are still checked and every broken add of the file is reported in one run.
     if residual[0] != shortcut[0] and residual[1:] != shortcut[1:]:
         what = "channels and resolution change"
     elif residual[0] != shortcut[0]:
@@ -99,12 +101,11 @@ def _check_add(
             f"stage {block.stage_number} block {block.index + 1}: residual branch gives "
             f"{fmt_shape(residual)}, shortcut gives {fmt_shape(shortcut)}",
             block.loc,
-            hint=f"the {what} in this block, so the identity shortcut cannot be added; use "
-            "`shortcut: projection` (a 1x1 conv + norm where the shape changes), or keep this "
-            "stage's width and stride equal to the previous stage's output",
+            hint=f"the {what} here, which an identity shortcut cannot follow; use "
+            "`shortcut: projection` (a 1x1 conv + norm where the shape changes)",
         )
     )
-    return None
+    return residual
 
 
 def _empty_shape(graph: nx.DiGraph, node: str, before: ir.Shape, after: ir.Shape) -> Diagnostic:

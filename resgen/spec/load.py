@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,8 +107,29 @@ def validate_data(data: Any, source: Source) -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        diagnostics = [_to_diagnostic(e, source, data) for e in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        typos = _typo_targets(errors, data)
+        diagnostics = [
+            _to_diagnostic(e, source, data)
+            for e in errors
+            # A misspelt key also makes the real one "missing": report the typo only.
+            if not (e["type"] == "missing" and _data_path(e["loc"], data) in typos)
+        ]
         raise ResgenError(_dedupe(diagnostics)) from None
+
+
+def _typo_targets(errors: list[Any], data: Any) -> set[tuple[str | int, ...]]:
+    """Paths of missing keys that an unknown sibling key is a misspelling of."""
+    missing = {_data_path(e["loc"], data) for e in errors if e["type"] == "missing"}
+    targets = set()
+    for e in errors:
+        if e["type"] != "extra_forbidden":
+            continue
+        loc = _data_path(e["loc"], data)
+        siblings = [str(m[-1]) for m in missing if m[:-1] == loc[:-1]]
+        for match in difflib.get_close_matches(str(loc[-1]), siblings, n=1, cutoff=0.6):
+            targets.add((*loc[:-1], match))
+    return targets
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -151,24 +173,33 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
     shown = _show(value)
     if kind in {"literal_error", "enum"}:
         expected = err.get("ctx", {}).get("expected", "")
+        choices = re.findall(r"'([^']*)'", expected)
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
         return source.attach(
             error(
                 "invalid-value",
                 f"{where}: {shown} is not one of {expected}",
                 source.locate(loc),
-                hint=_field_description(loc, data),
+                hint=f"did you mean {close[0]!r}?" if close else _field_description(loc, data),
             )
         )
     if kind.endswith("_type") or kind in {"model_type", "model_attributes_type", "dict_type"}:
         return source.attach(
             error(
                 "wrong-type",
-                f"{where}: {err['msg'][0].lower()}{err['msg'][1:]}, got {shown}",
+                f"{where}: {_type_message(kind, err['msg'])}, got {shown}",
                 source.locate(loc),
                 hint=_field_description(loc, data),
             )
         )
-    message = err["msg"].removeprefix("Value error, ")
+    ctx = err.get("ctx", {})
+    message = {
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be greater than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le'):,}" if isinstance(ctx.get("le"), int) else "",
+        "too_short": f"needs at least {ctx.get('min_length')} item(s)",
+        "too_long": f"allows at most {ctx.get('max_length')} item(s)",
+    }.get(kind) or err["msg"].removeprefix("Value error, ")
     return source.attach(
         error(
             "invalid-value",
@@ -235,7 +266,7 @@ def _field_description(path: tuple[str | int, ...], data: Any) -> str | None:
     field = model.model_fields.get(keys[-1]) if model else None
     if field is None or not field.description:
         return None
-    return f"{keys[-1]}: {field.description}"
+    return field.description
 
 
 def _describe(path: tuple[str | int, ...]) -> str:
@@ -259,3 +290,19 @@ def _show(value: Any) -> str:
     elif isinstance(value, list):
         text = "a list"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_TYPE_MESSAGES = {
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+}
+
+
+def _type_message(kind: str, msg: str) -> str:
+    return _TYPE_MESSAGES.get(kind) or msg.replace("Input should be", "must be")
