@@ -41,13 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("build", help="check specs and generate one PyTorch file per spec")
-    p.add_argument("specs", nargs="+", metavar="SPEC_OR_DIR", help="spec files, directories or built-in names")
-    p.add_argument("-o", "--out", default="generated", metavar="DIR", help="output directory (default: generated/)")
-    p.add_argument("--check", action="store_true", help="write nothing; print a diff and exit 1 if any file would change")
+    p.add_argument(
+        "specs", nargs="+", metavar="SPEC_OR_DIR", help="spec files, directories or built-in names"
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        default="generated",
+        metavar="DIR",
+        help="output directory (default: generated/)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; print a diff and exit 1 if any file would change",
+    )
 
     p = sub.add_parser("check", help="validate specs and their graphs; exit 1 on any error")
     p.add_argument("specs", nargs="+", metavar="SPEC_OR_DIR")
-    p.add_argument("-o", "--output", choices=("text", "json", "github"), default="text", help="diagnostics format")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "github"),
+        default="text",
+        help="diagnostics format",
+    )
 
     p = sub.add_parser("info", help="per-stage table of shapes, params and MACs")
     p.add_argument("spec", metavar="SPEC")
@@ -67,7 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: never a bare traceback
         _err(f"resgen: internal error: {type(exc).__name__}: {exc}")
-        _err(f"This is a bug in resgen {__version__}, not in your spec; please report it at {ISSUES_URL}")
+        _err(
+            f"This is a bug in resgen {__version__}, not in your spec; "
+            f"please report it at {ISSUES_URL}"
+        )
         if os.environ.get("RESGEN_DEBUG"):
             traceback.print_exc()
         else:
@@ -94,7 +115,9 @@ def expand_specs(args: Sequence[str]) -> tuple[list[tuple[Path, str]], list[Diag
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file())
+            files = sorted(
+                p for p in path.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file()
+            )
             if not files:
                 problems.append(error("no-specs", f"no .yaml, .yml or .json specs in {arg}/", None))
             found.extend((p, display_name(p)) for p in files)
@@ -175,7 +198,10 @@ def cmd_build(args: argparse.Namespace) -> int:
             changed = write_atomic(target, compiled.source)
             _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({name})")
     if args.check and drift:
-        _err(f"{drift} generated file{'s' if drift != 1 else ''} out of date; run: resgen build {' '.join(args.specs)} -o {args.out}")
+        _err(
+            f"{drift} generated file{'s' if drift != 1 else ''} out of date; "
+            f"run: resgen build {' '.join(args.specs)} -o {args.out}"
+        )
     if failed:
         return EXIT_FINDINGS
     return EXIT_FINDINGS if drift else EXIT_OK

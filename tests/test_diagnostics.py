@@ -1,6 +1,7 @@
 """Data-driven diagnostics: each bad spec in tests/specs/invalid/ has its expected report beside it.
 
-To accept new output after a deliberate change: RESGEN_UPDATE_EXPECTED=1 pytest tests/test_diagnostics.py
+To accept new output after a deliberate change:
+    RESGEN_UPDATE_EXPECTED=1 pytest tests/test_diagnostics.py
 """
 
 from __future__ import annotations

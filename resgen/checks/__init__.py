@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
 from resgen.checks.counts import node_counts
 from resgen.checks.shapes import infer_shapes
 from resgen.diagnostics import Diagnostic, warning
@@ -32,7 +30,7 @@ class StageRow:
 class Analysis:
     """Everything the static passes know about a graph; one source of truth for all outputs."""
 
-    graph: nx.DiGraph
+    graph: ir.Graph
     shapes: dict[str, ir.Shape | None]
     params: dict[str, int]
     macs: dict[str, int]
@@ -68,7 +66,7 @@ class Analysis:
         ]
 
 
-def check_size(graph: nx.DiGraph, analysis: Analysis) -> list[Diagnostic]:
+def check_size(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
     total = analysis.total_params
     if total <= MAX_SENSIBLE_PARAMS:
         return []
@@ -83,10 +81,10 @@ def check_size(graph: nx.DiGraph, analysis: Analysis) -> list[Diagnostic]:
 
 
 # Extra passes that need the shapes and counts; each returns its diagnostics.
-CHECKS: tuple[Callable[[nx.DiGraph, Analysis], list[Diagnostic]], ...] = (check_size,)
+CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (check_size,)
 
 
-def analyze(graph: nx.DiGraph) -> Analysis:
+def analyze(graph: ir.Graph) -> Analysis:
     """Infer shapes, count params and MACs, and run every check."""
     shapes, diagnostics = infer_shapes(graph)
     params, macs = node_counts(graph, shapes)

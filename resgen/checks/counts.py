@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
-
 from resgen.graph import ir
 
 
@@ -18,7 +16,9 @@ def count_params(attrs: dict[str, Any]) -> int:
     """Trainable parameters of one node (buffers such as running stats excluded)."""
     kind = attrs["kind"]
     if kind == ir.CONV:
-        cin, cout, k, g = (int(attrs[a]) for a in ("in_channels", "out_channels", "kernel", "groups"))
+        cin, cout, k, g = (
+            int(attrs[a]) for a in ("in_channels", "out_channels", "kernel", "groups")
+        )
         return cout * (cin // g) * k * k + (cout if attrs["bias"] else 0)
     if kind == ir.NORM:
         return 2 * int(attrs["channels"])
@@ -43,7 +43,7 @@ def count_macs(attrs: dict[str, Any], out_shape: ir.Shape | None) -> int:
 
 
 def node_counts(
-    graph: nx.DiGraph, shapes: dict[str, ir.Shape | None]
+    graph: ir.Graph, shapes: dict[str, ir.Shape | None]
 ) -> tuple[dict[str, int], dict[str, int]]:
     params = {n: count_params(a) for n, a in graph.nodes(data=True)}
     macs = {n: count_macs(a, shapes[n]) for n, a in graph.nodes(data=True)}

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import math
-
 from typing import Any
-
-import networkx as nx
 
 from resgen.diagnostics import Diagnostic, error
 from resgen.graph import ir
@@ -32,7 +29,7 @@ def fmt_shape(shape: ir.Shape | None) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
-def infer_shapes(graph: nx.DiGraph) -> tuple[dict[str, ir.Shape | None], list[Diagnostic]]:
+def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diagnostic]]:
     """Return the shape (no batch dim) of every node and a diagnostic for every mismatch.
 
     A node whose input is already broken gets None, so one mistake gives one diagnostic.
@@ -43,19 +40,24 @@ def infer_shapes(graph: nx.DiGraph) -> tuple[dict[str, ir.Shape | None], list[Di
     # Lowering inserts nodes in a topological order and is deterministic, so plain node order
     # is a deterministic topological order too (and linear time for 10,000-block specs).
     for node, attrs in graph.nodes(data=True):
-        inputs = sorted(graph.in_edges(node, data="port"), key=lambda e: e[2])
-        in_shapes = [shapes[src] for src, _, _ in inputs]
         kind = attrs["kind"]
         if kind == ir.INPUT:
-            shape: ir.Shape | None = graph.graph["input_shape"]
-        elif any(s is None for s in in_shapes):
-            shape = None
+            shapes[node] = graph.graph["input_shape"]
+            continue
+        edges: list[tuple[str, str, int]] = sorted(
+            graph.in_edges(node, data="port"), key=lambda e: int(e[2])
+        )
+        in_shapes = [shapes[src] for src, _, _ in edges]
+        known = [s for s in in_shapes if s is not None]
+        shape: ir.Shape | None = None
+        if len(known) < len(in_shapes):
+            pass  # an earlier node is already broken and reported
         elif kind == ir.ADD:
-            shape = _check_add(blocks_by_add[node], in_shapes, diagnostics)
+            shape = _check_add(blocks_by_add[node], known, diagnostics)
         else:
-            shape = _apply(attrs, in_shapes[0])
-            if shape is not None and min(shape) <= 0:
-                diagnostics.append(_empty_shape(graph, node, in_shapes[0], shape))
+            shape = _apply(attrs, known[0])
+            if min(shape) <= 0:
+                diagnostics.append(_empty_shape(graph, node, known[0], shape))
                 shape = None
         shapes[node] = shape
     return shapes, diagnostics
@@ -108,7 +110,7 @@ def _check_add(
     return residual
 
 
-def _empty_shape(graph: nx.DiGraph, node: str, before: ir.Shape, after: ir.Shape) -> Diagnostic:
+def _empty_shape(graph: ir.Graph, node: str, before: ir.Shape, after: ir.Shape) -> Diagnostic:
     c, h, w = graph.graph["input_shape"]
     return error(
         "empty-shape",

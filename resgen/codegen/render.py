@@ -165,12 +165,21 @@ def _module_docstring(loaded: LoadedSpec, analysis: Analysis) -> tuple[str, ...]
     rows = analysis.rows()
     table = [("stage", "blocks", "output", "params", "MACs")]
     table += [
-        (r.name, str(r.blocks) if r.blocks else "-", _batch_shape(r.shape), f"{r.params:,}", f"{r.macs:,}")
+        (
+            r.name,
+            str(r.blocks) if r.blocks else "-",
+            _batch_shape(r.shape),
+            f"{r.params:,}",
+            f"{r.macs:,}",
+        )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table:
-        cells = [row[0].ljust(widths[0]), *(cell.rjust(wd) for cell, wd in zip(row[1:], widths[1:], strict=True))]
+        cells = [
+            row[0].ljust(widths[0]),
+            *(cell.rjust(wd) for cell, wd in zip(row[1:], widths[1:], strict=True)),
+        ]
         lines.append(("    " + "  ".join(cells)).rstrip())
     return tuple(lines)
 

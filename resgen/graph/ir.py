@@ -9,6 +9,7 @@ the shortcut. Graph-level attributes hold the stage and block structure codegen 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import networkx as nx
 
@@ -29,7 +30,16 @@ KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR)
 # The attributes each kind must carry (beyond kind, stage, block, loc).
 ATTRS: dict[str, tuple[str, ...]] = {
     INPUT: ("channels",),
-    CONV: ("in_channels", "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias"),
+    CONV: (
+        "in_channels",
+        "out_channels",
+        "kernel",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "bias",
+    ),
     NORM: ("norm", "channels"),
     ACT: ("act",),
     POOL: ("pool", "kernel", "stride", "padding", "ceil_mode"),
@@ -43,6 +53,11 @@ RESIDUAL_PORT = 0
 SHORTCUT_PORT = 1
 
 Shape = tuple[int, ...]
+
+if TYPE_CHECKING:
+    Graph: TypeAlias = nx.DiGraph[str]
+else:
+    Graph = nx.DiGraph
 
 
 @dataclass(frozen=True)
@@ -78,16 +93,16 @@ class StageInfo:
     loc: Location
 
 
-def stages_of(graph: nx.DiGraph) -> tuple[StageInfo, ...]:
+def stages_of(graph: Graph) -> tuple[StageInfo, ...]:
     stages: tuple[StageInfo, ...] = graph.graph["stages"]
     return stages
 
 
-def blocks_of(graph: nx.DiGraph) -> tuple[BlockInfo, ...]:
+def blocks_of(graph: Graph) -> tuple[BlockInfo, ...]:
     return tuple(block for stage in stages_of(graph) for block in stage.blocks)
 
 
-def describe_node(graph: nx.DiGraph, node: str) -> str:
+def describe_node(graph: Graph, node: str) -> str:
     """Name a node the way a user thinks of it: `stage 2 block 1 (layer2.0.conv2)`."""
     block = graph.nodes[node]["block"]
     if block is None:

@@ -23,7 +23,7 @@ class _Builder:
     def __init__(self, loaded: LoadedSpec) -> None:
         self.spec = loaded.spec
         self.source = loaded.source
-        self.graph = nx.DiGraph()
+        self.graph: ir.Graph = nx.DiGraph()
         self.stage = "stem"
         self.block: str | None = None
         self.loc = self.source.locate(("stem",))
@@ -32,7 +32,9 @@ class _Builder:
         missing = set(ir.ATTRS[kind]) - set(attrs)
         assert not missing, f"{node}: {kind} node lacks {sorted(missing)}"
         assert node not in self.graph, f"duplicate node id {node}"
-        self.graph.add_node(node, kind=kind, stage=self.stage, block=self.block, loc=self.loc, **attrs)
+        self.graph.add_node(
+            node, kind=kind, stage=self.stage, block=self.block, loc=self.loc, **attrs
+        )
         for port, src in enumerate(inputs):
             self.graph.add_edge(src, node, port=port)
         return node
@@ -55,7 +57,7 @@ class _Builder:
         return self.add(node, ir.ACT, (src,), act="relu")
 
 
-def lower(loaded: LoadedSpec) -> nx.DiGraph:
+def lower(loaded: LoadedSpec) -> ir.Graph:
     """Build the frozen IR graph for a validated spec."""
     spec = loaded.spec
     b = _Builder(loaded)
@@ -74,7 +76,8 @@ def lower(loaded: LoadedSpec) -> nx.DiGraph:
         stages=tuple(stages),
         input_loc=loaded.source.locate(("input",)),
     )
-    return nx.freeze(b.graph)
+    frozen: ir.Graph = nx.freeze(b.graph)
+    return frozen
 
 
 def _lower_stem(b: _Builder, spec: Spec, x: str, channels: int) -> tuple[str, int]:
@@ -83,7 +86,9 @@ def _lower_stem(b: _Builder, spec: Spec, x: str, channels: int) -> tuple[str, in
     x = b.norm("bn1", x, stem.width)
     x = b.act("relu", x)
     if stem.pool == "max":
-        x = b.add("maxpool", ir.POOL, (x,), pool="max", kernel=3, stride=2, padding=1, ceil_mode=False)
+        x = b.add(
+            "maxpool", ir.POOL, (x,), pool="max", kernel=3, stride=2, padding=1, ceil_mode=False
+        )
     return x, stem.width
 
 
@@ -144,12 +149,19 @@ def _lower_block(
 def _lower_head(b: _Builder, spec: Spec, x: str, channels: int) -> None:
     b.stage = "head"
     b.loc = b.source.locate(("head",))
-    x = b.add("avgpool" if spec.head.pool == "avg" else "global_maxpool", ir.GLOBAL_POOL, (x,), pool=spec.head.pool)
+    x = b.add(
+        "avgpool" if spec.head.pool == "avg" else "global_maxpool",
+        ir.GLOBAL_POOL,
+        (x,),
+        pool=spec.head.pool,
+    )
     x = b.add("flatten", ir.FLATTEN, (x,))
     if spec.head.classes:
-        b.add("fc", ir.LINEAR, (x,), in_features=channels, out_features=spec.head.classes, bias=True)
+        b.add(
+            "fc", ir.LINEAR, (x,), in_features=channels, out_features=spec.head.classes, bias=True
+        )
 
 
-def location_of(graph: nx.DiGraph, node: str) -> Location:
+def location_of(graph: ir.Graph, node: str) -> Location:
     loc: Location = graph.nodes[node]["loc"]
     return loc

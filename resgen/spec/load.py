@@ -156,7 +156,12 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
             hint = f"allowed keys here: {', '.join(fields)}"
         parent = _describe(loc[:-1]) or "the spec"
         return source.attach(
-            error("unknown-key", f"unknown key {key!r} in {parent}", source.locate(loc, key=True), hint)
+            error(
+                "unknown-key",
+                f"unknown key {key!r} in {parent}",
+                source.locate(loc, key=True),
+                hint,
+            )
         )
     if kind == "missing":
         key = str(loc[-1])
@@ -196,7 +201,9 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
     message = {
         "greater_than_equal": f"must be at least {ctx.get('ge')}",
         "greater_than": f"must be greater than {ctx.get('gt')}",
-        "less_than_equal": f"must be at most {ctx.get('le'):,}" if isinstance(ctx.get("le"), int) else "",
+        "less_than_equal": f"must be at most {ctx.get('le'):,}"
+        if isinstance(ctx.get("le"), int)
+        else "",
         "too_short": f"needs at least {ctx.get('min_length')} item(s)",
         "too_long": f"allows at most {ctx.get('max_length')} item(s)",
     }.get(kind) or err["msg"].removeprefix("Value error, ")
@@ -215,10 +222,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and not _is_branch_label(part):

@@ -40,11 +40,12 @@ class InputSpec(_Model):
     """The input tensor the shapes are checked for."""
 
     channels: Channels = Field(3, description="Input channels (3 for RGB images).")
-    size: Annotated[int, Field(ge=1, le=MAX_SIZE)] | Annotated[
-        list[Annotated[int, Field(ge=1, le=MAX_SIZE)]], Field(min_length=2, max_length=2)
-    ] = Field(
-        224, description="Input height and width in pixels: one number, or [height, width]."
-    )
+    size: (
+        Annotated[int, Field(ge=1, le=MAX_SIZE)]
+        | Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_SIZE)]], Field(min_length=2, max_length=2)
+        ]
+    ) = Field(224, description="Input height and width in pixels: one number, or [height, width].")
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -132,16 +133,24 @@ class Spec(_Model):
         "(resnet50 -> ResNet50, resnext50_32x4d -> ResNeXt50_32x4d).",
     )
     description: str = Field("", max_length=2000, description="One line for the docstring.")
-    input: InputSpec = Field(default_factory=InputSpec, description="The input shapes are checked for.")
-    stem: StemSpec = Field(default_factory=StemSpec, description="Layers before the first stage.")
+    input: InputSpec = Field(
+        default_factory=lambda: InputSpec(), description="The input shapes are checked for."
+    )
+    stem: StemSpec = Field(
+        default_factory=lambda: StemSpec(), description="Layers before the first stage."
+    )
     block: BlockSpec = Field(description="The residual block the stages repeat.")
     shortcut: Literal["identity", "projection"] = Field(
         "projection",
         description="identity: x is added as is (shapes must agree); projection: a 1x1 conv + norm "
         "where the shape changes, identity elsewhere (paper option B, torchvision).",
     )
-    stages: list[StageSpec] = Field(min_length=1, max_length=64, description="The stages, in order.")
-    head: HeadSpec = Field(default_factory=HeadSpec, description="Pooling and classifier.")
+    stages: list[StageSpec] = Field(
+        min_length=1, max_length=64, description="The stages, in order."
+    )
+    head: HeadSpec = Field(
+        default_factory=lambda: HeadSpec(), description="Pooling and classifier."
+    )
     zero_init_residual: bool = Field(
         False,
         description="Initialise each block's last norm weight to zero, so every block starts as "

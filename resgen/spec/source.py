@@ -173,7 +173,7 @@ class _YamlConverter:
                             f"spec expands to more than {MAX_NODES:,} YAML nodes "
                             "(an alias bomb, or a far too large spec)",
                             self._loc(node),
-                            hint="avoid nested YAML aliases (*name); a spec needs a few dozen nodes",
+                            hint="avoid nested YAML aliases (*name); specs need a few dozen nodes",
                         )
                     )
                 ]

@@ -1,0 +1,45 @@
+# Every target sets up what it needs first; all are idempotent and quick once set up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RESGEN := $(VENV)/bin/resgen
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test build setup graphviz lint clean
+
+## run: set up, then build, summarise (and draw) specs/resnet152.yaml
+run: setup
+	$(RESGEN) build specs/resnet152.yaml
+	$(RESGEN) info specs/resnet152.yaml
+
+## test: set up, then run every test (what CI runs)
+test: setup
+	$(PY) -m pytest -n 2 -q
+
+## build: regenerate generated/ from specs/ (the golden files)
+build: setup
+	$(RESGEN) build specs
+
+## lint: ruff and mypy over the package, the tests and the generated files
+lint: setup
+	$(PY) -m ruff check resgen tests generated
+	$(PY) -m ruff format --check generated
+	$(PY) -m mypy
+
+setup: $(STAMP) graphviz
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Drawing needs Graphviz's `dot`; without it resgen still writes the DOT text.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "Installing Graphviz (dot) with apt-get..."; \
+	  { apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; } \
+	  || echo "warning: could not install Graphviz; install it with: sudo apt-get install graphviz" >&2; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
