@@ -24,8 +24,14 @@ GLOBAL_POOL = "global_pool"
 ADD = "add"
 FLATTEN = "flatten"
 LINEAR = "linear"
+# Shortcut option A: subsample by `stride`, then zero-pad to `out_channels`; no parameters.
+PAD = "pad"
+# Elementwise product of port 0 (features) and port 1 (a gate broadcast over H, W): SE, ECA.
+MUL = "mul"
+# Where codegen emits a regulariser that is the identity at inference (drop-path, dropout).
+DROP = "drop"
 
-KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR)
+KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR, PAD, MUL, DROP)
 
 # The attributes each kind must carry (beyond kind, stage, block, loc).
 ATTRS: dict[str, tuple[str, ...]] = {
@@ -47,6 +53,9 @@ ATTRS: dict[str, tuple[str, ...]] = {
     ADD: (),
     FLATTEN: (),
     LINEAR: ("in_features", "out_features", "bias"),
+    PAD: ("stride", "out_channels"),
+    MUL: (),
+    DROP: ("drop", "rate"),
 }
 
 RESIDUAL_PORT = 0
