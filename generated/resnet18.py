@@ -45,14 +45,26 @@ class BasicBlock(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(mid_channels)
-        self.conv2 = nn.Conv2d(mid_channels, out_channels, kernel_size=3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(
+            mid_channels,
+            out_channels,
+            kernel_size=3,
+            padding=1,
+            bias=False,
+        )
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample: nn.Sequential | None = None
+        self.downsample: nn.Module | None = None
         if downsample:
             # Both self.conv1 and self.downsample downsample the input when stride != 1.
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.Conv2d(
+                    in_channels,
+                    out_channels,
+                    kernel_size=1,
+                    stride=stride,
+                    bias=False,
+                ),
                 nn.BatchNorm2d(out_channels),
             )
 
@@ -68,6 +80,14 @@ class BasicBlock(nn.Module):
 
 class ResNet18(nn.Module):
     """4 stages of BasicBlock blocks (2, 2, 2, 2); built from specs/resnet18.yaml."""
+
+    # Channels and stride of every stage's output, for detection and segmentation necks.
+    feature_info = (
+        {"module": "layer1", "channels": 64, "reduction": 4},
+        {"module": "layer2", "channels": 128, "reduction": 8},
+        {"module": "layer3", "channels": 256, "reduction": 16},
+        {"module": "layer4", "channels": 512, "reduction": 32},
+    )
 
     def __init__(
         self,
@@ -108,7 +128,7 @@ class ResNet18(nn.Module):
             BasicBlock(512, 512, 512),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
         self.reset_parameters(zero_init_residual)
 
     def reset_parameters(self, zero_init_residual: bool = False) -> None:
@@ -116,7 +136,7 @@ class ResNet18(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
+            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
         if zero_init_residual:
@@ -125,11 +145,36 @@ class ResNet18(nn.Module):
                 if isinstance(module, BasicBlock):
                     nn.init.zeros_(module.bn2.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, 64, 56, 56)
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(x)
+        return x  # (N, 64, 56, 56)
+
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Return the output of every stage, e.g. for a feature pyramid."""
+        x = self.forward_stem(x)
+        features = []
+        x = self.layer1(x)  # (N, 64, 56, 56)
+        features.append(x)
+        x = self.layer2(x)  # (N, 128, 28, 28)
+        features.append(x)
+        x = self.layer3(x)  # (N, 256, 14, 14)
+        features.append(x)
+        x = self.layer4(x)  # (N, 512, 7, 7)
+        features.append(x)
+        return features
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_stem(x)
         x = self.layer1(x)  # (N, 64, 56, 56)
         x = self.layer2(x)  # (N, 128, 28, 28)
         x = self.layer3(x)  # (N, 256, 14, 14)
         x = self.layer4(x)  # (N, 512, 7, 7)
+        return x
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)  # (N, 512)
         return self.fc(x)  # (N, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

@@ -36,7 +36,12 @@ class Bottleneck(nn.Module):
         downsample: bool = False,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, mid_channels, kernel_size=1, bias=False)
+        self.conv1 = nn.Conv2d(
+            in_channels,
+            mid_channels,
+            kernel_size=1,
+            bias=False,
+        )
         self.bn1 = nn.BatchNorm2d(mid_channels)
         self.conv2 = nn.Conv2d(
             mid_channels,
@@ -50,11 +55,17 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample: nn.Sequential | None = None
+        self.downsample: nn.Module | None = None
         if downsample:
             # Both self.conv2 and self.downsample downsample the input when stride != 1.
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.Conv2d(
+                    in_channels,
+                    out_channels,
+                    kernel_size=1,
+                    stride=stride,
+                    bias=False,
+                ),
                 nn.BatchNorm2d(out_channels),
             )
 
@@ -71,6 +82,14 @@ class Bottleneck(nn.Module):
 
 class ResNet50(nn.Module):
     """4 stages of Bottleneck blocks (3, 4, 6, 3); built from specs/resnet50.yaml."""
+
+    # Channels and stride of every stage's output, for detection and segmentation necks.
+    feature_info = (
+        {"module": "layer1", "channels": 256, "reduction": 4},
+        {"module": "layer2", "channels": 512, "reduction": 8},
+        {"module": "layer3", "channels": 1024, "reduction": 16},
+        {"module": "layer4", "channels": 2048, "reduction": 32},
+    )
 
     def __init__(
         self,
@@ -112,7 +131,7 @@ class ResNet50(nn.Module):
             *[Bottleneck(2048, 512, 2048) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(2048, num_classes)
+        self.fc = nn.Linear(2048, num_classes) if num_classes > 0 else nn.Identity()
         self.reset_parameters(zero_init_residual)
 
     def reset_parameters(self, zero_init_residual: bool = False) -> None:
@@ -120,7 +139,7 @@ class ResNet50(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
+            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
         if zero_init_residual:
@@ -129,11 +148,36 @@ class ResNet50(nn.Module):
                 if isinstance(module, Bottleneck):
                     nn.init.zeros_(module.bn3.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, 64, 56, 56)
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(x)
+        return x  # (N, 64, 56, 56)
+
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Return the output of every stage, e.g. for a feature pyramid."""
+        x = self.forward_stem(x)
+        features = []
+        x = self.layer1(x)  # (N, 256, 56, 56)
+        features.append(x)
+        x = self.layer2(x)  # (N, 512, 28, 28)
+        features.append(x)
+        x = self.layer3(x)  # (N, 1024, 14, 14)
+        features.append(x)
+        x = self.layer4(x)  # (N, 2048, 7, 7)
+        features.append(x)
+        return features
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_stem(x)
         x = self.layer1(x)  # (N, 256, 56, 56)
         x = self.layer2(x)  # (N, 512, 28, 28)
         x = self.layer3(x)  # (N, 1024, 14, 14)
         x = self.layer4(x)  # (N, 2048, 7, 7)
+        return x
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)  # (N, 2048)
         return self.fc(x)  # (N, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

@@ -21,7 +21,10 @@ def count_params(attrs: dict[str, Any]) -> int:
         )
         return cout * (cin // g) * k * k + (cout if attrs["bias"] else 0)
     if kind == ir.NORM:
-        return 2 * int(attrs["channels"])
+        # Frozen batch norm keeps its affine and statistics as buffers, not parameters.
+        return 0 if attrs["norm"] == "frozen_batch" else 2 * int(attrs["channels"])
+    if kind == ir.CHANNEL_CONV:
+        return int(attrs["kernel"])
     if kind == ir.LINEAR:
         fin, fout = int(attrs["in_features"]), int(attrs["out_features"])
         return fin * fout + (fout if attrs["bias"] else 0)
@@ -39,6 +42,8 @@ def count_macs(attrs: dict[str, Any], out_shape: ir.Shape | None) -> int:
         return cout * h * w * (cin // g) * k * k
     if kind == ir.LINEAR:
         return int(attrs["in_features"]) * int(attrs["out_features"])
+    if kind == ir.CHANNEL_CONV:
+        return out_shape[0] * int(attrs["kernel"])
     return 0
 
 

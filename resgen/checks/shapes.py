@@ -36,7 +36,7 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
     """
     shapes: dict[str, ir.Shape | None] = {}
     diagnostics: list[Diagnostic] = []
-    blocks_by_add = {block.add: block for block in ir.blocks_of(graph)}
+    blocks_by_add = {block.add: block for block in ir.blocks_of(graph) if block.add}
     # Lowering inserts nodes in a topological order and is deterministic, so plain node order
     # is a deterministic topological order too (and linear time for 10,000-block specs).
     for node, attrs in graph.nodes(data=True):
@@ -54,6 +54,9 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
             pass  # an earlier node is already broken and reported
         elif kind == ir.ADD:
             shape = _check_add(blocks_by_add[node], known, diagnostics)
+        elif kind == ir.MUL:
+            shape = known[0]  # the gate is (C, 1, 1) and broadcasts over H and W
+            assert known[1] == (shape[0], 1, 1), (node, known)
         else:
             shape = _apply(attrs, known[0])
             if min(shape) <= 0:
@@ -80,7 +83,14 @@ def _apply(attrs: dict[str, Any], shape: ir.Shape) -> ir.Shape:
         return (math.prod(shape),)
     if kind == ir.LINEAR:
         return (int(attrs["out_features"]),)
-    return shape  # norm, act: shape-preserving
+    if kind == ir.PAD:
+        c, h, w = shape
+        s = int(attrs["stride"])
+        return (int(attrs["out_channels"]), -(-h // s), -(-w // s))  # x[:, :, ::s, ::s]
+    if kind == ir.CHANNEL_CONV:
+        length = conv_out(shape[0], int(attrs["kernel"]), 1, int(attrs["padding"]))
+        return (length, *shape[1:])
+    return shape  # norm, act, drop: shape-preserving
 
 
 def _check_add(

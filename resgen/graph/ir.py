@@ -30,8 +30,10 @@ PAD = "pad"
 MUL = "mul"
 # Where codegen emits a regulariser that is the identity at inference (drop-path, dropout).
 DROP = "drop"
+# A 1-D conv across the channels of a (C, 1, 1) tensor: ECA's attention.
+CHANNEL_CONV = "channel_conv"
 
-KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR, PAD, MUL, DROP)
+KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR, PAD, MUL, DROP, CHANNEL_CONV)
 
 # The attributes each kind must carry (beyond kind, stage, block, loc).
 ATTRS: dict[str, tuple[str, ...]] = {
@@ -56,6 +58,7 @@ ATTRS: dict[str, tuple[str, ...]] = {
     PAD: ("stride", "out_channels"),
     MUL: (),
     DROP: ("drop", "rate"),
+    CHANNEL_CONV: ("kernel", "padding"),
 }
 
 RESIDUAL_PORT = 0
@@ -83,12 +86,25 @@ class BlockInfo:
     out_channels: int
     stride: int
     groups: int
-    stride_on: str  # which conv carries the stride: "3x3" or "1x1"
-    projection: bool  # a 1x1 conv + norm shortcut
+    dilation: int  # of the block's later 3x3 conv(s)
+    first_dilation: int  # of its first 3x3 conv (the previous stage's, in a stage's first block)
+    shortcut: str  # "identity" | "pad" | "projection" | "avgpool_projection" | "none"
+    drop_path: float  # stochastic depth rate of this block
+    attention_size: int  # SE hidden channels or ECA kernel size; 0 without attention
     input: str  # node id feeding the block
     output: str  # node id the block ends with
-    add: str  # the residual add node
+    add: str | None  # the residual add node; None in a plain (shortcut: none) block
     loc: Location
+
+    @property
+    def projection(self) -> bool:
+        """Whether the shortcut has parameters (a 1x1 conv)."""
+        return self.shortcut in ("projection", "avgpool_projection")
+
+    @property
+    def downsample(self) -> bool:
+        """Whether the block has a `downsample` module on its shortcut."""
+        return self.shortcut in ("pad", "projection", "avgpool_projection")
 
 
 @dataclass(frozen=True)

@@ -54,15 +54,68 @@ class InputSpec(_Model):
         return self.size[0], self.size[1]
 
 
+Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
 class StemSpec(_Model):
     """The layers before the first stage."""
 
-    type: Literal["conv7"] = Field(
-        "conv7", description="conv7: one 7x7 stride-2 conv, then norm and activation (torchvision)."
+    type: Literal["conv7", "deep", "cifar"] = Field(
+        "conv7",
+        description="conv7: one 7x7 stride-2 conv (torchvision); deep: three 3x3 convs, the "
+        "first with stride 2 (ResNet-C/D, timm `conv1.0/1/3/4/6`); cifar: one 3x3 stride-1 conv.",
     )
-    width: Channels = Field(64, description="Output channels of the stem conv.")
-    pool: Literal["max", "none"] = Field(
-        "max", description="max: 3x3 stride-2 max-pool after the stem; none: no pool."
+    width: Channels | None = Field(
+        None,
+        description="Output channels of the stem. Default 64 (conv7), 16 (cifar), "
+        "the last of `widths` (deep).",
+    )
+    widths: list[Channels] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="deep stem only: the widths of its three convs, e.g. [32, 32, 64] (ResNet-C/D) "
+        "or timm's tiered [24, 32, 64]. Default [32, 32, 64].",
+    )
+    pool: Literal["max", "none"] | None = Field(
+        None,
+        description="max: 3x3 stride-2 max-pool after the stem; none. Default max, none for cifar.",
+    )
+    norm: bool = Field(
+        True,
+        description="Norm and activation after the stem's last conv. Pre-activation nets, whose "
+        "first block normalises its input, use false.",
+    )
+
+    @property
+    def out_width(self) -> int:
+        if self.type == "deep":
+            return (self.widths or [32, 32, 64])[-1]
+        return self.width or (16 if self.type == "cifar" else 64)
+
+    @property
+    def conv_widths(self) -> tuple[int, ...]:
+        if self.type == "deep":
+            return tuple(self.widths or (32, 32, 64))
+        return (self.out_width,)
+
+    @property
+    def has_pool(self) -> bool:
+        return (self.pool or ("none" if self.type == "cifar" else "max")) == "max"
+
+
+class AttentionSpec(_Model):
+    """Channel attention inside every block, after the last norm (timm's placement)."""
+
+    type: Literal["se", "eca"] = Field(
+        description="se: squeeze-and-excitation (Hu et al. 2018; timm `se.fc1/fc2`); "
+        "eca: efficient channel attention (Wang et al. 2020; timm `se.conv`)."
+    )
+    reduction: Annotated[int, Field(ge=1, le=1024)] = Field(
+        16, description="se: hidden channels = block channels / reduction, rounded to `divisor`."
+    )
+    divisor: Annotated[int, Field(ge=1, le=1024)] = Field(
+        8, description="se: round the hidden channels to a multiple of this (timm: 8)."
     )
 
 
@@ -92,12 +145,31 @@ class BlockSpec(_Model):
         description="Which bottleneck conv carries the stride: 3x3 (v1.5, torchvision, "
         "ResNet-B) or 1x1 (v1, the paper and Caffe).",
     )
+    preact: bool = Field(
+        False,
+        description="Pre-activation blocks (He et al. 2016): norm-act-conv, no activation after "
+        "the add, projections take the pre-activated input, a final norm-act before the pool.",
+    )
+    attention: AttentionSpec | None = Field(None, description="Channel attention: se or eca.")
 
-    @property
-    def out_factor(self) -> int:
-        if self.expansion is not None:
+    def out_factor(self, block_type: str) -> int:
+        if self.expansion is not None and block_type == self.type:
             return self.expansion
-        return 4 if self.type == "bottleneck" else 1
+        return 4 if block_type == "bottleneck" else 1
+
+
+class NormSpec(_Model):
+    """The normalisation layer used everywhere."""
+
+    type: Literal["batch", "group", "frozen_batch", "none"] = Field(
+        "batch",
+        description="batch: BatchNorm2d; group: GroupNorm; frozen_batch: BatchNorm with fixed "
+        "statistics and affine (detection backbones); none: no norm (convs then get a bias).",
+    )
+    groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
+        32, description="group norm only: the number of groups."
+    )
+    eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(1e-5, description="Epsilon.")
 
 
 class StageSpec(_Model):
@@ -110,6 +182,17 @@ class StageSpec(_Model):
     stride: Annotated[int, Field(ge=1, le=64)] = Field(
         1, description="Stride of the stage's first block (2 halves the resolution)."
     )
+    dilation: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        description="Dilation of the stage's 3x3 convs; the first block keeps the previous "
+        "stage's dilation (torchvision's replace_stride_with_dilation rule).",
+    )
+    block: Literal["basic", "bottleneck"] | None = Field(
+        None, description="Override the block type for this stage."
+    )
+    groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
+        None, description="Override the 3x3 conv groups for this stage."
+    )
 
 
 class HeadSpec(_Model):
@@ -119,6 +202,11 @@ class HeadSpec(_Model):
     classes: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
         1000, description="Classifier outputs; 0 means no classifier (returns pooled features)."
     )
+    dropout: Ratio = Field(0.0, description="Dropout probability before the classifier.")
+
+
+Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
+Shortcut = Literal["identity", "pad", "projection", "projection_all", "avgpool_projection", "none"]
 
 
 class Spec(_Model):
@@ -140,21 +228,29 @@ class Spec(_Model):
         default_factory=lambda: StemSpec(), description="Layers before the first stage."
     )
     block: BlockSpec = Field(description="The residual block the stages repeat.")
-    shortcut: Literal["identity", "projection"] = Field(
+    shortcut: Shortcut = Field(
         "projection",
-        description="identity: x is added as is (shapes must agree); projection: a 1x1 conv + norm "
-        "where the shape changes, identity elsewhere (paper option B, torchvision).",
+        description="identity: add x as is (shapes must agree); pad: paper option A, subsample "
+        "and zero-pad new channels (no params); projection: option B, 1x1 conv + norm where the "
+        "shape changes (torchvision); projection_all: option C, in every block; "
+        "avgpool_projection: ResNet-D, 2x2 avg-pool (ceil mode) then stride-1 1x1 conv + norm "
+        "where the shape changes; none: no shortcut at all (the paper's plain nets).",
     )
+    norm: NormSpec = Field(default_factory=lambda: NormSpec(), description="Normalisation.")
+    act: Activation = Field("relu", description="Activation function used everywhere.")
     stages: list[StageSpec] = Field(
         min_length=1, max_length=64, description="The stages, in order."
     )
-    head: HeadSpec = Field(
-        default_factory=lambda: HeadSpec(), description="Pooling and classifier."
+    head: HeadSpec = Field(default_factory=lambda: HeadSpec(), description="Pooling, classifier.")
+    drop_path: Ratio = Field(
+        0.0,
+        description="Stochastic depth: the last block's drop-path rate; block i of n gets "
+        "rate * i / (n - 1) (timm's linear decay).",
     )
     zero_init_residual: bool = Field(
         False,
-        description="Initialise each block's last norm weight to zero, so every block starts as "
-        "the identity (Goyal et al. 2017).",
+        description="Initialise each block's last norm weight (its last conv for pre-activation "
+        "blocks) to zero, so every block starts as the identity (Goyal et al. 2017).",
     )
 
     @property
