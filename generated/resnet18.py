@@ -79,7 +79,7 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """4 stages of BasicBlock blocks (2, 2, 2, 2); built from specs/resnet18.yaml."""
+    """ResNet18: 4 stages of BasicBlock blocks (2, 2, 2, 2)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

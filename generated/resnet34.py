@@ -79,7 +79,7 @@ class BasicBlock(nn.Module):
 
 
 class ResNet34(nn.Module):
-    """4 stages of BasicBlock blocks (3, 4, 6, 3); built from specs/resnet34.yaml."""
+    """ResNet34: 4 stages of BasicBlock blocks (3, 4, 6, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

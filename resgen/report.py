@@ -1,71 +1,345 @@
-"""What `resgen info` shows: a per-stage table (rich) or JSON, from the checks' numbers."""
+"""What `resgen info` shows: per-stage (and per-block) tables of shapes, params and MACs.
+
+Text (rich), JSON, Markdown and LaTeX all print the same `Table`, whose numbers come from the
+Analysis only, so `info` never disagrees with `check`, the drawings or the generated docstrings.
+Markdown and LaTeX follow the ResNet paper's Table 1: stage, output size, block recipe
+(`[1x1, 64; 3x3, 64; 1x1, 256] x 3`), then the counts.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
 
-from resgen.checks import Analysis
+from resgen.checks import Analysis, analyze
 from resgen.checks.shapes import fmt_shape
+from resgen.draw.labels import MACS_CONVENTION, op_phrase
+from resgen.draw.parts import BlockParts, in_ports, shortcut_kind, stage_blocks
+from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
+
+# Largest input side tried when looking for the smallest valid one.
+MAX_PROBE_SIZE = 4096
+# Ops a recipe leaves out, as the paper's table does (norms, activations, reshapes).
+UNLISTED = (ir.INPUT, ir.NORM, ir.ACT, ir.DROP, ir.FLATTEN, ir.ADD)
+
+Recipe = tuple[tuple[tuple[str, ...], int], ...]  # runs of (ops, repeat count)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A stage (stem, layer1..N, head) or, with --per-block, one block."""
+
+    name: str
+    level: str  # "stage" | "block"
+    blocks: int
+    shape: ir.Shape | None
+    params: int
+    macs: int
+    recipe: Recipe
+    note: str  # a block's type and shortcut kind
+
+    def recipe_text(self) -> str:
+        """`[1x1, 64; 3x3, 64; 1x1, 256] x 3`, or `7x7, 64, stride 2; ...` outside blocks."""
+        if self.level == "stage" and not self.blocks:
+            return "; ".join(op for ops, _ in self.recipe for op in ops)
+        runs = [f"[{'; '.join(ops)}]" + (f" x {n}" if n > 1 else "") for ops, n in self.recipe]
+        return ", ".join(runs)
+
+
+@dataclass(frozen=True)
+class InputSizes:
+    minimum: int  # smallest height and width the network accepts without an error
+    multiple: int  # product of the strides on the main path: sizes that divide evenly
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    rows: tuple[Row, ...]
+    params: int
+    macs: int
+    blocks: int
+    output: ir.Shape | None
+    sizes: InputSizes | None
+
+    @property
+    def footer(self) -> str:
+        sizes = "input sizes: none without errors"
+        if self.sizes is not None:
+            sizes = (
+                f"input sizes: any H, W >= {self.sizes.minimum}; "
+                f"multiples of {self.sizes.multiple} divide evenly"
+            )
+        return f"{MACS_CONVENTION}; {sizes}"
+
+
+def paper_op(attrs: dict[str, Any], *, stride: bool) -> str | None:
+    """One op as the paper's table writes it (`3x3, 64`), or None if the table omits it."""
+    kind = attrs["kind"]
+    if kind in UNLISTED:
+        return None
+    step = int(attrs.get("stride", 1)) if isinstance(attrs.get("stride", 1), int) else 1
+    suffix = f", stride {step}" if stride and step > 1 else ""
+    if kind == ir.CONV:
+        k, groups = attrs["kernel"], attrs["groups"]
+        cardinality = f", C={groups}" if groups != 1 else ""
+        return f"{k}x{k}, {attrs['out_channels']}{cardinality}{suffix}"
+    if kind == ir.POOL:
+        return f"{attrs['kernel']}x{attrs['kernel']} {attrs['pool']} pool{suffix}"
+    if kind == ir.LINEAR:
+        return f"{attrs['out_features']}-d fc"
+    return op_phrase(attrs)
+
+
+def _block_recipe(analysis: Analysis, parts: BlockParts) -> tuple[str, ...]:
+    graph = analysis.graph
+    ops = (paper_op(graph.nodes[n], stride=False) for n in parts.body)
+    return tuple(op for op in ops if op is not None)
+
+
+def _stage_recipe(analysis: Analysis, blocks: list[BlockParts]) -> Recipe:
+    runs: list[tuple[tuple[str, ...], int]] = []
+    for parts in blocks:
+        ops = _block_recipe(analysis, parts)
+        if runs and runs[-1][0] == ops:
+            runs[-1] = (ops, runs[-1][1] + 1)
+        else:
+            runs.append((ops, 1))
+    return tuple(runs)
+
+
+def build_table(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False) -> Table:
+    """Every row `info` prints, from the analysis."""
+    graph = analysis.graph
+    stages = stage_blocks(graph)
+    rows: list[Row] = []
+    for stage in analysis.rows():
+        blocks = stages.get(stage.name, [])
+        if blocks:
+            recipe = _stage_recipe(analysis, blocks)
+        else:
+            nodes = [n for n in graph.nodes if graph.nodes[n]["stage"] == stage.name]
+            ops = (paper_op(graph.nodes[n], stride=True) for n in nodes)
+            recipe = ((tuple(op for op in ops if op is not None), 1),)
+        rows.append(Row(stage.name, "stage", stage.blocks, stage.shape, stage.params,
+                        stage.macs, recipe, ""))  # fmt: skip
+        if per_block:
+            rows += [_block_row(analysis, parts) for parts in blocks]
+    c, h, w = graph.graph["input_shape"]
+    spec = loaded.spec
+    return Table(
+        title=f"{spec.model_class} ({loaded.source.name}), input {c}x{h}x{w}",
+        rows=tuple(rows),
+        params=analysis.total_params,
+        macs=analysis.total_macs,
+        blocks=sum(len(b) for b in stages.values()),
+        output=analysis.output_shape,
+        sizes=input_sizes(analysis),
+    )
+
+
+def _block_row(analysis: Analysis, parts: BlockParts) -> Row:
+    params = sum(analysis.params[n] for n in parts.nodes)
+    macs = sum(analysis.macs[n] for n in parts.nodes)
+    note = f"{parts.info.type}, {shortcut_kind(analysis.graph, parts)}"
+    if parts.add is None:
+        note = f"{parts.info.type}, no shortcut"
+    shape = analysis.shapes.get(parts.info.output)
+    recipe = ((_block_recipe(analysis, parts), 1),)
+    return Row(parts.info.path, "block", 0, shape, params, macs, recipe, note)
+
+
+def input_sizes(analysis: Analysis) -> InputSizes | None:
+    """The smallest input side that checks cleanly, and the network's total stride."""
+    graph = analysis.graph
+
+    def ok(size: int) -> bool:
+        probe = graph.copy()
+        probe.graph["input_shape"] = (graph.graph["input_shape"][0], size, size)
+        return not any(d.is_error for d in analyze(probe).diagnostics)
+
+    lo, hi = 1, max(graph.graph["input_shape"][1:])
+    if any(d.is_error for d in analysis.diagnostics):
+        lo, hi = hi, MAX_PROBE_SIZE
+        if not ok(hi):
+            return None
+    elif ok(lo):  # most networks take any size: one probe
+        hi = lo
+    while lo < hi:  # a bigger input never breaks a network that a smaller one passes
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+    return InputSizes(lo, _main_stride(graph))
+
+
+def _main_stride(graph: ir.Graph) -> int:
+    """Product of the strides from the input to the global pool, along every port-0 edge."""
+    nodes = list(graph.nodes)
+    pools = [n for n in nodes if graph.nodes[n]["kind"] == ir.GLOBAL_POOL]
+    node = pools[0] if pools else nodes[-1]
+    total = 1
+    while True:
+        stride = graph.nodes[node].get("stride", 1)
+        total *= stride if isinstance(stride, int) else 1
+        ins = in_ports(graph, node)
+        if not ins:
+            return total
+        node = ins[0][0]
 
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def info_json(loaded: LoadedSpec, analysis: Analysis) -> dict[str, Any]:
+def _size(shape: ir.Shape | None) -> str:
+    """The paper's `output size`: spatial for feature maps (`56x56`), features otherwise."""
+    if shape is None:
+        return "?"
+    return fmt_shape(shape[1:]) if len(shape) == 3 else fmt_shape(shape)
+
+
+def info_json(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False) -> dict[str, Any]:
     """The numbers `info` prints, as plain data."""
+    table = build_table(loaded, analysis, per_block=per_block)
     c, h, w = analysis.graph.graph["input_shape"]
+    stages: list[dict[str, Any]] = []
+    for row in table.rows:
+        entry: dict[str, Any] = {
+            "name": row.name,
+            "blocks": row.blocks,
+            "output": list(row.shape) if row.shape else None,
+            "params": row.params,
+            "macs": row.macs,
+            "recipe": row.recipe_text(),
+        }
+        if row.level == "stage":
+            stages.append(entry | ({"per_block": []} if per_block else {}))
+        else:
+            stages[-1]["per_block"].append(entry | {"block": row.note})
+    sizes = table.sizes
     return {
         "name": loaded.spec.name,
         "file": loaded.source.name,
         "input": [c, h, w],
-        "params": analysis.total_params,
-        "macs": analysis.total_macs,
-        "output": list(analysis.output_shape) if analysis.output_shape else None,
-        "stages": [
-            {
-                "name": row.name,
-                "blocks": row.blocks,
-                "output": list(row.shape) if row.shape else None,
-                "params": row.params,
-                "macs": row.macs,
-            }
-            for row in analysis.rows()
-        ],
+        "params": table.params,
+        "macs": table.macs,
+        "output": list(table.output) if table.output else None,
+        "stages": stages,
+        "input_sizes": {"min": sizes.minimum, "multiple_of": sizes.multiple} if sizes else None,
         "ok": not any(d.is_error for d in analysis.diagnostics),
     }
 
 
-def info_table(loaded: LoadedSpec, analysis: Analysis, console: Console | None = None) -> None:
+def info_table(
+    loaded: LoadedSpec,
+    analysis: Analysis,
+    console: Console | None = None,
+    *,
+    per_block: bool = False,
+) -> None:
     """Print the per-stage table to the terminal."""
     console = console or Console()
-    spec = loaded.spec
-    c, h, w = analysis.graph.graph["input_shape"]
-    total_p, total_m = analysis.total_params, analysis.total_macs
-    table = Table(
-        title=f"{spec.model_class} ({loaded.source.name}), input {c}x{h}x{w}",
-        caption="MACs: multiply-adds of convs and linear layers per sample "
-        "(= torch FlopCounterMode / 2)",
-    )
-    table.add_column("stage")
-    table.add_column("blocks", justify="right")
-    table.add_column("output", justify="right")
-    table.add_column("params", justify="right")
-    table.add_column("%", justify="right")
-    table.add_column("MACs", justify="right")
-    table.add_column("%", justify="right")
-    for row in analysis.rows():
-        table.add_row(
-            row.name, str(row.blocks or "-"), fmt_shape(row.shape),
-            f"{row.params:,}", _pct(row.params, total_p), f"{row.macs:,}", _pct(row.macs, total_m),
-        )  # fmt: skip
-    table.add_section()
-    table.add_row(
-        "total", str(sum(r.blocks for r in analysis.rows())), fmt_shape(analysis.output_shape),
-        f"{total_p:,}", "100%", f"{total_m:,}", "100%", style="bold",
-    )  # fmt: skip
-    console.print(table)
+    table = build_table(loaded, analysis, per_block=per_block)
+    out = RichTable(title=table.title, caption=table.footer)
+    out.add_column("stage")
+    out.add_column("blocks", justify="right")
+    if per_block:
+        out.add_column("block")
+    for name in ("output", "params", "%", "MACs", "%"):
+        out.add_column(name, justify="right")
+    for row in table.rows:
+        block = row.level == "block"
+        cells = [f"  {row.name}" if block else row.name, "" if block else str(row.blocks or "-")]
+        if per_block:
+            cells.append(row.note)
+        cells += [
+            fmt_shape(row.shape), f"{row.params:,}", _pct(row.params, table.params),
+            f"{row.macs:,}", _pct(row.macs, table.macs),
+        ]  # fmt: skip
+        out.add_row(*cells, style="dim" if block else None)
+    out.add_section()
+    total = ["total", str(table.blocks), *([""] if per_block else [])]
+    total += [fmt_shape(table.output), f"{table.params:,}", "100%", f"{table.macs:,}", "100%"]
+    out.add_row(*total, style="bold")
+    console.print(out)
+
+
+def _cells(table: Table, row: Row) -> list[str]:
+    return [
+        row.name, _size(row.shape), row.recipe_text() + (f" ({row.note})" if row.note else ""),
+        f"{row.params:,}", _pct(row.params, table.params),
+        f"{row.macs:,}", _pct(row.macs, table.macs),
+    ]  # fmt: skip
+
+
+HEADER = ("stage", "output size", "layers", "params", "%", "MACs", "%")
+
+
+def info_markdown(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False) -> str:
+    """A GitHub-flavoured Markdown table in the paper's Table 1 style."""
+    table = build_table(loaded, analysis, per_block=per_block)
+    lines = [f"**{table.title}**", "", "| " + " | ".join(HEADER) + " |"]
+    lines.append("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    for row in table.rows:
+        cells = [c.replace("|", "\\|") for c in _cells(table, row)]
+        if row.level == "block":
+            cells[0] = f"&nbsp;&nbsp;{cells[0]}"
+        lines.append("| " + " | ".join(cells) + " |")
+    total = ["**total**", _size(table.output), f"{table.blocks} blocks"]
+    total += [f"**{table.params:,}**", "100%", f"**{table.macs:,}**", "100%"]
+    lines.append("| " + " | ".join(total) + " |")
+    lines += ["", table.footer]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}"}
+
+
+def _tex(text: str) -> str:
+    """Escape text for LaTeX and set `3x3` as `$3\\times3$`."""
+    text = "".join(_LATEX_SPECIAL.get(c, c) for c in text.replace("\\", r"\textbackslash{}"))
+    return re.sub(r"\b(\d+)x(\d+)\b", r"$\1\\times\2$", text)
+
+
+def _tex_recipe(row: Row) -> str:
+    if row.level == "stage" and not row.blocks:
+        return _tex(row.recipe_text())
+    runs = []
+    for ops, n in row.recipe:
+        body = r" \\ ".join(r"\mbox{" + _tex(op) + "}" for op in ops)
+        times = rf" \times {n}" if n > 1 else ""
+        runs.append(rf"$\left[\begin{{array}}{{c}} {body} \end{{array}}\right]{times}$")
+    note = f" ({_tex(row.note)})" if row.note else ""
+    return ", ".join(runs) + note
+
+
+def info_latex(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False) -> str:
+    """A booktabs `table` in the paper's Table 1 style (needs `\\usepackage{booktabs}`)."""
+    table = build_table(loaded, analysis, per_block=per_block)
+    lines = [
+        f"% {table.title}: generated by resgen info -o latex; needs \\usepackage{{booktabs}}",
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\begin{tabular}{llcrrrr}",
+        r"\toprule",
+        " & ".join(_tex(h) for h in HEADER) + r" \\",
+        r"\midrule",
+    ]
+    for row in table.rows:
+        cells = [_tex(c) for c in _cells(table, row)]
+        cells[2] = _tex_recipe(row)
+        if row.level == "block":
+            cells[0] = r"\quad " + cells[0]
+        lines.append(" & ".join(cells) + r" \\")
+    lines.append(r"\midrule")
+    total = ["total", _tex(_size(table.output)), f"{table.blocks} blocks"]
+    total += [f"{table.params:,}", r"100\%", f"{table.macs:,}", r"100\%"]
+    lines.append(" & ".join(total) + r" \\")
+    caption = _tex(f"{table.title}. {table.footer}")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}"]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"

@@ -93,7 +93,7 @@ class FeatureInfo:
 class RenderModel:
     docstring: tuple[str, ...]
     class_name: str
-    class_doc: str
+    class_doc: tuple[str, ...]  # wrapped lines
     exports: tuple[str, ...]
     layers: Layers
     helpers: tuple[str, ...]  # helper classes to emit: "FrozenBatchNorm2d", "DropPath", ...
@@ -129,15 +129,18 @@ def build_render_model(loaded: LoadedSpec, analysis: Analysis) -> RenderModel:
     last = ir.stages_of(graph)[-1]
     helpers = _helpers(spec, blocks)
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
-    class_doc = (
-        f"{len(stages)} stages of {' and '.join(c.name for c in classes)} blocks "
-        f"({depths}); built from {docstring_safe(loaded.source.name)}."
+    class_doc = tuple(
+        textwrap.wrap(
+            f"{spec.model_class}: {len(stages)} stages of "
+            f"{' and '.join(c.name for c in classes)} blocks ({depths}).",
+            88,
+        )
     )
     return RenderModel(
         docstring=_module_docstring(loaded, analysis),
         class_name=spec.model_class,
         class_doc=class_doc,
-        exports=tuple(sorted([*helpers, *(c.name for c in classes), spec.model_class])),
+        exports=_sorted_exports([*helpers, *(c.name for c in classes), spec.model_class]),
         layers=_layers(spec),
         helpers=helpers,
         block_classes=classes,
@@ -161,6 +164,11 @@ def build_render_model(loaded: LoadedSpec, analysis: Analysis) -> RenderModel:
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
     )
+
+
+def _sorted_exports(names: list[str]) -> tuple[str, ...]:
+    """Sort as ruff's RUF022 does: CONSTANTS, then Classes, then functions."""
+    return tuple(sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n)))
 
 
 def _layers(spec: Spec) -> Layers:
@@ -268,10 +276,10 @@ def _block_call(block: ir.BlockInfo, spec: Spec) -> str:
 
 def _feature_info(spec: Spec, graph: ir.Graph) -> tuple[FeatureInfo, ...]:
     """Channels and cumulative stride (dilated stages keep theirs) of every stage's output."""
-    reduction = {"conv7": 2, "deep": 2, "cifar": 1}[spec.stem.type] * (2 if spec.stem.has_pool else 1)
+    reduction = spec.stem.reduction
     out = []
-    for stage, info in zip(spec.stages, ir.stages_of(graph), strict=True):
-        reduction *= stage.stride
+    for info in ir.stages_of(graph):
+        reduction *= info.blocks[0].stride
         out.append(FeatureInfo(info.name, info.blocks[-1].out_channels, reduction))
     return tuple(out)
 

@@ -44,15 +44,21 @@ def plan_blocks(spec: Spec) -> list[list[BlockPlan]]:
     total = sum(stage.depth for stage in spec.stages)
     channels = spec.stem.out_width
     dilation = 1
+    net_stride = spec.stem.reduction
     index = 0
     plans: list[list[BlockPlan]] = []
     for stage in spec.stages:
         kind = stage.block or spec.block.type
         groups = stage.groups or spec.block.groups
-        stage_dilation = dilation * stage.dilation
+        stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
+        if spec.output_stride and net_stride * stage_stride > spec.output_stride:
+            # torchvision/timm: a stage past the output stride dilates instead of striding.
+            stage_dilation *= stage_stride
+            stage_stride = 1
+        net_stride *= stage_stride
         blocks = []
         for i in range(stage.depth):
-            stride = stage.stride if i == 0 else 1
+            stride = stage_stride if i == 0 else 1
             cout = stage.width * spec.block.out_factor(kind)
             mid = int(stage.width * spec.block.base_width / 64) * groups
             blocks.append(

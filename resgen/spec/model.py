@@ -100,6 +100,12 @@ class StemSpec(_Model):
         return (self.out_width,)
 
     @property
+    def reduction(self) -> int:
+        """How much the stem shrinks H and W."""
+        conv = 1 if self.type == "cifar" else 2
+        return conv * (2 if self.has_pool else 1)
+
+    @property
     def has_pool(self) -> bool:
         return (self.pool or ("none" if self.type == "cifar" else "max")) == "max"
 
@@ -240,6 +246,11 @@ class Spec(_Model):
     act: Activation = Field("relu", description="Activation function used everywhere.")
     stages: list[StageSpec] = Field(
         min_length=1, max_length=64, description="The stages, in order."
+    )
+    output_stride: Literal[8, 16, 32] | None = Field(
+        None,
+        description="Cap the network's total stride (8 or 16 for segmentation): later stages "
+        "trade their stride for dilation (torchvision's replace_stride_with_dilation).",
     )
     head: HeadSpec = Field(default_factory=lambda: HeadSpec(), description="Pooling, classifier.")
     drop_path: Ratio = Field(
