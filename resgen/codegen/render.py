@@ -71,7 +71,9 @@ class StageEntry:
     @property
     def range(self) -> str:
         first, last = self.indices[0], self.indices[-1] + 1
-        return f"range({last - first})" if "rates[i]" not in self.call else f"range({first}, {last})"
+        return (
+            f"range({last - first})" if "rates[i]" not in self.call else f"range({first}, {last})"
+        )
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,9 @@ def _helpers(spec: Spec, blocks: tuple[ir.BlockInfo, ...]) -> tuple[str, ...]:
     if any(b.shortcut == "pad" for b in blocks):
         helpers.append("PadShortcut")
     if spec.block.attention is not None:
-        helpers.append("SqueezeExcite" if spec.block.attention.type == "se" else "EfficientChannelAttention")
+        helpers.append(
+            "SqueezeExcite" if spec.block.attention.type == "se" else "EfficientChannelAttention"
+        )
     if spec.drop_path > 0:
         helpers.append("DropPath")
     return tuple(helpers)
@@ -213,7 +217,9 @@ def _block_classes(spec: Spec, blocks: tuple[ir.BlockInfo, ...]) -> tuple[BlockC
         kinds = {b.shortcut for b in mine if b.downsample}
         classes.append(
             BlockClass(
-                name=name, type=kind, preact=preact,
+                name=name,
+                type=kind,
+                preact=preact,
                 stride_on_1x1=spec.block.stride_on == "1x1",
                 grouped=any(b.groups != 1 for b in mine),
                 dilated=any(b.dilation != 1 or b.first_dilation != 1 for b in mine),
@@ -222,7 +228,7 @@ def _block_classes(spec: Spec, blocks: tuple[ir.BlockInfo, ...]) -> tuple[BlockC
                 attention=spec.block.attention.type if spec.block.attention else "",
                 drop_path=spec.drop_path > 0,
                 zero_init=f"bn{last}" if has_norm and not preact else f"conv{last}",
-            )  # fmt: skip
+            )
         )
     return tuple(classes)
 

@@ -33,7 +33,21 @@ DROP = "drop"
 # A 1-D conv across the channels of a (C, 1, 1) tensor: ECA's attention.
 CHANNEL_CONV = "channel_conv"
 
-KINDS = (INPUT, CONV, NORM, ACT, POOL, GLOBAL_POOL, ADD, FLATTEN, LINEAR, PAD, MUL, DROP, CHANNEL_CONV)
+KINDS = (
+    INPUT,
+    CONV,
+    NORM,
+    ACT,
+    POOL,
+    GLOBAL_POOL,
+    ADD,
+    FLATTEN,
+    LINEAR,
+    PAD,
+    MUL,
+    DROP,
+    CHANNEL_CONV,
+)
 
 # The attributes each kind must carry (beyond kind, stage, block, loc).
 ATTRS: dict[str, tuple[str, ...]] = {

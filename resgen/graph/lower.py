@@ -63,14 +63,18 @@ def plan_blocks(spec: Spec) -> list[list[BlockPlan]]:
             mid = int(stage.width * spec.block.base_width / 64) * groups
             blocks.append(
                 BlockPlan(
-                    type=kind, in_channels=channels,
+                    type=kind,
+                    in_channels=channels,
                     mid_channels=mid if kind == "bottleneck" else stage.width,
-                    out_channels=cout, stride=stride, groups=groups, dilation=stage_dilation,
+                    out_channels=cout,
+                    stride=stride,
+                    groups=groups,
+                    dilation=stage_dilation,
                     first_dilation=dilation if i == 0 else stage_dilation,
                     shortcut=_shortcut(spec.shortcut, stride != 1 or channels != cout),
                     drop_path=spec.drop_path * index / max(total - 1, 1),
                     attention_size=_attention_size(spec, cout),
-                )  # fmt: skip
+                )
             )
             channels = cout
             index += 1

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error
 from resgen.resources import builtin_spec_names, builtin_spec_path
+from resgen.spec.extends import MAX_DEPTH, base_reference, merge
 from resgen.spec.model import Spec
 from resgen.spec.source import Source, decode_bytes, parse_text
 
@@ -61,8 +62,14 @@ def resolve_spec_path(arg: str) -> tuple[Path, str]:
 
 
 def load_spec_file(path: Path, name: str | None = None) -> LoadedSpec:
-    """Read, parse and validate one spec file; raise `ResgenError` with every problem found."""
-    name = name or display_name(path)
+    """Read, parse, merge `extends` bases and validate; raise `ResgenError` with every problem."""
+    data, source, raw = load_merged(path, name or display_name(path))
+    spec = validate_data(data, source)
+    return LoadedSpec(spec, source, hashlib.sha256(raw).hexdigest())
+
+
+def load_merged(path: Path, name: str, chain: tuple[Path, ...] = ()) -> tuple[Any, Source, bytes]:
+    """Parse a spec file and the bases it extends; return merged data, positions and all bytes."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -72,8 +79,66 @@ def load_spec_file(path: Path, name: str | None = None) -> LoadedSpec:
     text = decode_bytes(raw, name)
     fmt = "json" if path.suffix.lower() == ".json" else "yaml"
     data, source = parse_text(text, name, fmt=fmt)
-    spec = validate_data(data, source)
-    return LoadedSpec(spec, source, hashlib.sha256(raw).hexdigest())
+    if not (isinstance(data, dict) and "extends" in data):
+        return data, source, raw
+    reference = base_reference(data.pop("extends"), path, source)
+    base_path, base_name = _find_base(reference, path, source)
+    chain = (*chain, path.resolve())
+    if base_path.resolve() in chain or len(chain) > MAX_DEPTH:
+        names = " -> ".join(p.name for p in (*chain, base_path.resolve()))
+        raise ResgenError(
+            [
+                source.attach(
+                    error(
+                        "extends-cycle",
+                        f"`extends` goes round in a cycle: {names}"
+                        if base_path.resolve() in chain
+                        else f"`extends` chain is deeper than {MAX_DEPTH}: {names}",
+                        source.locate(("extends",)),
+                        hint="a spec cannot extend itself, directly or through its bases",
+                    )
+                )
+            ]
+        )
+    base_data, base_source, base_raw = load_merged(base_path, base_name, chain)
+    if not isinstance(base_data, dict):
+        return data, source, raw  # validation reports the base's shape problem
+    merged, merged_source = merge(base_data, base_source, data, source)
+    return merged, merged_source, raw + b"\0" + base_raw
+
+
+def _find_base(reference: str, path: Path, source: Source) -> tuple[Path, str]:
+    """A built-in name (no suffix, no slash) or a path relative to the extending file."""
+    looks_like_path = "/" in reference or "\\" in reference or Path(reference).suffix != ""
+    if not looks_like_path:
+        builtin = builtin_spec_path(reference)
+        if builtin is not None:
+            return builtin, f"<builtin>/{builtin.name}"
+    candidate = path.parent / reference
+    if looks_like_path and candidate.is_file():
+        return candidate, display_name(candidate)
+    close = difflib.get_close_matches(reference, builtin_spec_names(), n=1)
+    hint = (
+        f"did you mean the built-in spec {close[0]!r}?"
+        if close
+        else (
+            "give a built-in spec name (see `resgen check` of the package's specs) or a path "
+            "relative to this file"
+        )
+    )
+    raise ResgenError(
+        [
+            source.attach(
+                error(
+                    "extends-missing",
+                    f"the base spec {reference!r} does not exist"
+                    + (f" (looked for {display_name(candidate)})" if looks_like_path else ""),
+                    source.locate(("extends",)),
+                    hint=hint,
+                )
+            )
+        ]
+    )
 
 
 def validate_data(data: Any, source: Source) -> Spec:

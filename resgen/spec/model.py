@@ -218,6 +218,12 @@ Shortcut = Literal["identity", "pad", "projection", "projection_all", "avgpool_p
 class Spec(_Model):
     """A ResNet-family architecture."""
 
+    extends: str | None = Field(
+        None,
+        description="Build on another spec: a built-in name (resnet50) or a path relative to "
+        "this file. Mappings merge, lists replace, `stages: {3: {depth: 23}}` patches stage 3, "
+        "null removes a key.",
+    )
     name: Identifier = Field(
         description="Model name, a Python identifier; also the generated file's name."
     )

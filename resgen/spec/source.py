@@ -25,15 +25,22 @@ MAX_NODES = 100_000
 
 @dataclass
 class Source:
-    """A spec file's text, its name for messages, and the position of every value and key."""
+    """A spec's text, its name for messages, and the position of every value and key.
+
+    A spec that `extends` another carries positions from several files: `origins` names the
+    file of every position that is not in this one, and `texts` holds those files' text.
+    """
 
     name: str
     text: str
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    origins: dict[Path, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
-    def line_text(self, line: int) -> str | None:
-        lines = self.text.splitlines()
+    def line_text(self, line: int, file: str | None = None) -> str | None:
+        text = self.text if file in (None, self.name) else self.texts.get(file or "")
+        lines = (text or "").splitlines()
         return lines[line - 1] if 0 < line <= len(lines) else None
 
     def locate(self, path: Path, *, key: bool = False) -> Location:
@@ -41,12 +48,10 @@ class Source:
         table = self.keys if key else self.values
         probe = tuple(path)
         while probe:
-            if probe in table:
-                line, col = table[probe]
-                return Location(self.name, line, col)
-            if probe in self.values:
-                line, col = self.values[probe]
-                return Location(self.name, line, col)
+            for candidates in (table, self.values):
+                if probe in candidates:
+                    line, col = candidates[probe]
+                    return Location(self.origins.get(probe, self.name), line, col)
             probe = probe[:-1]
         line, col = self.values.get((), (1, 1))
         return Location(self.name, line, col)
@@ -54,7 +59,9 @@ class Source:
     def attach(self, diagnostic: Diagnostic) -> Diagnostic:
         """Return the diagnostic with its source line filled in, for the caret display."""
         loc = diagnostic.location
-        if loc is None or loc.file != self.name or diagnostic.source_line is not None:
+        if loc is None or diagnostic.source_line is not None:
+            return diagnostic
+        if loc.file != self.name and loc.file not in self.texts:
             return diagnostic
         return Diagnostic(
             diagnostic.severity,
@@ -62,7 +69,7 @@ class Source:
             diagnostic.message,
             loc,
             diagnostic.hint,
-            self.line_text(loc.line),
+            self.line_text(loc.line, loc.file),
         )
 
 
