@@ -8,6 +8,7 @@ from typing import Any
 
 from resgen.checks.counts import node_counts
 from resgen.checks.shapes import infer_shapes
+from resgen.checks.sizes import SizeReport, valid_sizes
 from resgen.diagnostics import Diagnostic, warning
 from resgen.graph import ir
 
@@ -35,6 +36,7 @@ class Analysis:
     params: dict[str, int]
     macs: dict[str, int]
     diagnostics: tuple[Diagnostic, ...]
+    sizes: SizeReport
 
     @property
     def total_params(self) -> int:
@@ -88,6 +90,7 @@ def analyze(graph: ir.Graph) -> Analysis:
     """Infer shapes, count params and MACs, and run every check."""
     shapes, diagnostics = infer_shapes(graph)
     params, macs = node_counts(graph, shapes)
-    analysis = Analysis(graph, shapes, params, macs, tuple(diagnostics))
+    sizes = valid_sizes(graph)
+    analysis = Analysis(graph, shapes, params, macs, tuple(diagnostics), sizes)
     extra = [d for check in CHECKS for d in check(graph, analysis)]
-    return Analysis(graph, shapes, params, macs, (*diagnostics, *extra))
+    return Analysis(graph, shapes, params, macs, (*diagnostics, *extra), sizes)
