@@ -61,7 +61,9 @@ def _skeleton(graph: ir.Graph) -> tuple[list[_Step], list[tuple[str, int, int]]]
     checks: list[tuple[str, int, int]] = []
     for node, attrs in graph.nodes(data=True):
         kind = attrs["kind"]
-        preds = sorted(graph.in_edges(node, data="port"), key=lambda e: int(e[2]))
+        preds: list[tuple[str, str, int]] = sorted(
+            graph.in_edges(node, data="port"), key=lambda e: int(e[2])
+        )
         if kind == ir.INPUT:
             value_of[node] = 0
             continue
