@@ -9,7 +9,7 @@ from typing import Any
 from resgen.checks.counts import node_counts
 from resgen.checks.shapes import infer_shapes
 from resgen.checks.sizes import SizeReport, valid_sizes
-from resgen.diagnostics import Diagnostic, warning
+from resgen.diagnostics import Diagnostic, error, warning
 from resgen.graph import ir
 
 # A model this large is almost certainly a typo (a width of 65536 in every stage, say).
@@ -82,8 +82,35 @@ def check_size(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
     ]
 
 
+def check_shortcut_kinds(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+    """One block class has one kind of downsample module; per-stage overrides must agree."""
+    kinds: dict[str, ir.BlockInfo] = {}
+    found = []
+    for block in ir.blocks_of(graph):
+        if not block.downsample:
+            continue
+        first = kinds.setdefault(block.type, block)
+        if first.shortcut != block.shortcut:
+            found.append(
+                error(
+                    "mixed-shortcuts",
+                    f"stage {block.stage_number} uses `{block.shortcut}` shortcuts but stage "
+                    f"{first.stage_number} uses `{first.shortcut}` for the same {block.type} "
+                    "blocks; resgen generates one downsample kind per block type",
+                    block.loc,
+                    hint="use one projecting shortcut kind per block type; per-stage `none` "
+                    "(a plain stage) and `identity` mix with any",
+                )
+            )
+            break
+    return found
+
+
 # Extra passes that need the shapes and counts; each returns its diagnostics.
-CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (check_size,)
+CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (
+    check_size,
+    check_shortcut_kinds,
+)
 
 
 def analyze(graph: ir.Graph) -> Analysis:

@@ -55,7 +55,7 @@ class BlockClass:
     grouped: bool  # takes `groups`
     dilated: bool  # takes `dilation` (and, basic, `first_dilation`)
     downsample: str  # "" | "pad" | "projection" | "avgpool_projection": the shortcut kind
-    residual: bool  # False for plain blocks (shortcut: none)
+    residual: str  # "always", "never" (plain blocks, shortcut: none) or "param" (per stage)
     attention: str  # "" | "se" | "eca"
     drop_path: bool
     zero_init: str  # attribute whose weight zero_init_residual zeroes
@@ -127,7 +127,8 @@ def build_render_model(loaded: LoadedSpec, analysis: Analysis) -> RenderModel:
     graph = analysis.graph
     blocks = ir.blocks_of(graph)
     classes = _block_classes(spec, blocks)
-    stages = tuple(_render_stage(s, analysis, spec) for s in ir.stages_of(graph))
+    by_name = {c.name: c for c in classes}
+    stages = tuple(_render_stage(s, analysis, spec, by_name) for s in ir.stages_of(graph))
     last = ir.stages_of(graph)[-1]
     helpers = _helpers(spec, blocks)
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
@@ -224,7 +225,7 @@ def _block_classes(spec: Spec, blocks: tuple[ir.BlockInfo, ...]) -> tuple[BlockC
                 grouped=any(b.groups != 1 for b in mine),
                 dilated=any(b.dilation != 1 or b.first_dilation != 1 for b in mine),
                 downsample=kinds.pop() if kinds else "",
-                residual=spec.shortcut != "none",
+                residual=_residual(mine),
                 attention=spec.block.attention.type if spec.block.attention else "",
                 drop_path=spec.drop_path > 0,
                 zero_init=f"bn{last}" if has_norm and not preact else f"conv{last}",
@@ -233,11 +234,20 @@ def _block_classes(spec: Spec, blocks: tuple[ir.BlockInfo, ...]) -> tuple[BlockC
     return tuple(classes)
 
 
-def _render_stage(stage: ir.StageInfo, analysis: Analysis, spec: Spec) -> StageRender:
+def _residual(blocks: list[ir.BlockInfo]) -> str:
+    plain = {b.shortcut == "none" for b in blocks}
+    if len(plain) == 2:
+        return "param"
+    return "never" if plain == {True} else "always"
+
+
+def _render_stage(
+    stage: ir.StageInfo, analysis: Analysis, spec: Spec, classes: dict[str, BlockClass]
+) -> StageRender:
     entries: list[StageEntry] = []
     offset = sum(len(s.blocks) for s in ir.stages_of(analysis.graph)[: stage.number - 1])
     for block in stage.blocks:
-        call = _block_call(block, spec)
+        call = _block_call(block, spec, classes)
         index = offset + block.index
         if entries and entries[-1].call == call:
             entries[-1] = StageEntry(call, (*entries[-1].indices, index))
@@ -256,7 +266,8 @@ def _render_stage(stage: ir.StageInfo, analysis: Analysis, spec: Spec) -> StageR
     return StageRender(stage.name, comment, tuple(entries), shape)
 
 
-def _block_call(block: ir.BlockInfo, spec: Spec) -> str:
+def _block_call(block: ir.BlockInfo, spec: Spec, classes: dict[str, BlockClass]) -> str:
+    name = BLOCK_CLASSES[(block.type, spec.block.preact)]
     args = [str(block.in_channels), str(block.mid_channels), str(block.out_channels)]
     if block.stride != 1:
         args.append(f"stride={block.stride}")
@@ -274,9 +285,10 @@ def _block_call(block: ir.BlockInfo, spec: Spec) -> str:
         args.append("downsample=True")
     if block.attention_size:
         args.append(f"attention={block.attention_size}")
+    if block.shortcut == "none" and classes[name].residual == "param":
+        args.append("residual=False")
     if spec.drop_path > 0:
         args.append("drop_path=rates[i]")
-    name = BLOCK_CLASSES[(block.type, spec.block.preact)]
     return f"{name}({', '.join(args)})"
 
 

@@ -71,7 +71,9 @@ def plan_blocks(spec: Spec) -> list[list[BlockPlan]]:
                     groups=groups,
                     dilation=stage_dilation,
                     first_dilation=dilation if i == 0 else stage_dilation,
-                    shortcut=_shortcut(spec.shortcut, stride != 1 or channels != cout),
+                    shortcut=_shortcut(
+                        stage.shortcut or spec.shortcut, stride != 1 or channels != cout
+                    ),
                     drop_path=spec.drop_path * index / max(total - 1, 1),
                     attention_size=_attention_size(spec, cout),
                 )

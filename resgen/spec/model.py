@@ -178,6 +178,10 @@ class NormSpec(_Model):
     eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(1e-5, description="Epsilon.")
 
 
+Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
+Shortcut = Literal["identity", "pad", "projection", "projection_all", "avgpool_projection", "none"]
+
+
 class StageSpec(_Model):
     """A run of blocks at one resolution; channels come from the previous stage."""
 
@@ -199,6 +203,9 @@ class StageSpec(_Model):
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
         None, description="Override the 3x3 conv groups for this stage."
     )
+    shortcut: Shortcut | None = Field(
+        None, description="Override the shortcut for this stage (none: a plain stage)."
+    )
 
 
 class HeadSpec(_Model):
@@ -209,10 +216,6 @@ class HeadSpec(_Model):
         1000, description="Classifier outputs; 0 means no classifier (returns pooled features)."
     )
     dropout: Ratio = Field(0.0, description="Dropout probability before the classifier.")
-
-
-Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
-Shortcut = Literal["identity", "pad", "projection", "projection_all", "avgpool_projection", "none"]
 
 
 class Spec(_Model):
