@@ -20,6 +20,11 @@ test: setup
 build: setup
 	$(RESGEN) build specs
 
+## schema: regenerate schema/resgen-spec.schema.json (the editors' schema) from the spec models
+.PHONY: schema
+schema: setup
+	$(RESGEN) schema -o schema/resgen-spec.schema.json
+
 ## lint: ruff and mypy over the package, the tests and the generated files
 lint: setup
 	$(PY) -m ruff check resgen tests generated

@@ -70,13 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="per-stage table of shapes, params and MACs")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the spec language")
+    p.add_argument("-o", "--out", metavar="FILE", help="write the schema to FILE instead of stdout")
+
+    p = sub.add_parser("diff", help="what changes from spec A to spec B: fields, shapes, counts")
+    p.add_argument("spec_a", metavar="A", help="spec file or built-in name")
+    p.add_argument("spec_b", metavar="B", help="spec file or built-in name")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        command = {"build": cmd_build, "check": cmd_check, "info": cmd_info}[args.command]
+        command = {
+            "build": cmd_build, "check": cmd_check, "info": cmd_info,
+            "schema": cmd_schema, "diff": cmd_diff,
+        }[args.command]  # fmt: skip
         return command(args)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -238,13 +249,12 @@ def write_atomic(target: Path, text: str) -> bool:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from resgen.api import load_spec
     from resgen.pipeline import check
     from resgen.report import info_json, info_table
-    from resgen.spec.load import load_spec_file
 
     try:
-        path, name = resolve_spec_path(args.spec)
-        loaded = load_spec_file(path, name)
+        loaded = load_spec(args.spec)
     except ResgenError as exc:
         _print_diagnostics(exc.diagnostics)
         return EXIT_FINDINGS
@@ -256,6 +266,39 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         info_table(loaded, analysis)
     return EXIT_FINDINGS if has_errors(diagnostics) else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from resgen.api import json_schema_text
+
+    text = json_schema_text()
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(args.out)
+    try:
+        changed = write_atomic(target, text)
+    except OSError as exc:
+        _err(error("unwritable", f"cannot write {args.out}: {exc.strerror or exc}").format())
+        return EXIT_FINDINGS
+    _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)}")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from resgen.api import diff_specs
+    from resgen.diff import format_diff
+
+    try:
+        diff = diff_specs(args.spec_a, args.spec_b)
+    except ResgenError as exc:
+        _print_diagnostics(exc.diagnostics)
+        return EXIT_FINDINGS
+    if args.output == "json":
+        print(json.dumps(diff.to_json(), indent=2))
+    else:
+        sys.stdout.write(format_diff(diff))
+    return EXIT_OK
 
 
 if __name__ == "__main__":
