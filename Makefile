@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.installed
 run: setup
 	$(RESGEN) build specs/resnet152.yaml
 	$(RESGEN) info specs/resnet152.yaml
+	$(RESGEN) draw specs/resnet152.yaml -o build/resnet152.svg
 
 ## test: set up, then run every test (what CI runs)
 test: setup
@@ -24,6 +25,14 @@ build: setup
 .PHONY: schema
 schema: setup
 	$(RESGEN) schema -o schema/resgen-spec.schema.json
+
+## docs: redraw docs/ (the README's pictures): every spec at block detail, ResNet-152 at all three
+.PHONY: docs
+docs: setup
+	for spec in specs/*.yaml; do $(RESGEN) draw $$spec -o docs/ || exit 1; done
+	$(RESGEN) draw specs/resnet152.yaml --detail stage -o docs/resnet152-stage.svg
+	$(RESGEN) draw specs/resnet152.yaml --detail op -o docs/resnet152-op.svg
+	$(RESGEN) draw tests/golden/specs/broken_identity.yaml -o docs/ || test $$? -eq 1
 
 ## lint: ruff and mypy over the package, the tests and the generated files
 lint: setup

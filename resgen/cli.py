@@ -19,6 +19,8 @@ from typing import NoReturn
 
 from resgen import __version__
 from resgen.diagnostics import Diagnostic, ResgenError, error, has_errors
+from resgen.draw import DETAILS as DRAW_DETAILS
+from resgen.draw import RANKDIRS
 from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -69,7 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="per-stage table of shapes, params and MACs")
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "markdown", "latex"),
+        default="text",
+        help="output format (markdown and latex: the ResNet paper's Table 1 style)",
+    )
+    p.add_argument("--per-block", action="store_true", help="list every block, not only stages")
+
+    p = sub.add_parser("draw", help="draw the network with Graphviz: SVG, PNG, PDF or DOT")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument(
+        "-o",
+        "--out",
+        metavar="OUT",
+        help="output file; the format is its extension: .svg, .png, .pdf or .dot; a directory "
+        "gets <name>.svg; - prints the DOT text (default: <name>.svg here)",
+    )
+    p.add_argument(
+        "--detail", choices=DRAW_DETAILS, default="block", help="one node per stage, block or op"
+    )
+    p.add_argument("--rankdir", choices=RANKDIRS, default="TB", help="top-bottom or left-right")
+
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language")
     p.add_argument("-o", "--out", metavar="FILE", help="write the schema to FILE instead of stdout")
@@ -86,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = {
             "build": cmd_build, "check": cmd_check, "info": cmd_info,
-            "schema": cmd_schema, "diff": cmd_diff,
+            "schema": cmd_schema, "diff": cmd_diff, "draw": cmd_draw,
         }[args.command]  # fmt: skip
         return command(args)
     except KeyboardInterrupt:
@@ -262,10 +286,77 @@ def cmd_info(args: argparse.Namespace) -> int:
     diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
     _print_diagnostics(diagnostics)
     if args.output == "json":
-        print(json.dumps(info_json(loaded, analysis), indent=2))
+        print(json.dumps(info_json(loaded, analysis, per_block=args.per_block), indent=2))
+    elif args.output in ("markdown", "latex"):
+        from resgen.report import info_latex, info_markdown
+
+        render = info_markdown if args.output == "markdown" else info_latex
+        sys.stdout.write(render(loaded, analysis, per_block=args.per_block))
     else:
-        info_table(loaded, analysis)
+        info_table(loaded, analysis, per_block=args.per_block)
     return EXIT_FINDINGS if has_errors(diagnostics) else EXIT_OK
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    from resgen.draw import draw_dot
+    from resgen.draw.render import DotMissingError, RenderFailedError, render, write_output
+    from resgen.pipeline import check
+    from resgen.spec.load import load_spec_file
+
+    if args.out not in (None, "-") and _draw_target(args.out, "x") is None:
+        return EXIT_USAGE
+    try:
+        loaded = load_spec_file(*resolve_spec_path(args.spec))
+    except ResgenError as exc:
+        _print_diagnostics(exc.diagnostics)
+        return EXIT_FINDINGS
+    analysis = check(loaded)
+    diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
+    _print_diagnostics(diagnostics)
+    text = draw_dot(loaded, analysis, args.detail, args.rankdir)
+    code = EXIT_FINDINGS if has_errors(diagnostics) else EXIT_OK
+    if args.out == "-":
+        sys.stdout.write(text)
+        return code
+    found = _draw_target(args.out or ".", loaded.spec.name)
+    assert found is not None
+    target, fmt = found
+    try:
+        data = render(text, fmt)
+    except DotMissingError as exc:
+        target, data = target.with_suffix(".dot"), text.encode("utf-8")
+        _err(f"warning: Graphviz's `dot` is not on PATH, so this writes the DOT text; {exc}")
+    except RenderFailedError as exc:
+        _err(error("render-failed", f"Graphviz could not render the drawing: {exc}").format())
+        return EXIT_USAGE
+    try:
+        changed = write_output(target, data)
+    except OSError as exc:
+        _err(error("unwritable", f"cannot write {target}: {exc.strerror or exc}").format())
+        return EXIT_FINDINGS
+    _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({args.detail} detail)")
+    return code
+
+
+def _draw_target(out: str, name: str) -> tuple[Path, str] | None:
+    """Where `draw -o OUT` writes and in which format; a diagnostic and None if it cannot."""
+    from resgen.diagnostics import Location
+    from resgen.draw.render import DEFAULT_SUFFIX, format_of
+
+    target = Path(out)
+    if target.is_dir() or out.endswith(("/", os.sep)):
+        target = target / f"{name}{DEFAULT_SUFFIX}"
+    fmt = format_of(target)
+    if fmt is None:
+        what = f"extension {target.suffix!r}" if target.suffix else "no extension"
+        _err(
+            error(
+                "unknown-format", f"cannot draw to {out}: {what}", Location(out),
+                hint="end the file name in .svg, .png, .pdf or .dot",
+            ).format()
+        )  # fmt: skip
+        return None
+    return target, fmt
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -15,15 +15,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from resgen.checks import Analysis, analyze
+from resgen.checks import Analysis
 from resgen.checks.shapes import fmt_shape
 from resgen.draw.labels import MACS_CONVENTION, op_phrase
-from resgen.draw.parts import BlockParts, in_ports, shortcut_kind, stage_blocks
+from resgen.draw.parts import BlockParts, shortcut_kind, stage_blocks
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 
-# Largest input side tried when looking for the smallest valid one.
-MAX_PROBE_SIZE = 4096
 # Ops a recipe leaves out, as the paper's table does (norms, activations, reshapes).
 UNLISTED = (ir.INPUT, ir.NORM, ir.ACT, ir.DROP, ir.FLATTEN, ir.ADD)
 
@@ -52,12 +50,6 @@ class Row:
 
 
 @dataclass(frozen=True)
-class InputSizes:
-    minimum: int  # smallest height and width the network accepts without an error
-    multiple: int  # product of the strides on the main path: sizes that divide evenly
-
-
-@dataclass(frozen=True)
 class Table:
     title: str
     rows: tuple[Row, ...]
@@ -65,17 +57,11 @@ class Table:
     macs: int
     blocks: int
     output: ir.Shape | None
-    sizes: InputSizes | None
+    valid_inputs: str  # the checks' summary of the input sizes the network accepts
 
     @property
     def footer(self) -> str:
-        sizes = "input sizes: none without errors"
-        if self.sizes is not None:
-            sizes = (
-                f"input sizes: any H, W >= {self.sizes.minimum}; "
-                f"multiples of {self.sizes.multiple} divide evenly"
-            )
-        return f"{MACS_CONVENTION}; {sizes}"
+        return f"{MACS_CONVENTION}; valid inputs: {self.valid_inputs}"
 
 
 def paper_op(attrs: dict[str, Any], *, stride: bool) -> str | None:
@@ -139,7 +125,7 @@ def build_table(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = Fal
         macs=analysis.total_macs,
         blocks=sum(len(b) for b in stages.values()),
         output=analysis.output_shape,
-        sizes=input_sizes(analysis),
+        valid_inputs=analysis.sizes.summary,
     )
 
 
@@ -152,43 +138,6 @@ def _block_row(analysis: Analysis, parts: BlockParts) -> Row:
     shape = analysis.shapes.get(parts.info.output)
     recipe = ((_block_recipe(analysis, parts), 1),)
     return Row(parts.info.path, "block", 0, shape, params, macs, recipe, note)
-
-
-def input_sizes(analysis: Analysis) -> InputSizes | None:
-    """The smallest input side that checks cleanly, and the network's total stride."""
-    graph = analysis.graph
-
-    def ok(size: int) -> bool:
-        probe = graph.copy()
-        probe.graph["input_shape"] = (graph.graph["input_shape"][0], size, size)
-        return not any(d.is_error for d in analyze(probe).diagnostics)
-
-    lo, hi = 1, max(graph.graph["input_shape"][1:])
-    if any(d.is_error for d in analysis.diagnostics):
-        lo, hi = hi, MAX_PROBE_SIZE
-        if not ok(hi):
-            return None
-    elif ok(lo):  # most networks take any size: one probe
-        hi = lo
-    while lo < hi:  # a bigger input never breaks a network that a smaller one passes
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
-    return InputSizes(lo, _main_stride(graph))
-
-
-def _main_stride(graph: ir.Graph) -> int:
-    """Product of the strides from the input to the global pool, along every port-0 edge."""
-    nodes = list(graph.nodes)
-    pools = [n for n in nodes if graph.nodes[n]["kind"] == ir.GLOBAL_POOL]
-    node = pools[0] if pools else nodes[-1]
-    total = 1
-    while True:
-        stride = graph.nodes[node].get("stride", 1)
-        total *= stride if isinstance(stride, int) else 1
-        ins = in_ports(graph, node)
-        if not ins:
-            return total
-        node = ins[0][0]
 
 
 def _pct(part: int, whole: int) -> str:
@@ -220,7 +169,6 @@ def info_json(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False
             stages.append(entry | ({"per_block": []} if per_block else {}))
         else:
             stages[-1]["per_block"].append(entry | {"block": row.note})
-    sizes = table.sizes
     return {
         "name": loaded.spec.name,
         "file": loaded.source.name,
@@ -229,7 +177,7 @@ def info_json(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False
         "macs": table.macs,
         "output": list(table.output) if table.output else None,
         "stages": stages,
-        "input_sizes": {"min": sizes.minimum, "multiple_of": sizes.multiple} if sizes else None,
+        "valid_inputs": {"min": analysis.sizes.min_size, "summary": table.valid_inputs},
         "ok": not any(d.is_error for d in analysis.diagnostics),
     }
 

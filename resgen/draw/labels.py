@@ -1,0 +1,105 @@
+"""Words for nodes: an op's phrase from its kind and attributes, counts, and the colour scheme.
+
+Every node kind gets a phrase, including kinds added after this module was written (their kind
+name and attributes), so a new block type draws before anyone teaches the drawing about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from resgen.graph import ir
+
+MACS_CONVENTION = (
+    "MACs: multiply-adds of convs and linear layers per sample (= torch FlopCounterMode / 2)"
+)
+
+NORM_SHORT = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN"}
+# Ops that follow the op before them on the same line of a block's recipe.
+LIGHT_KINDS = (ir.NORM, ir.ACT, ir.DROP)
+PLACE_ATTRS = ("kind", "stage", "block", "loc")
+
+# Colours: ColorBrewer's Dark2 orange for shortcuts, so they read in print and for most
+# colour-blind readers; red only for errors.
+BODY_FILL, BODY_LINE = "#e8f0fa", "#4a6fa5"
+PLAIN_FILL = "#eeeeee"
+SHORTCUT_FILL, SHORTCUT_LINE = "#fdebdc", "#d95f02"
+IDENTITY_LINE = "#666666"
+CLUSTER_FILL, CLUSTER_LINE = "#fafafa", "#bbbbbb"
+ERROR = "#d62728"
+MUTED = "#555555"
+
+
+def fmt_count(n: int) -> str:
+    """Three significant digits and a suffix: 9536 -> 9.54K, 14964736 -> 15.0M."""
+    value = float(n)
+    for suffix in ("", "K", "M", "G", "T"):
+        if abs(value) < 999.5 or suffix == "T":
+            if not suffix:
+                return str(n)
+            digits = 2 if abs(value) < 9.995 else 1 if abs(value) < 99.95 else 0
+            return f"{value:.{digits}f}{suffix}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _size(value: Any) -> str:
+    """A kernel size: `3x3` for 3, `1x7` for (1, 7)."""
+    if isinstance(value, (tuple, list)):
+        return "x".join(str(v) for v in value)
+    return f"{value}x{value}"
+
+
+def _stride(value: Any) -> str:
+    return "" if value in (1, (1, 1), [1, 1]) else f", /{_size(value).split('x')[0]}"
+
+
+def op_phrase(attrs: dict[str, Any], *, short: bool = False) -> str:
+    """Describe one op: `3x3 conv, 64, /2`, `batch norm`, `relu`, `fc, 1000`."""
+    kind = attrs["kind"]
+    if kind == ir.CONV:
+        text = f"{_size(attrs['kernel'])} conv, {attrs['out_channels']}{_stride(attrs['stride'])}"
+        if attrs["groups"] != 1:
+            text += f", groups {attrs['groups']}"
+        if attrs["dilation"] not in (1, (1, 1)):
+            text += f", dilation {attrs['dilation']}"
+        return text
+    if kind == ir.NORM:
+        norm = str(attrs["norm"])
+        return NORM_SHORT.get(norm, f"{norm} norm") if short else f"{norm} norm"
+    if kind == ir.ACT:
+        return str(attrs["act"])
+    if kind == ir.POOL:
+        return f"{_size(attrs['kernel'])} {attrs['pool']} pool{_stride(attrs['stride'])}"
+    if kind == ir.GLOBAL_POOL:
+        return f"global {attrs['pool']} pool"
+    if kind == ir.LINEAR:
+        return f"fc, {attrs['out_features']}"
+    if kind == ir.PAD:
+        return f"zero-pad to {attrs['out_channels']}{_stride(attrs['stride'])}"
+    if kind == ir.CHANNEL_CONV:
+        return f"channel conv, k={attrs['kernel']}"
+    if kind == ir.MUL:
+        return "multiply"
+    if kind == ir.DROP:
+        return f"{attrs['drop']} {attrs['rate']}"
+    extra = [f"{k}={v}" for k, v in attrs.items() if k not in PLACE_ATTRS]
+    return " ".join([str(kind), ", ".join(extra)]).strip()
+
+
+def op_lines(graph: ir.Graph, nodes: Iterable[str]) -> list[str]:
+    """A sequence of ops as lines, one per heavy op with its norm and activation after it."""
+    lines: list[str] = []
+    for node in nodes:
+        attrs = graph.nodes[node]
+        phrase = op_phrase(attrs, short=True)
+        if attrs["kind"] in LIGHT_KINDS and lines:
+            lines[-1] += f" \u2192 {phrase}"
+        else:
+            lines.append(phrase)
+    return lines
+
+
+def counts_line(params: int, macs: int) -> str:
+    return f"{fmt_count(params)} params \u00b7 {fmt_count(macs)} MACs"
