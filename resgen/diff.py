@@ -56,7 +56,7 @@ class SpecDiff:
         """Pair the two summaries' stage rows by name, in network order."""
         rows_a = {row["name"]: row for row in self.a["stages"]}
         rows_b = {row["name"]: row for row in self.b["stages"]}
-        names = list(rows_a) + [name for name in rows_b if name not in rows_a]
+        names = _merge_order(list(rows_a), list(rows_b))
         return [(name, rows_a.get(name), rows_b.get(name)) for name in names]
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +109,20 @@ def diff_values(a: Any, b: Any, path: str) -> list[Change]:
     if a == b and type(a) is type(b):
         return []
     return [Change(path, "changed", a, b)]
+
+
+def _merge_order(a: list[str], b: list[str]) -> list[str]:
+    """Both lists' names once, in network order: a name only in `a` stays where `a` had it."""
+    out: list[str] = []
+    start = 0
+    for name in b:
+        if name in a:
+            at = a.index(name)
+            out.extend(x for x in a[start:at] if x not in b)
+            start = max(start, at + 1)
+        out.append(name)
+    out.extend(x for x in a[start:] if x not in b)
+    return out
 
 
 def _is_records(value: Any) -> bool:
@@ -168,6 +182,11 @@ def format_diff(diff: SpecDiff) -> str:
 
 
 def _show(value: Any) -> str:
+    # A field left out (or set to null) takes its default, which depends on other fields.
+    if value is None:
+        return "(default)"
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if v is not None}
     return json.dumps(value, ensure_ascii=False)
 
 

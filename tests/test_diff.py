@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import resgen
+from resgen.diff import format_diff
 from tests.conftest import ROOT, SPECS, run_resgen
 
 BASE: dict[str, Any] = {
@@ -60,7 +61,7 @@ def test_same_architecture_written_differently_is_identical() -> None:
     diff = resgen.diff_specs(BASE, explicit)
     assert diff.identical and diff.to_json()["changes"] == []
     assert all(not s["changed"] for s in diff.to_json()["stages"])
-    assert "specs are identical" in resgen.diff.format_diff(diff)
+    assert "specs are identical" in format_diff(diff)
 
 
 def test_stage_added_and_removed() -> None:
@@ -75,8 +76,12 @@ def test_stage_added_and_removed() -> None:
     assert data["params"]["delta"] > 0
     back = resgen.diff_specs(three, BASE)
     assert [c.kind for c in back.changes] == ["removed"]
-    text = resgen.diff.format_diff(back)
-    assert "stages[2]" in text and "removed" in text
+    order = ["stem", "layer1", "layer2", "layer3", "head"]  # network order, either way round
+    assert [s["name"] for s in data["stages"]] == order
+    assert [s["name"] for s in back.to_json()["stages"]] == order
+    text = format_diff(back)
+    assert '  stages[2]  removed {"depth": 1, "width": 64, "stride": 2' in text
+    assert text.index("layer3  removed 1") < text.index("head ")
 
 
 def test_block_shortcut_and_output_changes() -> None:

@@ -15,6 +15,8 @@ import pytest
 
 import resgen
 
+pytestmark = pytest.mark.slow
+
 # Built-in spec names to export: torchvision layouts and a ResNet-D (deep stem, avg-down
 # shortcut). Add a name here to cover another spec.
 EXPORT_SPECS = ["resnet18", "resnet50", "resnet18d"]
@@ -49,7 +51,8 @@ def test_torch_export_dynamic_batch(model: Any) -> None:
     with torch.no_grad():
         for n in (1, 3, 5):  # other batch sizes than the one it was traced with
             x = _inputs(n)
-            torch.testing.assert_close(exported(x), model(x), rtol=0, atol=0)
+            # Same kernels, so bit-identical in practice; allow float32 rounding regardless.
+            torch.testing.assert_close(exported(x), model(x))
 
 
 def test_torch_jit_script_round_trip(model: Any) -> None:
@@ -64,7 +67,7 @@ def test_torch_jit_script_round_trip(model: Any) -> None:
         loaded = torch.jit.load(buffer)
     x = _inputs(3)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+        torch.testing.assert_close(loaded(x), model(x))
 
 
 def test_onnx_export_matches_onnxruntime(model: Any, tmp_path: Path) -> None:
