@@ -34,6 +34,11 @@ docs: setup
 	$(RESGEN) draw specs/resnet152.yaml --detail op -o docs/resnet152-op.svg
 	$(RESGEN) draw tests/golden/specs/broken_identity.yaml -o docs/ || test $$? -eq 1
 
+## degradation: train plain/residual 20/56 on digits (~10 min): docs/degradation.png and .json
+.PHONY: degradation
+degradation: setup
+	$(PY) examples/degradation.py
+
 ## lint: ruff and mypy over the package, the tests and the generated files
 lint: setup
 	$(PY) -m ruff check resgen tests generated

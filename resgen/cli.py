@@ -102,7 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec_a", metavar="A", help="spec file or built-in name")
     p.add_argument("spec_b", metavar="B", help="spec file or built-in name")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+
+    p = sub.add_parser(
+        "probe", help="gradient norms and activations of every block at initialisation (torch)"
+    )
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or built-in names")
+    p.add_argument(
+        "--twin", action="store_true", help="also probe each spec's plain twin (shortcut: none)"
+    )
+    p.add_argument(
+        "--norm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="--no-norm probes the specs with `norm: {type: none}`",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, input and labels")
+    p.add_argument("--batch", type=_batch_size, default=32, help="batch size (default 32)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="text",
+        metavar="FORMAT",
+        help="text (a table, the default), json, or a plot file ending in .png, .svg or .pdf",
+    )
     return parser
+
+
+def _batch_size(text: str) -> int:
+    value = int(text)
+    if value < 2:  # batch norm needs two samples to have a batch statistic
+        raise argparse.ArgumentTypeError("the batch needs at least 2 samples")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = {
             "build": cmd_build, "check": cmd_check, "info": cmd_info,
             "schema": cmd_schema, "diff": cmd_diff, "draw": cmd_draw,
+            "probe": cmd_probe,
         }[args.command]  # fmt: skip
         return command(args)
     except KeyboardInterrupt:
@@ -390,6 +421,67 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_diff(diff))
     return EXIT_OK
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from resgen.api import check_spec
+    from resgen.probe import (
+        PLOT_SUFFIXES,
+        is_plain,
+        plot_results,
+        probe_specs,
+        results_json,
+        results_table,
+        strip_norm,
+    )
+
+    plot = None if args.output in ("text", "json") else Path(args.output)
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        _err(
+            error(
+                "unknown-format", f"cannot probe to {args.output}", None,
+                hint="use -o text, -o json, or a plot file ending in .png, .svg or .pdf",
+            ).format()
+        )  # fmt: skip
+        return EXIT_USAGE
+    specs, problems = [], []
+    for source in args.specs:
+        try:
+            specs.append(check_spec(source)[0].spec)
+        except ResgenError as exc:
+            problems.extend(exc.diagnostics)
+    _print_diagnostics(problems)
+    if has_errors(problems):
+        return EXIT_FINDINGS
+    missing = [m for m in ("torch", *(["matplotlib"] if plot else [])) if not _importable(m)]
+    if missing:
+        _err(f"resgen probe needs {' and '.join(missing)}: pip install 'resgen[probe]'")
+        return EXIT_USAGE
+    for spec in specs if args.twin else ():
+        if is_plain(spec):
+            _err(f"note: {spec.name} has no residual add, so it has no plain twin")
+    try:
+        specs = specs if args.norm else [strip_norm(spec) for spec in specs]
+        results = probe_specs(specs, twin=args.twin, seed=args.seed, batch=args.batch)
+    except ResgenError as exc:  # a twin or a norm-less variant that does not check
+        _print_diagnostics(exc.diagnostics)
+        return EXIT_FINDINGS
+    if args.output == "json":
+        print(json.dumps(results_json(results), indent=2))
+        return EXIT_OK
+    Console(stderr=plot is not None).print(results_table(results))
+    if plot is not None:
+        plot_results(results, plot)
+        _err(f"wrote {display_name(plot)}")
+    return EXIT_OK
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 if __name__ == "__main__":
