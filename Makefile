@@ -17,6 +17,11 @@ run: setup
 test: setup
 	$(PY) -m pytest -n 2 -q
 
+## fuzz: the property-based tests with thousands of examples each (hypothesis profile `fuzz`)
+.PHONY: fuzz
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -n 2 -q tests/test_fuzz.py
+
 ## build: regenerate generated/ from specs/ (the golden files)
 build: setup
 	$(RESGEN) build specs

@@ -54,9 +54,9 @@ class Diagnostic:
         loc = self.location
         if show_source and loc and loc.line > 0 and self.source_line is not None:
             gutter = str(loc.line)
-            text = self.source_line.rstrip("\n").expandtabs(1)
+            text, caret = _excerpt(self.source_line, loc.column)
             lines.append(f"  {gutter} | {text}")
-            lines.append(f"  {' ' * len(gutter)} | {' ' * max(loc.column - 1, 0)}^")
+            lines.append(f"  {' ' * len(gutter)} | {' ' * caret}^")
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -85,6 +85,28 @@ class Diagnostic:
         props.append(f"title=resgen {self.code}")
         message = self.message + (f" (hint: {self.hint})" if self.hint else "")
         return f"::{kind} {','.join(props)}::{_gh_escape(message)}"
+
+
+# Characters of a source line shown around the caret; a minified 10,000-character line is cut.
+MAX_SHOWN = 100
+
+
+def _excerpt(line: str, column: int) -> tuple[str, int]:
+    """The printable part of a source line around `column` (1-based), and the caret's offset.
+
+    Control characters become U+FFFD, one for one, so that the caret stays under its column and
+    nothing from the file can drive the terminal.
+    """
+    text = "".join(
+        c if c.isprintable() or c == "\t" else "\ufffd" for c in line.rstrip("\r\n")
+    ).expandtabs(1)
+    caret = max(column - 1, 0)
+    if len(text) <= MAX_SHOWN:
+        return text, caret
+    start = max(0, min(caret - MAX_SHOWN // 2, len(text) - MAX_SHOWN))
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if start + MAX_SHOWN < len(text) else ""
+    return prefix + text[start : start + MAX_SHOWN] + suffix, caret - start + len(prefix)
 
 
 def _gh_escape(text: str, *, prop: bool = False) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resgen.checks.counts import node_counts
+from resgen.checks.groups import check_groups
 from resgen.checks.shapes import infer_shapes
 from resgen.checks.sizes import SizeReport, valid_sizes
 from resgen.diagnostics import Diagnostic, error, warning
@@ -110,6 +111,7 @@ def check_shortcut_kinds(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic
 CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (
     check_size,
     check_shortcut_kinds,
+    check_groups,
 )
 
 

@@ -1,0 +1,53 @@
+"""Grouped convolutions and group norms: the groups must divide the channels.
+
+PyTorch refuses `nn.Conv2d(64, 64, 3, groups=3)` and `nn.GroupNorm(5, 64)` only when the model
+is built; this pass finds them from the graph: each stage's first bad conv, and the first bad norm.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from resgen.diagnostics import Diagnostic, error
+from resgen.graph import ir
+
+if TYPE_CHECKING:
+    from resgen.checks import Analysis
+
+_CONV_HINT = (
+    "make `block.groups` (or the stage's `groups`) divide the conv's input and output channels; "
+    "a basic block groups its first 3x3 conv, whose input is the previous stage's output"
+)
+_NORM_HINT = "make `norm.groups` divide every width of the network (32 divides 64, 128, 256...)"
+
+
+def check_groups(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+    """Report every stage with a conv or group norm whose groups do not divide its channels."""
+    found = []
+    seen: set[tuple[str, str]] = set()
+    for node, attrs in graph.nodes(data=True):
+        problem = _problem(attrs)
+        # One `norm.groups` sets every group norm: report it once, not once per stage.
+        where = "" if problem and problem[0] == "norm-groups" else attrs["stage"]
+        if problem is None or (where, problem[0]) in seen:
+            continue
+        seen.add((where, problem[0]))
+        code, message, hint = problem
+        found.append(error(code, f"{ir.describe_node(graph, node)}: {message}", attrs["loc"], hint))
+    return found
+
+
+def _problem(attrs: dict[str, Any]) -> tuple[str, str, str] | None:
+    if attrs["kind"] == ir.CONV:
+        groups = int(attrs["groups"])
+        sides = (("input", int(attrs["in_channels"])), ("output", int(attrs["out_channels"])))
+        bad = [f"{channels} {side}" for side, channels in sides if channels % groups]
+        if bad:
+            what = " and ".join(bad)
+            return "conv-groups", f"groups={groups} does not divide its {what} channels", _CONV_HINT
+    if attrs["kind"] == ir.NORM and attrs["norm"] == "group":
+        groups, channels = int(attrs.get("groups", 1)), int(attrs["channels"])
+        if channels % groups:
+            message = f"a GroupNorm of {groups} groups cannot split {channels} channels"
+            return "norm-groups", message, _NORM_HINT
+    return None

@@ -1,0 +1,81 @@
+"""Checks of a validated spec that no single field can make: totals, derived widths, names.
+
+They run right after validation, before anything is lowered, so that a spec asking for an absurd
+amount of work is refused before the work starts.
+"""
+
+from __future__ import annotations
+
+from resgen.diagnostics import Diagnostic, error
+from resgen.spec.model import MAX_DEPTH, Spec
+from resgen.spec.source import Source
+
+# Blocks over all stages. One stage may have MAX_DEPTH; checking costs about a millisecond a
+# block, so more in all would make `resgen check` take minutes.
+MAX_DEPTH_TOTAL = MAX_DEPTH
+
+# Names the generated module defines or imports at its top level (templates/ and its deploy
+# variant): a model class of the same name would replace one of them and break the module.
+GENERATED_NAMES = frozenset(
+    {
+        "torch", "nn", "re", "Mapping", "EPS", "Affine", "fold_state_dict",
+        "MODEL_FOLDS", "BLOCK_FOLDS", "MODEL_AFFINES", "BLOCK_AFFINES",
+        "BasicBlock", "Bottleneck", "PreActBasicBlock", "PreActBottleneck",
+        "FrozenBatchNorm2d", "PadShortcut", "SqueezeExcite", "EfficientChannelAttention",
+        "DropPath",
+    }
+)  # fmt: skip
+# Modules the generated code imports: a generated `<name>.py` must not shadow them when its
+# directory is on sys.path.
+IMPORTED_MODULES = frozenset({"torch", "re", "collections", "typing", "math"})
+
+
+def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
+    """Return the problems of a spec that pydantic validated field by field."""
+    found = []
+    blocks = sum(stage.depth for stage in spec.stages)
+    if blocks > MAX_DEPTH_TOTAL:
+        found.append(
+            error(
+                "too-many-blocks",
+                f"the stages have {blocks:,} blocks in all; the limit is {MAX_DEPTH_TOTAL:,}",
+                source.locate(("stages",), key=True),
+                hint="the deepest published ResNets have about 400 blocks; check the depths",
+            )
+        )
+    for i, stage in enumerate(spec.stages):
+        inner = int(stage.width * spec.block.base_width / 64)
+        if (stage.block or spec.block.type) == "bottleneck" and inner == 0:
+            found.append(
+                error(
+                    "zero-width",
+                    f"stages[{i}]: the bottleneck's inner width, int(width x base_width / 64) x "
+                    f"groups = int({stage.width} x {spec.block.base_width} / 64) x groups, is 0",
+                    source.locate(("stages", i, "width")),
+                    hint="width x block.base_width must be at least 64",
+                )
+            )
+    dunder = spec.name.startswith("__") and spec.name.endswith("__")
+    if dunder or spec.name in IMPORTED_MODULES:
+        found.append(
+            error(
+                "reserved-name",
+                f"name: {spec.name!r} would make {spec.name}.py, which "
+                + ("Python reserves" if dunder else f"shadows the `{spec.name}` module"),
+                source.locate(("name",)),
+                hint="choose another name; it becomes the generated file's name",
+            )
+        )
+    model_class = spec.model_class
+    if model_class in GENERATED_NAMES or model_class.startswith("__"):
+        field = "class_name" if spec.class_name else "name"
+        found.append(
+            error(
+                "reserved-name",
+                f"{field}: the model class {model_class!r} would replace a name the generated "
+                "module defines",
+                source.locate((field,)),
+                hint="set `class_name` to another name",
+            )
+        )
+    return [source.attach(d) for d in found]
