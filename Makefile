@@ -26,11 +26,6 @@ fuzz: setup
 build: setup
 	$(RESGEN) build specs
 
-## schema: regenerate schema/resgen-spec.schema.json (the editors' schema) from the spec models
-.PHONY: schema
-schema: setup
-	$(RESGEN) schema -o schema/resgen-spec.schema.json
-
 ## docs: redraw docs/ (the README's pictures): every spec at block detail, ResNet-152 at all three
 .PHONY: docs
 docs: setup
@@ -39,10 +34,22 @@ docs: setup
 	$(RESGEN) draw specs/resnet152.yaml --detail op -o docs/resnet152-op.svg
 	$(RESGEN) draw tests/golden/specs/broken_identity.yaml -o docs/ || test $$? -eq 1
 
+## schema: regenerate schema/resgen-spec.schema.json (the editors' schema) from the spec models
+.PHONY: schema
+schema: setup
+	$(RESGEN) schema -o schema/resgen-spec.schema.json
+
 ## degradation: train plain/residual 20/56 on digits (~10 min): docs/degradation.png and .json
 .PHONY: degradation
 degradation: setup
 	$(PY) examples/degradation.py
+
+## bench: quick benchmarks (a few minutes): generated vs torchvision, the deploy build, the compiler
+.PHONY: bench
+bench: setup
+	$(PY) benchmarks/bench_models.py --quick
+	$(PY) benchmarks/bench_deploy.py --quick
+	$(PY) benchmarks/bench_compiler.py --quick
 
 ## lint: ruff and mypy over the package, the tests and the generated files
 lint: setup

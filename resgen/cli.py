@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; print a diff and exit 1 if any file would change",
     )
+    p.add_argument(
+        "--deploy",
+        action="store_true",
+        help="also write <name>_deploy.py: an inference module with its norms folded into convs",
+    )
 
     p = sub.add_parser("check", help="validate specs and their graphs; exit 1 on any error")
     p.add_argument("specs", nargs="+", metavar="SPEC_OR_DIR")
@@ -94,7 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rankdir", choices=RANKDIRS, default="TB", help="top-bottom or left-right")
 
-
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language")
     p.add_argument("-o", "--out", metavar="FILE", help="write the schema to FILE instead of stdout")
 
@@ -102,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec_a", metavar="A", help="spec file or built-in name")
     p.add_argument("spec_b", metavar="B", help="spec file or built-in name")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+
+    p = sub.add_parser("resolve", help="print a spec with its `extends` bases merged in")
+    p.add_argument("spec", metavar="SPEC", help="spec file or built-in name")
+    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="format")
+    p.add_argument("--defaults", action="store_true", help="also print every defaulted field")
 
     p = sub.add_parser(
         "probe", help="gradient norms and activations of every block at initialisation (torch)"
@@ -140,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = {
             "build": cmd_build, "check": cmd_check, "info": cmd_info,
-            "schema": cmd_schema, "diff": cmd_diff, "draw": cmd_draw,
+            "schema": cmd_schema, "diff": cmd_diff, "draw": cmd_draw, "resolve": cmd_resolve,
             "probe": cmd_probe,
         }[args.command]  # fmt: skip
         return command(args)
@@ -207,7 +216,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             loaded = load_spec_file(path, name)
             analysis = check(loaded)
             diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
-            summary = f"{analysis.total_params:,} params, {analysis.total_macs:,} MACs"
+            summary = (
+                f"{analysis.total_params:,} params, {analysis.total_macs:,} MACs; "
+                f"valid inputs: {analysis.sizes.summary}"
+            )
         except ResgenError as exc:
             diagnostics, summary = exc.diagnostics, ""
         all_diagnostics.extend(diagnostics)
@@ -256,17 +268,24 @@ def cmd_build(args: argparse.Namespace) -> int:
             failed = True
             continue
         outputs[spec.name] = name
-        target = out_dir / f"{spec.name}.py"
         assert compiled.source is not None
-        if args.check:
-            drift += _report_drift(target, compiled.source)
-        else:
-            changed = write_atomic(target, compiled.source)
-            _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({name})")
+        texts = {out_dir / f"{spec.name}.py": compiled.source}
+        if args.deploy:
+            from resgen.codegen.deploy import render_deploy_source
+
+            deploy = render_deploy_source(compiled.loaded, compiled.analysis)
+            texts[out_dir / f"{spec.name}_deploy.py"] = deploy
+        for target, text in texts.items():
+            if args.check:
+                drift += _report_drift(target, text)
+            else:
+                changed = write_atomic(target, text)
+                _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({name})")
     if args.check and drift:
         _err(
             f"{drift} generated file{'s' if drift != 1 else ''} out of date; "
             f"run: resgen build {' '.join(args.specs)} -o {args.out}"
+            + (" --deploy" if args.deploy else "")
         )
     if failed:
         return EXIT_FINDINGS
@@ -420,6 +439,20 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(json.dumps(diff.to_json(), indent=2))
     else:
         sys.stdout.write(format_diff(diff))
+    return EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from resgen.spec.load import load_spec_file
+    from resgen.spec.resolve import dump_resolved
+
+    try:
+        path, name = resolve_spec_path(args.spec)
+        loaded = load_spec_file(path, name)
+    except ResgenError as exc:
+        _print_diagnostics(exc.diagnostics)
+        return EXIT_FINDINGS
+    sys.stdout.write(dump_resolved(loaded.spec, fmt=args.output, defaults=args.defaults))
     return EXIT_OK
 
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resgen.checks import Analysis, analyze
-from resgen.codegen import render_source
-from resgen.codegen.render import build_render_model
 from resgen.diagnostics import ResgenError, has_errors
 from resgen.graph import lower
 from resgen.spec.load import LoadedSpec, load_spec_file
@@ -31,6 +29,10 @@ def compile_spec(loaded: LoadedSpec) -> Compiled:
     diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
     if has_errors(diagnostics):
         raise ResgenError(diagnostics)
+    # Imported here: `check`, `info` and `draw` never need jinja2 and the render model.
+    from resgen.codegen import render_source
+    from resgen.codegen.render import build_render_model
+
     text = render_source(build_render_model(loaded, analysis))
     return Compiled(loaded, analysis, text)
 

@@ -108,10 +108,40 @@ def check_shortcut_kinds(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic
 
 
 # Extra passes that need the shapes and counts; each returns its diagnostics.
+def check_plain_regularisers(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+    """Zero-init and drop-path assume a shortcut carries the signal; plain blocks have none."""
+    plain = next((b for b in ir.blocks_of(graph) if b.add is None), None)
+    if plain is None:
+        return []
+    found = []
+    if graph.graph.get("zero_init_residual"):
+        found.append(
+            warning(
+                "zero-init-plain",
+                f"zero_init_residual zeroes the last norm of plain blocks (stage "
+                f"{plain.stage_number}), so they start by outputting zeros, not the identity",
+                plain.loc,
+                hint="set `zero_init_residual: false` for plain (shortcut: none) networks",
+            )
+        )
+    if any(b.drop_path > 0 for b in ir.blocks_of(graph) if b.add is None):
+        found.append(
+            warning(
+                "drop-path-plain",
+                f"drop-path in plain blocks (stage {plain.stage_number}) drops a sample's whole "
+                "signal, as no shortcut carries it past the block",
+                plain.loc,
+                hint="use drop_path only with residual shortcuts",
+            )
+        )
+    return found
+
+
 CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (
     check_size,
     check_shortcut_kinds,
     check_groups,
+    check_plain_regularisers,
 )
 
 

@@ -44,10 +44,7 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
         if kind == ir.INPUT:
             shapes[node] = graph.graph["input_shape"]
             continue
-        edges: list[tuple[str, str, int]] = sorted(
-            graph.in_edges(node, data="port"), key=lambda e: int(e[2])
-        )
-        in_shapes = [shapes[src] for src, _, _ in edges]
+        in_shapes = [shapes[src] for src in ir.inputs_of(graph, node)]
         known = [s for s in in_shapes if s is not None]
         shape: ir.Shape | None = None
         if len(known) < len(in_shapes):

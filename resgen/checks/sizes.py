@@ -61,20 +61,18 @@ def _skeleton(graph: ir.Graph) -> tuple[list[_Step], list[tuple[str, int, int]]]
     checks: list[tuple[str, int, int]] = []
     for node, attrs in graph.nodes(data=True):
         kind = attrs["kind"]
-        preds: list[tuple[str, str, int]] = sorted(
-            graph.in_edges(node, data="port"), key=lambda e: int(e[2])
-        )
+        preds = ir.inputs_of(graph, node)
         if kind == ir.INPUT:
             value_of[node] = 0
             continue
         if attrs["stage"] == "head":
             break  # past the global pool nothing depends on H and W
-        first = value_of[preds[0][0]]
+        first = value_of[preds[0]]
         op = _spatial_op(attrs)
         if kind == ir.GLOBAL_POOL or first == _CONSTANT:
             value_of[node] = _CONSTANT  # SE/ECA squeeze: 1x1 whatever the input
         elif kind == ir.ADD:
-            other = value_of[preds[1][0]]
+            other = value_of[preds[1]]
             if other != first:
                 checks.append((node, first, other))
             value_of[node] = first

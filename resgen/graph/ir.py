@@ -141,6 +141,14 @@ def blocks_of(graph: Graph) -> tuple[BlockInfo, ...]:
     return tuple(block for stage in stages_of(graph) for block in stage.blocks)
 
 
+def inputs_of(graph: Graph, node: str) -> list[str]:
+    """The nodes feeding `node`, in port order (an add's residual branch first)."""
+    preds = graph.pred[node]
+    if len(preds) < 2:  # most nodes; an edge view per node would cost 5x more
+        return list(preds)
+    return sorted(preds, key=lambda src: int(preds[src]["port"]))
+
+
 def describe_node(graph: Graph, node: str) -> str:
     """Name a node the way a user thinks of it: `stage 2 block 1 (layer2.0.conv2)`."""
     block = graph.nodes[node]["block"]
