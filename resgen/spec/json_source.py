@@ -88,6 +88,13 @@ class JsonParser:
             ]
         )
 
+    def _no_comment(self) -> None:
+        if self.text.startswith(("//", "/*", "#"), self.pos):
+            self._fail(
+                "a comment: JSON has none",
+                "remove it, or write the spec in YAML (.yaml), which allows # comments",
+            )
+
     def _skip(self) -> None:
         match = _WHITESPACE.match(self.text, self.pos)
         assert match is not None  # the pattern matches the empty string
@@ -137,6 +144,7 @@ class JsonParser:
         while more:
             self._skip()
             if not self.text.startswith('"', self.pos):
+                self._no_comment()
                 self._fail("expected a key in double quotes")
             key_pos = self._where()
             key = self._string()
@@ -206,6 +214,7 @@ class JsonParser:
         if not match or match.end() == self.pos:
             if self.pos >= len(self.text):
                 self._fail("unexpected end of file")
+            self._no_comment()
             bare = _WORD.match(self.text, self.pos)
             if bare:
                 self._fail(

@@ -103,6 +103,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic
         message = f"{problem} ({exc.context})" if exc.context and exc.problem else problem
         if "cannot start any token" in problem:
             hint = "a plain value cannot start with this character; put the value in quotes"
+        elif problem == "sequence entries are not allowed here":
+            hint = "start a `- item` list on the line below its key, or write `key: [a, b]`"
         elif "undefined alias" in problem:
             hint = "an alias `*name` needs an anchor `&name` on a value above it"
     line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
