@@ -1,0 +1,288 @@
+"""Graph -> the deploy build's render model: an inference module with its norms folded away.
+
+`resgen build --deploy` writes `<name>_deploy.py` beside `<name>.py`. A pass over the IR decides
+what becomes of every norm node:
+
+- `fold`: a batch norm (or frozen batch norm) straight after a conv of the same block, which
+  feeds nothing else, is folded into that conv's weight and bias: exact in real arithmetic.
+- `affine`: a batch norm after an activation or an add (the pre-activation nets' `bn1` and
+  `bn_final`) cannot move through the ReLU into the next conv; it stays as one multiply-add per
+  channel (`Affine`, x * scale + shift).
+- `keep`: a group norm depends on its input's statistics and stays as it is.
+
+The deploy module keeps the trained module's names, so its state_dict is the trained one minus
+the folded norms, plus the convs' new biases; the generated `fold_state_dict` does the arithmetic
+at run time (resgen itself never imports torch). Training-only modules (drop-path, dropout) are
+left out: the deploy module is the spec with those regularisers removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from resgen.checks import Analysis
+from resgen.codegen.emit import environment
+from resgen.codegen.render import BLOCK_CLASSES, BlockClass, RenderModel, build_render_model
+from resgen.graph import ir
+from resgen.spec.load import LoadedSpec
+
+Action = Literal["fold", "affine", "keep"]
+
+# Modules the normal build needs that the deploy build folds away or drops.
+_DROPPED_HELPERS = ("FrozenBatchNorm2d", "DropPath")
+
+
+@dataclass(frozen=True)
+class NormPlan:
+    """What the deploy build does with one norm node."""
+
+    action: Action
+    into: str | None  # the conv node a folded norm goes into
+
+
+@dataclass(frozen=True)
+class DeployBlock:
+    """One block class: the normal build's constructor flags plus what folding changed."""
+
+    cls: BlockClass  # name, type, shortcut kind...: the same constructor as the normal module
+    bias: dict[str, str]  # conv path within the block -> "True" | "False"
+    norms: dict[str, str]  # kept norm path -> constructor with {c} for the channels
+
+
+@dataclass(frozen=True)
+class DeployModel:
+    """Everything `templates/deploy/` prints for one spec."""
+
+    base: RenderModel  # the normal build's model of the spec without drop-path and dropout
+    docstring: tuple[str, ...]
+    class_name: str  # ResNet50Deploy
+    trained_class: str  # ResNet50
+    exports: tuple[str, ...]
+    helpers: tuple[str, ...]
+    blocks: tuple[DeployBlock, ...]
+    stem_bias: dict[str, str]
+    stem_norms: dict[str, str]
+    stem_conv: str  # path of the first conv, whose weight tells the input channels
+    deep_stem: tuple[str, ...]  # the deep stem's Sequential, one module per line; () for others
+    final_norm: str  # constructor of the pre-activation nets' closing norm; "" for none
+    model_folds: tuple[tuple[str, str], ...]  # (norm, conv) outside blocks
+    block_folds: tuple[tuple[str, str], ...]  # (norm, conv) within every block
+    model_affines: tuple[str, ...]
+    block_affines: tuple[str, ...]
+    eps: str
+
+
+def plan_norms(graph: ir.Graph) -> dict[str, NormPlan]:
+    """Decide, for every norm node, whether it folds into its conv, becomes affine or stays."""
+    plans: dict[str, NormPlan] = {}
+    for node, attrs in graph.nodes(data=True):
+        if attrs["kind"] != ir.NORM:
+            continue
+        if attrs["norm"] == "group":
+            plans[node] = NormPlan("keep", None)
+            continue
+        (source,) = graph.predecessors(node)
+        before = graph.nodes[source]
+        foldable = (
+            before["kind"] == ir.CONV
+            and graph.out_degree(source) == 1
+            # Within one block (or both outside blocks), so every instance of a block class
+            # folds alike; the first pre-activation block's bn1 stays even though the stem
+            # conv before it could take it.
+            and before["block"] == attrs["block"]
+        )
+        plans[node] = NormPlan("fold", source) if foldable else NormPlan("affine", None)
+    return plans
+
+
+def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> DeployModel:
+    """Collect what the deploy templates print for one spec."""
+    spec = loaded.spec
+    # The deploy module is the spec's network without its training-only regularisers.
+    inference = spec.model_copy(
+        update={"drop_path": 0.0, "head": spec.head.model_copy(update={"dropout": 0.0})}
+    )
+    base = build_render_model(dataclasses.replace(loaded, spec=inference), analysis)
+    graph = analysis.graph
+    plans = plan_norms(graph)
+    norm_ctor = _norm_constructors(loaded)
+    scopes = _scopes(graph, plans, norm_ctor)
+    outside = scopes.pop("", _Scope())  # the stem and the head
+    blocks = _deploy_blocks(graph, base, scopes)
+    block_scope = _merge(scopes.values())
+    helpers = [h for h in base.helpers if h not in _DROPPED_HELPERS]
+    if any(p.action == "affine" for p in plans.values()):
+        helpers.insert(0, "Affine")
+    class_name = f"{spec.model_class}Deploy"
+    names = [*helpers, *(b.cls.name for b in blocks), class_name]
+    return DeployModel(
+        base=base,
+        docstring=_docstring(base, plans),
+        class_name=class_name,
+        trained_class=spec.model_class,
+        exports=(*sorted(names, key=lambda n: (not n[:1].isupper(), n)), "fold_state_dict"),
+        helpers=tuple(helpers),
+        blocks=blocks,
+        stem_bias=outside.bias,
+        stem_norms={k: v for k, v in outside.norms.items() if k != "bn_final"},
+        stem_conv="conv1.0" if spec.stem.type == "deep" else "conv1",
+        deep_stem=_deep_stem(graph, plans, outside, norm_ctor, base.layers.act),
+        final_norm=outside.norms.get("bn_final", ""),
+        model_folds=tuple(outside.folds.items()),
+        block_folds=tuple(block_scope.folds.items()),
+        model_affines=tuple(outside.affines),
+        block_affines=tuple(block_scope.affines),
+        eps=repr(spec.norm.eps),
+    )
+
+
+def render_deploy_source(loaded: LoadedSpec, analysis: Analysis) -> str:
+    """Render `<name>_deploy.py`; the text ends with exactly one newline."""
+    model = build_deploy_model(loaded, analysis)
+    text = environment().get_template("deploy/model.py.jinja").render(m=model)
+    return text.rstrip("\n") + "\n"
+
+
+@dataclass
+class _Scope:
+    """What folding changed within one block, or outside blocks (the stem and the head)."""
+
+    bias: dict[str, str] = dataclasses.field(default_factory=dict)
+    norms: dict[str, str] = dataclasses.field(default_factory=dict)
+    folds: dict[str, str] = dataclasses.field(default_factory=dict)
+    affines: list[str] = dataclasses.field(default_factory=list)
+
+
+def _norm_constructors(loaded: LoadedSpec) -> dict[Action, str]:
+    norm = loaded.spec.norm
+    eps = "" if norm.eps == 1e-5 else f", eps={norm.eps!r}"
+    return {
+        "keep": f"nn.GroupNorm({norm.groups}, {{c}}{eps})",
+        "affine": "Affine({c})",
+        "fold": "",
+    }
+
+
+def _scopes(
+    graph: ir.Graph, plans: dict[str, NormPlan], norm_ctor: dict[Action, str]
+) -> dict[str, _Scope]:
+    """One pass over the nodes: per block path ("" outside blocks), with paths relative to it."""
+    scopes: dict[str, _Scope] = {}
+    targets = {p.into for p in plans.values() if p.into is not None}
+    for node, attrs in graph.nodes(data=True):
+        kind = attrs["kind"]
+        if kind not in (ir.CONV, ir.NORM):
+            continue
+        block = attrs["block"] or ""
+        scope = scopes.setdefault(block, _Scope())
+        rel = node[len(block) + 1 :] if block else node
+        if kind == ir.CONV:
+            scope.bias[rel] = str(bool(attrs["bias"]) or node in targets)
+            continue
+        plan = plans[node]
+        if plan.action == "fold":
+            assert plan.into is not None
+            scope.folds[rel] = plan.into[len(block) + 1 :] if block else plan.into
+        else:
+            scope.norms[rel] = norm_ctor[plan.action]
+            if plan.action == "affine":
+                scope.affines.append(rel)
+    return scopes
+
+
+def _merge(scopes: Iterable[_Scope]) -> _Scope:
+    """Union the blocks' scopes; every block of a spec must fold the same way."""
+    merged = _Scope()
+    for scope in scopes:
+        for mine, theirs in (
+            (merged.bias, scope.bias),
+            (merged.norms, scope.norms),
+            (merged.folds, scope.folds),
+        ):
+            for key, value in theirs.items():
+                assert mine.setdefault(key, value) == value, (key, value, mine[key])
+        merged.affines += [a for a in scope.affines if a not in merged.affines]
+    return merged
+
+
+def _deep_stem(
+    graph: ir.Graph,
+    plans: dict[str, NormPlan],
+    stem: _Scope,
+    norm_ctor: dict[Action, str],
+    act: str,
+) -> tuple[str, ...]:
+    """The deep stem's `conv1` Sequential, one module per line.
+
+    A folded norm leaves an nn.Identity placeholder: a Sequential numbers its modules, and the
+    ones after it keep their trained names.
+    """
+    lines: list[str] = []
+    for node, attrs in graph.nodes(data=True):
+        if attrs["stage"] != "stem" or not node.startswith("conv1."):
+            continue
+        kind = attrs["kind"]
+        if kind == ir.CONV:
+            cin = attrs["in_channels"] if lines else "in_channels"
+            stride = f", stride={attrs['stride']}" if attrs["stride"] != 1 else ""
+            lines.append(
+                f"nn.Conv2d({cin}, {attrs['out_channels']}, kernel_size=3{stride}, padding=1, "
+                f"bias={stem.bias[node]}),"
+            )
+        elif kind == ir.NORM and plans[node].action == "fold":
+            lines.append(f"nn.Identity(),  # {node}: folded into {plans[node].into}")
+        elif kind == ir.NORM:
+            lines.append(norm_ctor[plans[node].action].format(c=attrs["channels"]) + ",")
+        elif kind == ir.ACT:
+            lines.append(f"{act},")
+    return tuple(lines)
+
+
+def _deploy_blocks(
+    graph: ir.Graph, base: RenderModel, scopes: dict[str, _Scope]
+) -> tuple[DeployBlock, ...]:
+    by_class: dict[str, list[_Scope]] = {}
+    preact = bool(base.block_classes) and base.block_classes[0].preact
+    for block in ir.blocks_of(graph):
+        name = BLOCK_CLASSES[(block.type, preact)]
+        by_class.setdefault(name, []).append(scopes.get(block.path, _Scope()))
+    out = []
+    for cls in base.block_classes:
+        merged = _merge(by_class.get(cls.name, []))
+        out.append(DeployBlock(cls, merged.bias, merged.norms))
+    return tuple(out)
+
+
+def _docstring(base: RenderModel, plans: dict[str, NormPlan]) -> tuple[str, ...]:
+    """The normal build's docstring with a paragraph on what the deploy build changed."""
+    count = {a: sum(1 for p in plans.values() if p.action == a) for a in ("fold", "affine", "keep")}
+    parts = []
+    if count["fold"]:
+        parts.append(f"{count['fold']} norms are folded into the convs before them")
+    if count["affine"]:
+        parts.append(
+            f"{count['affine']} norms after an activation or an add become one multiply-add "
+            "per channel (Affine)"
+        )
+    if count["keep"]:
+        parts.append(f"{count['keep']} group norms stay as they are")
+    text = (
+        "Deploy build: an inference-only module. "
+        + ("; ".join(parts) + ". " if parts else "")
+        + "Drop-path and dropout are gone; activations run in place where torch allows; "
+        "inputs and weights are channels_last unless channels_last=False. Load trained weights "
+        f"with {base.class_name}Deploy.from_trained(model) or fold_state_dict(), and run it "
+        "under torch.inference_mode()."
+    )
+    lines = list(base.docstring)
+    split = lines.index("") if "" in lines else len(lines)
+    head, rest = lines[:split], lines[split:]
+    rest = [
+        line.replace("rebuild with `resgen build`.", "rebuild with `resgen build --deploy`.")
+        for line in rest
+    ]
+    return (*head, "", *textwrap.wrap(text, 96, break_on_hyphens=False), *rest)

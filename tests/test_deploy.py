@@ -1,0 +1,299 @@
+"""The deploy build: `<name>_deploy.py`, its folded norms and its state_dict converter.
+
+For every shipped spec (and a few small specs for the language features the shipped ones do not
+use), a trained model with random weights and random norm statistics is converted with the
+generated `from_trained`, and the deploy module's outputs must equal the trained module's eval
+outputs to within TOLERANCE (below).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+import resgen
+from resgen.api import load_module
+from resgen.codegen.deploy import plan_norms, render_deploy_source
+from resgen.pipeline import check
+from resgen.spec.load import LoadedSpec
+from tests.conftest import ROOT, SPECS, generated_module, run_resgen
+
+# Float32 folding is exact only in real arithmetic: W * s rounds differently from scaling the
+# conv's output, and channels_last changes oneDNN's summation order. Measured on every spec here
+# the worst difference is about 2e-6 of the largest logit; 1e-4 leaves a 50x margin while a
+# wrong fold (a missed mean, eps off by 1e-3, a norm folded into the wrong conv) errs by 1e-3 to 1.
+TOLERANCE = 1e-4
+
+SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
+
+# Features no shipped spec uses: frozen batch norm, no norm, SiLU, drop-path, dropout, a max-pool
+# head, the v1 stride, dilation, per-stage plain stages, mixed block types, pre-activation nets
+# with frozen norms and pad shortcuts or without norms, group norm in a deep stem.
+EXTRA: dict[str, dict[str, Any]] = {
+    "x_frozen_silu": {
+        "name": "x_frozen_silu", "input": {"size": 32}, "stem": {"type": "cifar", "width": 8},
+        "block": {"type": "basic"}, "norm": {"type": "frozen_batch", "eps": 1e-3}, "act": "silu",
+        "drop_path": 0.2, "head": {"pool": "max", "dropout": 0.5, "classes": 5},
+        "stages": [{"depth": 2, "width": 8}, {"depth": 2, "width": 16, "stride": 2}],
+    },
+    "x_no_norm": {
+        "name": "x_no_norm", "input": {"size": 32}, "norm": {"type": "none"},
+        "stem": {"type": "deep", "widths": [8, 8, 16]},
+        "block": {"type": "bottleneck", "stride_on": "1x1"},
+        "stages": [{"depth": 2, "width": 8}, {"depth": 2, "width": 16, "stride": 2}],
+    },
+    "x_preact_frozen_pad": {
+        "name": "x_preact_frozen_pad", "input": {"size": 32}, "norm": {"type": "frozen_batch"},
+        "stem": {"type": "cifar", "width": 8, "norm": False}, "shortcut": "pad",
+        "block": {"type": "basic", "preact": True}, "drop_path": 0.1,
+        "stages": [{"depth": 2, "width": 8}, {"depth": 2, "width": 16, "stride": 2}],
+    },
+    "x_mixed_dilated": {
+        "name": "x_mixed_dilated", "input": {"size": 64}, "stem": {"width": 8},
+        "block": {"type": "bottleneck", "groups": 2, "attention": {"type": "se"}},
+        "output_stride": 8,
+        "stages": [
+            {"depth": 1, "width": 8, "block": "basic"}, {"depth": 2, "width": 8, "stride": 2},
+            {"depth": 2, "width": 16, "stride": 2, "shortcut": "none"},
+        ],
+    },
+    "x_preact_no_norm": {
+        "name": "x_preact_no_norm", "input": {"size": 32}, "norm": {"type": "none"},
+        "stem": {"type": "cifar", "width": 8, "norm": False},
+        "block": {"type": "bottleneck", "preact": True},
+        "stages": [{"depth": 2, "width": 4}, {"depth": 1, "width": 8, "stride": 2}],
+    },
+    "x_gn_deep": {
+        "name": "x_gn_deep", "input": {"size": 32}, "norm": {"type": "group", "groups": 4},
+        "stem": {"type": "deep", "widths": [8, 8, 16]}, "block": {"type": "basic"},
+        "shortcut": "avgpool_projection",
+        "stages": [{"depth": 1, "width": 16}, {"depth": 2, "width": 32, "stride": 2}],
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny convs gain nothing from threads, and two xdist workers would oversubscribe 2 cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _loaded(name: str) -> LoadedSpec:
+    return resgen.load_spec(EXTRA.get(name) or SPECS / f"{name}.yaml")
+
+
+def _deploy_source(name: str) -> str:
+    loaded = _loaded(name)
+    return render_deploy_source(loaded, check(loaded))
+
+
+def _trained(name: str) -> nn.Module:
+    """The normal module: the golden file for a shipped spec, compiled in memory otherwise."""
+    loaded = _loaded(name)
+    if name in EXTRA:
+        module = load_module(resgen.compile_source(loaded), name)
+    else:
+        module = generated_module(name)
+    model: nn.Module = getattr(module, loaded.spec.model_class)()
+    _randomise(model, seed=0)
+    return model.eval()
+
+
+def _deploy_module(name: str) -> ModuleType:
+    return load_module(_deploy_source(name), f"{name}_deploy")
+
+
+def _deploy_class(name: str) -> Any:
+    return getattr(_deploy_module(name), f"{_loaded(name).spec.model_class}Deploy")
+
+
+def _randomise(model: nn.Module, seed: int) -> None:
+    """Random norm affines and statistics (init leaves them at 1, 0), so folding is exercised."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            if not value.is_floating_point():
+                continue
+            if key.endswith("running_var"):
+                value.copy_(torch.rand(value.shape, generator=gen) + 0.5)
+            elif key.endswith("running_mean"):
+                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
+            elif value.dim() == 1 and key.endswith(".weight"):  # norm scales: keep deep nets finite
+                value.copy_(torch.rand(value.shape, generator=gen) * 0.5 + 0.25)
+            elif value.dim() == 1 and key.endswith(".bias"):
+                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
+
+
+def _input(name: str, batch: int = 2) -> torch.Tensor:
+    size = 32 if _loaded(name).spec.input.hw[0] <= 32 else 64
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(1))
+
+
+def _assert_close(got: torch.Tensor, expected: torch.Tensor) -> None:
+    scale = float(expected.abs().max())
+    assert torch.isfinite(expected).all() and scale > 0
+    torch.testing.assert_close(got, expected, rtol=TOLERANCE, atol=TOLERANCE * scale)
+
+
+@pytest.mark.parametrize("name", SHIPPED + sorted(EXTRA))
+def test_deploy_equals_trained_eval(name: str) -> None:
+    trained = _trained(name)
+    deploy = _deploy_class(name).from_trained(trained)
+    assert not deploy.training
+    x = _input(name)
+    with torch.inference_mode():
+        _assert_close(deploy(x), trained(x))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_norms_fold_as_planned(name: str) -> None:
+    """No batch norm is left in a deploy module except where a ReLU sits before the next conv."""
+    source = _deploy_source(name)
+    assert "DropPath" not in source and "Dropout" not in source
+    assert "BatchNorm" not in source
+    plans = plan_norms(check(_loaded(name)).graph).values()
+    norm = _loaded(name).spec.norm.type
+    if norm == "group":
+        assert {p.action for p in plans} == {"keep"}
+    elif _loaded(name).spec.block.preact:
+        assert {p.action for p in plans} == {"fold", "affine"}
+    else:
+        assert {p.action for p in plans} == {"fold"}
+
+
+@pytest.mark.parametrize("name", ["resnet50d", "preact_resnet164", "x_frozen_silu", "x_gn_deep"])
+def test_state_dict_round_trip(name: str) -> None:
+    trained = _trained(name)
+    state = trained.state_dict()
+    before = {k: v.clone() for k, v in state.items()}
+    weights = _deploy_module(name).fold_state_dict(state)
+    assert all(torch.equal(v, before[k]) for k, v in state.items())  # the input is untouched
+    cls = _deploy_class(name)
+    deploy = cls.from_trained(state)
+    assert sorted(deploy.state_dict()) == sorted(weights)
+    # Saved and loaded again, into a module built the ordinary way, strictly, in either layout.
+    buffer = io.BytesIO()
+    torch.save(deploy.state_dict(), buffer)
+    buffer.seek(0)
+    x = _input(name)
+    with torch.inference_mode():
+        expected = deploy(x)
+        for channels_last in (True, False):
+            again = cls(channels_last=channels_last).eval()
+            again.load_state_dict(torch.load(buffer, weights_only=True), strict=True)
+            buffer.seek(0)
+            _assert_close(again(x), expected)
+    # From the module itself, too, and in another dtype.
+    assert torch.equal(cls.from_trained(trained)(x), expected)
+    wide = _deploy_module(name).fold_state_dict({k: v.double() for k, v in state.items()})
+    assert all(v.dtype == torch.float64 for v in wide.values() if v.is_floating_point())
+
+
+def test_foreign_state_dict_is_refused() -> None:
+    fold = _deploy_module("resnet50").fold_state_dict
+    state = _trained("resnet18").state_dict()
+    state["layer9.0.odd.running_var"] = torch.ones(3)
+    with pytest.raises(KeyError, match=re.escape("layer9.0.odd is not a norm of ResNet50")):
+        fold(state)
+
+
+@pytest.mark.parametrize(
+    "name", ["resnet18d", "ecaresnet50d", "seresnet50", "resnet50_gn", "resnet110", "wrn28_10",
+             "x_mixed_dilated"],
+)  # fmt: skip
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning")
+def test_torchscript(name: str) -> None:
+    deploy = _deploy_class(name).from_trained(_trained(name))
+    scripted = torch.jit.script(deploy)
+    x = _input(name, batch=1)
+    with torch.inference_mode():
+        expected = deploy(x)
+        _assert_close(scripted(x), expected)
+        _assert_close(torch.jit.freeze(scripted)(x), expected)
+
+
+def test_deploy_sources_pass_ruff(tmp_path: Path) -> None:
+    for name in SHIPPED + sorted(EXTRA):
+        (tmp_path / f"{name}_deploy.py").write_text(_deploy_source(name), encoding="utf-8")
+    ruff = [sys.executable, "-m", "ruff"]
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    # N801: the published class names (ResNeXt50_32x4d) are kept, as in generated/.
+    lint = subprocess.run(
+        [*ruff, "check", *config, "--ignore", "N801", "--no-cache", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run(
+        [*ruff, "format", *config, "--check", "--diff", "--no-cache", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_deploy_source_is_deterministic_and_compact() -> None:
+    first = _deploy_source("resnet1202")
+    assert _deploy_source("resnet1202") == first
+    assert str(ROOT) not in first
+    assert len(first.splitlines()) < 300  # loops, not 600 block lines
+
+
+def test_cli_build_deploy_and_check(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    shutil.copy(SPECS / "resnet18d.yaml", tmp_path / "specs")
+    spec, out = "specs/resnet18d.yaml", tmp_path / "out"
+
+    def build(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_resgen("build", spec, "-o", str(out), *args, cwd=tmp_path)
+
+    result = build("--deploy")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["resnet18d.py", "resnet18d_deploy.py"]
+    assert (out / "resnet18d_deploy.py").read_text(encoding="utf-8") == _deploy_source("resnet18d")
+    assert build("--deploy", "--check").returncode == 0
+    (out / "resnet18d_deploy.py").write_text("# stale\n", encoding="utf-8")
+    stale = build("--deploy", "--check")
+    assert stale.returncode == 1
+    assert "--deploy" in stale.stderr and "-# stale" in stale.stdout
+    assert build("--check").returncode == 0  # without --deploy, only the normal file counts
+
+
+def test_deploy_build_never_imports_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from resgen.cli import main\n"
+        f"code = main(['build', 'resnet50', '--deploy', '-o', {str(tmp_path)!r}])\n"
+        "assert code == 0 and 'torch' not in sys.modules, sorted(sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name", ["resnet50", "resnet18d", "preact_resnet164"])
+def test_trained_and_deploy_run_on_cuda(name: str) -> None:
+    """On a GPU both modules give the CPU's eval outputs (TF32 off: it rounds to 10 bits)."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    trained = _trained(name)
+    deploy = _deploy_class(name).from_trained(trained)
+    x = _input(name)
+    with torch.inference_mode():
+        expected = trained(x)
+        _assert_close(trained.cuda()(x.cuda()).cpu(), expected)
+        _assert_close(deploy.cuda()(x.cuda()).cpu(), expected)
