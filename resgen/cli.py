@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from resgen import __version__
-from resgen.diagnostics import Diagnostic, ResgenError, error, has_errors
+from resgen.diagnostics import Diagnostic, Location, ResgenError, error, has_errors
 from resgen.draw import DETAILS as DRAW_DETAILS
 from resgen.draw import RANKDIRS
 from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
@@ -279,7 +279,19 @@ def cmd_build(args: argparse.Namespace) -> int:
             if args.check:
                 drift += _report_drift(target, text)
             else:
-                changed = write_atomic(target, text)
+                try:
+                    changed = write_atomic(target, text)
+                except OSError as exc:
+                    _err(
+                        error(
+                            "unwritable",
+                            f"cannot write {display_name(target)}: {exc.strerror or exc}",
+                            Location(str(target)),
+                            hint="check that the output directory (-o) is a writable directory",
+                        ).format()
+                    )
+                    failed = True
+                    continue
                 _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({name})")
     if args.check and drift:
         _err(

@@ -200,11 +200,6 @@ def test_valid_specs_compile_run_and_match_torch(spec: dict[str, Any]) -> None:
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a deep stem without norms: the graph names its convs conv1.0/3/6 (timm's layout "
-    "with norms) but the generated Sequential numbers them conv1.0/2/4",
-)
 def test_deep_stem_without_norm_keeps_module_paths() -> None:
     spec = {
         "name": "deep_plain",

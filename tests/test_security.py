@@ -320,11 +320,6 @@ def test_atomic_write_leaves_no_temp_file_on_failure(
     assert _tree(tmp_path) == {"model.py": b"new\n"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cmd_build does not catch OSError from write_atomic: an unwritable output directory "
-    "is reported as an internal error (exit 2) instead of a diagnostic (exit 1)",
-)
 def test_unwritable_output_is_a_diagnostic(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
