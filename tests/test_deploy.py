@@ -39,7 +39,7 @@ SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
 
 # Features no shipped spec uses: frozen batch norm, no norm, SiLU, drop-path, dropout, a max-pool
 # head, the v1 stride, dilation, per-stage plain stages, mixed block types, pre-activation nets
-# with frozen norms and pad shortcuts or without norms, group norm in a deep stem.
+# with frozen norms and pad shortcuts or without norms (and one stage), group norm in a deep stem.
 EXTRA: dict[str, dict[str, Any]] = {
     "x_frozen_silu": {
         "name": "x_frozen_silu", "input": {"size": 32}, "stem": {"type": "cifar", "width": 8},
@@ -71,8 +71,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "x_preact_no_norm": {
         "name": "x_preact_no_norm", "input": {"size": 32}, "norm": {"type": "none"},
         "stem": {"type": "cifar", "width": 8, "norm": False},
-        "block": {"type": "bottleneck", "preact": True},
-        "stages": [{"depth": 2, "width": 4}, {"depth": 1, "width": 8, "stride": 2}],
+        "block": {"type": "bottleneck", "preact": True}, "stages": [{"depth": 2, "width": 4}],
     },
     "x_gn_deep": {
         "name": "x_gn_deep", "input": {"size": 32}, "norm": {"type": "group", "groups": 4},

@@ -218,28 +218,28 @@ def _deep_stem(
 ) -> tuple[str, ...]:
     """The deep stem's `conv1` Sequential, one module per line.
 
-    A folded norm leaves an nn.Identity placeholder: a Sequential numbers its modules, and the
-    ones after it keep their trained names.
+    Module `conv1.k` sits at index k, as in the trained module: a Sequential numbers its modules,
+    so a folded norm (or a spec without norms) leaves an nn.Identity placeholder there.
     """
-    lines: list[str] = []
+    lines: dict[int, str] = {}
     for node, attrs in graph.nodes(data=True):
         if attrs["stage"] != "stem" or not node.startswith("conv1."):
             continue
-        kind = attrs["kind"]
+        index, kind = int(node.split(".")[1]), attrs["kind"]
         if kind == ir.CONV:
-            cin = attrs["in_channels"] if lines else "in_channels"
+            cin = attrs["in_channels"] if index else "in_channels"
             stride = f", stride={attrs['stride']}" if attrs["stride"] != 1 else ""
-            lines.append(
+            lines[index] = (
                 f"nn.Conv2d({cin}, {attrs['out_channels']}, kernel_size=3{stride}, padding=1, "
                 f"bias={stem.bias[node]}),"
             )
         elif kind == ir.NORM and plans[node].action == "fold":
-            lines.append(f"nn.Identity(),  # {node}: folded into {plans[node].into}")
+            lines[index] = f"nn.Identity(),  # {node}: folded into {plans[node].into}"
         elif kind == ir.NORM:
-            lines.append(norm_ctor[plans[node].action].format(c=attrs["channels"]) + ",")
+            lines[index] = norm_ctor[plans[node].action].format(c=attrs["channels"]) + ","
         elif kind == ir.ACT:
-            lines.append(f"{act},")
-    return tuple(lines)
+            lines[index] = f"{act},"
+    return tuple(lines.get(i, "nn.Identity(),") for i in range(max(lines, default=-1) + 1))
 
 
 def _deploy_blocks(
