@@ -3,11 +3,13 @@
     .venv/bin/python benchmarks/bench_models.py            # resnet50 and resnet152, ~30 min
     .venv/bin/python benchmarks/bench_models.py --quick    # resnet50, batch 8, 5 rounds, ~3 min
 
-Each cell times the generated model and torchvision's (same weights, same input) in the same
-process, round by round in alternating order, and prints median(generated) / median(torchvision)
-with the 25th-75th percentile of the per-round ratios: a ratio is above 1.00 beyond noise only
-when that whole range is. Before timing, the aten ops of one forward and backward are compared:
-identical op sequences mean any gap is noise, not code.
+Each cell times the generated model, torchvision's, and a control (a second torchvision instance)
+with the same weights and input, in one process, round by round in alternating order, and prints
+median(generated) / median(torchvision) with the 25th-75th percentile of the per-round ratios,
+beside the control's ratio, which is pure noise. A cell is slower beyond noise only when three
+rounds in four were slower and the ratio is above the control's upper quartile. Before timing,
+the aten ops of one forward and backward are compared: identical op sequences mean any gap is
+noise, not code.
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def same_ops(name: str) -> str:
     return "; ".join(verdicts)
 
 
-def run(models: list[str], batch: int, reps: int, quick: bool, size: int = 224) -> int:
+def run(
+    models: list[str], batch: int, reps: int, quick: bool, size: int = 224, only: str = ""
+) -> int:
     import torch
 
     print(f"# bench_models{' --quick' if quick else ''}: {machine()}")
@@ -88,27 +92,35 @@ def run(models: list[str], batch: int, reps: int, quick: bool, size: int = 224) 
         for layout in ("NCHW", "channels_last"):
             fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
             for task, n in cells:
+                if only not in f"{layout} {task} b{n}":
+                    continue
                 ours, reference = twins(name)
-                ours, reference = ours.to(memory_format=fmt), reference.to(memory_format=fmt)
+                # The control: a second torchvision instance, same weights. Its ratio to the
+                # first is pure noise (placement in memory, the machine), the yardstick for ours.
+                control = twins(name)[1]
                 x = torch.randn(n, 3, size, size).contiguous(memory_format=fmt)
                 contenders = {
-                    "generated": step_fn(ours, x, task),
-                    "torchvision": step_fn(reference, x, task),
-                }
+                    label: step_fn(model.to(memory_format=fmt), x, task)
+                    for label, model in (("generated", ours), ("torchvision", reference),
+                                         ("control", control))
+                }  # fmt: skip
                 times = interleave(contenders, reps=reps, warmup=1)
                 r = ratio(times, "generated", "torchvision")
+                noise = ratio(times, "control", "torchvision")
                 base = ratio(times, "torchvision", "torchvision").seconds
                 label = f"{task} b{n}"
                 rows.append([name, layout, label, f"{base * 1e3:.0f}", f"{r.seconds * 1e3:.0f}",
-                             r.cell(), load()])  # fmt: skip
-                print(f"  {name} {layout} {label}: {r.cell()} (load {load()})", flush=True)
-                if r.slower:
+                             r.cell(), noise.cell(), load()])  # fmt: skip
+                print(f"  {name} {layout} {label}: {r.cell()}, control {noise.cell()} "
+                      f"(load {load()})", flush=True)  # fmt: skip
+                if r.slower and r.median > noise.high:
                     slower.append(f"{name} {layout} {label}")
     header = ["model", "layout", "task", "torchvision ms", "generated ms",
-              "generated/torchvision [IQR]", "load"]  # fmt: skip
+              "generated/torchvision [IQR]", "control/torchvision [IQR]", "load"]  # fmt: skip
     print()
     print(table(header, rows))
-    print(f"\n{len(rows)} cells, {reps} interleaved rounds each; slower beyond noise: "
+    print(f"\n{len(rows)} cells, {reps} interleaved rounds each; slower beyond noise (three rounds "
+          "in four slower, and slower than the control's upper quartile): "
           f"{', '.join(slower) or 'none'}")  # fmt: skip
     return 0
 
@@ -121,12 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="rounds per cell (default 11; quick 5)")
     parser.add_argument("--size", type=int, default=224, help="input height and width")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument("--only", default="", help='cells whose "LAYOUT TASK bN" contains this')
     args = parser.parse_args(argv)
     set_threads(args.threads)
     models = args.models or (["resnet50"] if args.quick else ["resnet50", "resnet152"])
     batch = args.batch or (8 if args.quick else 16)
     reps = args.reps or (5 if args.quick else 11)
-    return run(models, batch, reps, args.quick, args.size)
+    return run(models, batch, reps, args.quick, args.size, args.only)
 
 
 if __name__ == "__main__":

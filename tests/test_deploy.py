@@ -30,9 +30,10 @@ from resgen.spec.load import LoadedSpec
 from tests.conftest import ROOT, SPECS, generated_module, run_resgen
 
 # Float32 folding is exact only in real arithmetic: W * s rounds differently from scaling the
-# conv's output, and channels_last changes oneDNN's summation order. Measured on every spec here
-# the worst difference is about 2e-6 of the largest logit; 1e-4 leaves a 50x margin while a
-# wrong fold (a missed mean, eps off by 1e-3, a norm folded into the wrong conv) errs by 1e-3 to 1.
+# conv's output, and channels_last changes oneDNN's summation order. Measured over every spec
+# here, the worst difference is 1.5e-6 of the largest logit (resnet50_gn, where only the layout
+# changes; 1.4e-6 for resnet1202's 1,200 folds). 1e-4 leaves a 70x margin, while a wrong fold errs
+# far beyond it: eps off by 1e-3 already gives 4e-4 to 8e-4, a missed mean or a wrong conv ~1.
 TOLERANCE = 1e-4
 
 SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
@@ -283,12 +284,98 @@ def test_deploy_build_never_imports_torch(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+# Which convs run fused with the ReLU after them (and the add before it): relu only, post-activation
+# blocks, no norm kept between conv and ReLU, nothing (SE/ECA) between the last conv and the add.
+FUSIONS = {
+    "resnet50": {"ConvReLU": 1 + 2 * 16, "ConvAddReLU": 16},  # stem + conv1, conv2 of 16 blocks
+    "resnet18": {"ConvReLU": 1 + 8, "ConvAddReLU": 8},
+    "resnet20": {"ConvReLU": 1 + 9, "ConvAddReLU": 9},  # pad shortcuts add like identities
+    "plain20": {"ConvReLU": 1 + 2 * 9},  # no add: the last conv fuses with its ReLU alone
+    "resnext50_32x4d": {"ConvReLU": 1 + 2 * 16, "ConvAddReLU": 16},  # grouped 3x3s
+    "resnet50d": {"ConvReLU": 2 * 16, "ConvAddReLU": 16},  # the deep stem stays a Sequential
+    "resnet18d": {"ConvReLU": 8, "ConvAddReLU": 8},
+    "seresnet50": {"ConvReLU": 1 + 2 * 16},  # SE sits between conv3 and the add
+    "x_mixed_dilated": {"ConvReLU": 1 + 1 + 2 * 4},  # per-stage plain flag: no fused add
+    "preact_resnet164": {},
+    "resnet50_gn": {},
+    "x_frozen_silu": {},
+}
+
+
+def _fused_counts(model: nn.Module) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for module in model.modules():
+        name = type(module).__name__
+        if name in ("ConvReLU", "ConvAddReLU"):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("name", sorted(FUSIONS))
+def test_fused_convs_as_planned(name: str) -> None:
+    deploy = _deploy_class(name)()
+    assert _fused_counts(deploy) == FUSIONS[name]
+    source = _deploy_source(name)
+    assert ("class FusedConv2d" in source) == bool(FUSIONS[name])
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FUSIONS.items() if f))
+def test_fused_path_computes_the_block(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU-only branch, run on the CPU against cuDNN's documented semantics.
+
+    `torch.cudnn_convolution_relu(x, w, b, ...)` is relu(conv(x, w, b)) and
+    `torch.cudnn_convolution_add_relu(x, w, z, alpha, b, ...)` is relu(conv(x, w, b) + alpha * z);
+    with stand-ins computing exactly that, the fused branch must give the trained outputs (a wrong
+    argument order, a missed shortcut or a misplaced fusion would not).
+    """
+    module = _deploy_module(name)
+    calls = {"ConvReLU": 0, "ConvAddReLU": 0}
+
+    def conv_relu(x, weight, bias, stride, padding, dilation, groups):  # type: ignore[no-untyped-def]
+        calls["ConvReLU"] += 1
+        return torch.relu(nn.functional.conv2d(x, weight, bias, stride, padding, dilation, groups))
+
+    def conv_add_relu(x, weight, z, alpha, bias, stride, padding, dilation, groups):  # type: ignore[no-untyped-def]
+        calls["ConvAddReLU"] += 1
+        out = nn.functional.conv2d(x, weight, bias, stride, padding, dilation, groups)
+        return torch.relu(out + alpha * z)
+
+    monkeypatch.setattr(torch, "cudnn_convolution_relu", conv_relu)
+    monkeypatch.setattr(torch, "cudnn_convolution_add_relu", conv_add_relu)
+    monkeypatch.setattr(module.FusedConv2d, "fused", lambda self, x: True)
+    trained = _trained(name)
+    deploy = getattr(module, f"{_loaded(name).spec.model_class}Deploy").from_trained(trained)
+    x = _input(name, batch=1)
+    with torch.inference_mode():
+        _assert_close(deploy(x), trained(x))
+    assert {k: v for k, v in calls.items() if v} == FUSIONS[name]
+
+
+def test_fused_path_is_only_for_matching_gpu_calls() -> None:
+    conv = _deploy_module("resnet18").ConvReLU(3, 4, 3)
+    assert not conv.fused(torch.randn(1, 3, 8, 8))  # on the CPU: conv, then an in-place ReLU
+
+
+@pytest.fixture
+def _no_tf32() -> Iterator[None]:
+    """TF32 rounds conv inputs to 10 bits: off, so a GPU can be held to float32 tolerances."""
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+
+
+CUDA_SPECS = ["resnet50", "resnet18d", "resnet20", "plain20", "resnext50_32x4d", "seresnet50",
+              "preact_resnet164", "x_mixed_dilated"]  # fmt: skip
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-@pytest.mark.parametrize("name", ["resnet50", "resnet18d", "preact_resnet164"])
+@pytest.mark.usefixtures("_no_tf32")
+@pytest.mark.parametrize("name", CUDA_SPECS)
 def test_trained_and_deploy_run_on_cuda(name: str) -> None:
-    """On a GPU both modules give the CPU's eval outputs (TF32 off: it rounds to 10 bits)."""
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    """On a GPU both modules give the CPU's eval outputs, the deploy one through cuDNN's fusions."""
+    from benchmarks.common import aten_ops
+
     trained = _trained(name)
     deploy = _deploy_class(name).from_trained(trained)
     x = _input(name)
@@ -296,3 +383,32 @@ def test_trained_and_deploy_run_on_cuda(name: str) -> None:
         expected = trained(x)
         _assert_close(trained.cuda()(x.cuda()).cpu(), expected)
         _assert_close(deploy.cuda()(x.cuda()).cpu(), expected)
+    ops = aten_ops(deploy, x.cuda(), train=False)
+    fusions = FUSIONS.get(name, {})
+    assert ops.count("cudnn_convolution_relu") == fusions.get("ConvReLU", 0)
+    assert ops.count("cudnn_convolution_add_relu") == fusions.get("ConvAddReLU", 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name", ["resnet50", "resnet20", "seresnet50"])
+def test_deploy_in_bfloat16_on_cuda(name: str) -> None:
+    """Converted to bfloat16 (the fused path), the deploy module errs no more than the trained one.
+
+    bfloat16 keeps 8 significant bits, so both differ from the float32 outputs by about 1% of the
+    largest logit; the deploy module's error must stay within twice the trained module's.
+    """
+    trained = _trained(name)
+    deploy = _deploy_class(name).from_trained(trained)
+    x = _input(name)
+    with torch.inference_mode():
+        expected = trained(x)
+        scale = float(expected.abs().max())
+        bf16 = torch.bfloat16
+        ours = trained.to("cuda", bf16)(x.to("cuda", bf16)).float().cpu()
+        folded = deploy.to("cuda", bf16)(x.to("cuda", bf16)).float().cpu()
+    trained_error = float((ours - expected).abs().max()) / scale
+    deploy_error = float((folded - expected).abs().max()) / scale
+    assert trained_error < 0.05 and deploy_error <= 2 * trained_error + 1e-3, (
+        trained_error,
+        deploy_error,
+    )

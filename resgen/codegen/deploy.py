@@ -10,6 +10,12 @@ what becomes of every norm node:
   channel (`Affine`, x * scale + shift).
 - `keep`: a group norm depends on its input's statistics and stays as it is.
 
+A conv whose norm folded away and that a ReLU follows becomes `ConvReLU`; a block's last conv
+followed by the add and a ReLU becomes `ConvAddReLU`. Both are plain `nn.Conv2d` subclasses (same
+weights, same names) that on an NVIDIA GPU run as one cuDNN kernel each
+(`torch.cudnn_convolution_relu` / `_add_relu`, the kernels `torch.jit.freeze` fuses into): eager
+PyTorch would add the conv's bias and apply the ReLU in two more passes over the output.
+
 The deploy module keeps the trained module's names, so its state_dict is the trained one minus
 the folded norms, plus the convs' new biases; the generated `fold_state_dict` does the arithmetic
 at run time (resgen itself never imports torch). Training-only modules (drop-path, dropout) are
@@ -34,6 +40,8 @@ Action = Literal["fold", "affine", "keep"]
 
 # Modules the normal build needs that the deploy build folds away or drops.
 _DROPPED_HELPERS = ("FrozenBatchNorm2d", "DropPath")
+# Helpers of the deploy build's own, in templates/deploy/helpers/.
+DEPLOY_HELPERS = ("Affine", "FusedConv2d")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class DeployBlock:
     cls: BlockClass  # name, type, shortcut kind...: the same constructor as the normal module
     bias: dict[str, str]  # conv path within the block -> "True" | "False"
     norms: dict[str, str]  # kept norm path -> constructor with {c} for the channels
+    fused: dict[str, str]  # conv path -> "ConvReLU" | "ConvAddReLU"; others stay nn.Conv2d
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,12 @@ class DeployModel:
     trained_class: str  # ResNet50
     exports: tuple[str, ...]
     helpers: tuple[str, ...]
+    fused_classes: tuple[str, ...]  # "ConvAddReLU", "ConvReLU": the FusedConv2d kinds used
     blocks: tuple[DeployBlock, ...]
     stem_bias: dict[str, str]
     stem_norms: dict[str, str]
     stem_conv: str  # path of the first conv, whose weight tells the input channels
+    stem_fused: bool  # the stem conv (7x7 or CIFAR 3x3) and its ReLU are one ConvReLU
     deep_stem: tuple[str, ...]  # the deep stem's Sequential, one module per line; () for others
     final_norm: str  # constructor of the pre-activation nets' closing norm; "" for none
     model_folds: tuple[tuple[str, str], ...]  # (norm, conv) outside blocks
@@ -112,13 +123,20 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> DeployModel:
     norm_ctor = _norm_constructors(loaded)
     scopes = _scopes(graph, plans, norm_ctor)
     outside = scopes.pop("", _Scope())  # the stem and the head
-    blocks = _deploy_blocks(graph, base, scopes)
+    relu = spec.act == "relu"
+    blocks = _deploy_blocks(graph, base, scopes, relu)
     block_scope = _merge(scopes.values())
+    stem_fused = relu and base.stem_norm and spec.stem.type != "deep" and "bn1" not in outside.norms
     helpers = [h for h in base.helpers if h not in _DROPPED_HELPERS]
+    if stem_fused or any(b.fused for b in blocks):
+        helpers.insert(0, "FusedConv2d")
     if any(p.action == "affine" for p in plans.values()):
         helpers.insert(0, "Affine")
+    fused_classes = sorted(
+        {c for b in blocks for c in b.fused.values()} | ({"ConvReLU"} if stem_fused else set())
+    )
     class_name = f"{spec.model_class}Deploy"
-    names = [*helpers, *(b.cls.name for b in blocks), class_name]
+    names = [*helpers, *fused_classes, *(b.cls.name for b in blocks), class_name]
     return DeployModel(
         base=base,
         docstring=_docstring(base, plans),
@@ -126,10 +144,12 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> DeployModel:
         trained_class=spec.model_class,
         exports=(*sorted(names, key=lambda n: (not n[:1].isupper(), n)), "fold_state_dict"),
         helpers=tuple(helpers),
+        fused_classes=tuple(fused_classes),
         blocks=blocks,
         stem_bias=outside.bias,
         stem_norms={k: v for k, v in outside.norms.items() if k != "bn_final"},
         stem_conv="conv1.0" if spec.stem.type == "deep" else "conv1",
+        stem_fused=stem_fused,
         deep_stem=_deep_stem(graph, plans, outside, norm_ctor, base.layers.act),
         final_norm=outside.norms.get("bn_final", ""),
         model_folds=tuple(outside.folds.items()),
@@ -143,7 +163,8 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> DeployModel:
 def render_deploy_source(loaded: LoadedSpec, analysis: Analysis) -> str:
     """Render `<name>_deploy.py`; the text ends with exactly one newline."""
     model = build_deploy_model(loaded, analysis)
-    text = environment().get_template("deploy/model.py.jinja").render(m=model)
+    template = environment().get_template("deploy/model.py.jinja")
+    text = template.render(m=model, deploy_helpers=DEPLOY_HELPERS)
     return text.rstrip("\n") + "\n"
 
 
@@ -243,7 +264,7 @@ def _deep_stem(
 
 
 def _deploy_blocks(
-    graph: ir.Graph, base: RenderModel, scopes: dict[str, _Scope]
+    graph: ir.Graph, base: RenderModel, scopes: dict[str, _Scope], relu: bool
 ) -> tuple[DeployBlock, ...]:
     by_class: dict[str, list[_Scope]] = {}
     preact = bool(base.block_classes) and base.block_classes[0].preact
@@ -253,8 +274,29 @@ def _deploy_blocks(
     out = []
     for cls in base.block_classes:
         merged = _merge(by_class.get(cls.name, []))
-        out.append(DeployBlock(cls, merged.bias, merged.norms))
+        fused = _fusions(cls, merged.norms) if relu else {}
+        out.append(DeployBlock(cls, merged.bias, merged.norms, fused))
     return tuple(out)
+
+
+def _fusions(cls: BlockClass, kept_norms: dict[str, str]) -> dict[str, str]:
+    """Which convs of a post-activation ReLU block run fused with what follows them.
+
+    A conv fuses with its ReLU when no norm stays between them; the last conv also takes the add
+    when nothing comes between (no SE/ECA) and every instance adds (not a per-stage plain flag).
+    Pre-activation blocks end in a bare conv and activate their input, so nothing fuses there.
+    """
+    if cls.preact:
+        return {}
+    convs = ["conv1", "conv2", "conv3"] if cls.type == "bottleneck" else ["conv1", "conv2"]
+    *inner, last = convs
+    fused = {c: "ConvReLU" for c in inner if f"bn{c[-1]}" not in kept_norms}
+    if f"bn{last[-1]}" not in kept_norms and not cls.attention:
+        if cls.residual == "always":
+            fused[last] = "ConvAddReLU"
+        elif cls.residual == "never":
+            fused[last] = "ConvReLU"
+    return fused
 
 
 def _docstring(base: RenderModel, plans: dict[str, NormPlan]) -> tuple[str, ...]:
@@ -273,7 +315,8 @@ def _docstring(base: RenderModel, plans: dict[str, NormPlan]) -> tuple[str, ...]
     text = (
         "Deploy build: an inference-only module. "
         + ("; ".join(parts) + ". " if parts else "")
-        + "Drop-path and dropout are gone; activations run in place where torch allows; "
+        + "Drop-path and dropout are gone; activations run in place where torch allows, and on "
+        "an NVIDIA GPU a ReLU (with the add before it) runs in its conv's cuDNN kernel; "
         "inputs and weights are channels_last unless channels_last=False. Load trained weights "
         f"with {base.class_name}Deploy.from_trained(model) or fold_state_dict(), and run it "
         "under torch.inference_mode()."
