@@ -137,11 +137,31 @@ def check_plain_regularisers(graph: ir.Graph, analysis: Analysis) -> list[Diagno
     return found
 
 
+def check_pad_narrowing(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+    """A zero-pad shortcut (option A) widens by adding zero channels; narrowing it crops."""
+    for block in ir.blocks_of(graph):
+        if block.shortcut == "pad" and block.in_channels > block.out_channels:
+            lost = block.in_channels - block.out_channels
+            return [
+                warning(
+                    "pad-crops",
+                    f"the zero-pad shortcut of {block.path} (stage {block.stage_number}) narrows "
+                    f"{block.in_channels} channels to {block.out_channels}: it drops the last "
+                    f"{lost} input channels instead of padding",
+                    block.loc,
+                    hint="use `shortcut: projection` for a stage that narrows, or keep stage "
+                    "widths from shrinking",
+                )
+            ]
+    return []
+
+
 CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (
     check_size,
     check_shortcut_kinds,
     check_groups,
     check_plain_regularisers,
+    check_pad_narrowing,
 )
 
 
