@@ -11,7 +11,6 @@ import difflib
 import json
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from resgen import __version__
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error, has_errors
 from resgen.draw import DETAILS as DRAW_DETAILS
 from resgen.draw import RANKDIRS
+from resgen.files import write_atomic
 from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -317,23 +317,6 @@ def _report_drift(target: Path, text: str) -> int:
     return 1
 
 
-def write_atomic(target: Path, text: str) -> bool:
-    """Write text to target via a temp file and rename; return False when it was unchanged."""
-    data = text.encode("utf-8")
-    if target.is_file() and target.read_bytes() == data:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     from resgen.api import load_spec
     from resgen.pipeline import check
@@ -361,7 +344,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_draw(args: argparse.Namespace) -> int:
     from resgen.draw import draw_dot
-    from resgen.draw.render import DotMissingError, RenderFailedError, render, write_output
+    from resgen.draw.render import DotMissingError, RenderFailedError, render
     from resgen.pipeline import check
     from resgen.spec.load import load_spec_file
 
@@ -392,7 +375,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
         _err(error("render-failed", f"Graphviz could not render the drawing: {exc}").format())
         return EXIT_USAGE
     try:
-        changed = write_output(target, data)
+        changed = write_atomic(target, data)
     except OSError as exc:
         _err(error("unwritable", f"cannot write {target}: {exc.strerror or exc}").format())
         return EXIT_FINDINGS

@@ -20,8 +20,9 @@ from pydantic import BaseModel
 
 import resgen.cli
 from resgen.api import compile_source, load_module
-from resgen.cli import main, write_atomic
+from resgen.cli import main
 from resgen.diagnostics import ResgenError
+from resgen.files import write_atomic
 from resgen.spec.limits import GENERATED_NAMES
 from resgen.spec.model import Spec
 from tests.conftest import ROOT, SPECS, run_resgen

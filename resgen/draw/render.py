@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 # Output formats by file extension; `dot` means the DOT text itself, no rendering.
@@ -42,19 +40,3 @@ def render(dot_text: str, fmt: str) -> bytes:
         stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
         raise RenderFailedError(stderr.strip() or str(exc)) from None
     return data
-
-
-def write_output(target: Path, data: bytes) -> bool:
-    """Write via a temp file and rename; return False when the file already held `data`."""
-    if target.is_file() and target.read_bytes() == data:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True

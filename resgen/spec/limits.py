@@ -22,7 +22,7 @@ GENERATED_NAMES = frozenset(
         "MODEL_FOLDS", "BLOCK_FOLDS", "MODEL_AFFINES", "BLOCK_AFFINES",
         "BasicBlock", "Bottleneck", "PreActBasicBlock", "PreActBottleneck",
         "FrozenBatchNorm2d", "PadShortcut", "SqueezeExcite", "EfficientChannelAttention",
-        "DropPath",
+        "DropPath", "FusedConv2d", "ConvReLU", "ConvAddReLU",
     }
 )  # fmt: skip
 # Modules the generated code imports: a generated `<name>.py` must not shadow them when its
