@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +21,28 @@ class Compiled:
     source: str | None  # Python text; None when the checks found errors
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (if on) for a pass that allocates and frees little.
+
+    The passes build several objects per node and keep them, so each collection rescans the
+    growing graph: without the pause, time per block grows with the graph (at 10,000 blocks
+    lowering took a third longer, the checks about 15%). Reference counting still frees
+    everything that dies; the collector runs again when the pause ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def check(loaded: LoadedSpec) -> Analysis:
     """Lower a validated spec and run every static pass over its graph."""
-    return analyze(lower(loaded))
+    with gc_paused():
+        return analyze(lower(loaded))
 
 
 def compile_spec(loaded: LoadedSpec) -> Compiled:
@@ -33,7 +55,8 @@ def compile_spec(loaded: LoadedSpec) -> Compiled:
     from resgen.codegen import render_source
     from resgen.codegen.render import build_render_model
 
-    text = render_source(build_render_model(loaded, analysis))
+    with gc_paused():
+        text = render_source(build_render_model(loaded, analysis))
     return Compiled(loaded, analysis, text)
 
 

@@ -7,7 +7,6 @@ third use of `layer2.0.relu`), so every id still names the module that runs it.
 
 from __future__ import annotations
 
-import gc
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -162,19 +161,7 @@ class _Builder:
 
 
 def lower(loaded: LoadedSpec) -> ir.Graph:
-    """Build the frozen IR graph for a validated spec."""
-    # Lowering allocates several objects per node and frees none, so the cyclic collector would
-    # rescan the growing graph over and over: a third of lowering's time at 10,000 blocks.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _lower(loaded)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _lower(loaded: LoadedSpec) -> ir.Graph:
+    """Build the frozen IR graph for a validated spec (resgen.pipeline.check pauses the GC)."""
     spec = loaded.spec
     b = _Builder(loaded)
     x = b.add("input", ir.INPUT, channels=spec.input.channels)
