@@ -60,6 +60,9 @@ class DeployBlock:
     bias: dict[str, str]  # conv path within the block -> "True" | "False"
     norms: dict[str, str]  # kept norm path -> constructor with {c} for the channels
     fused: dict[str, str]  # conv path -> "ConvReLU" | "ConvAddReLU"; others stay nn.Conv2d
+    conv_classes: dict[str, str]  # every conv path -> its constructor ("nn.Conv2d", "ConvReLU"...)
+    last_conv: str  # "conv3" (bottleneck) or "conv2" (basic)
+    keeps_act: bool  # whether an unfused activation is left for the block's `self.relu`
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class DeployModel:
     stem_norms: dict[str, str]
     stem_conv: str  # path of the first conv, whose weight tells the input channels
     stem_fused: bool  # the stem conv (7x7 or CIFAR 3x3) and its ReLU are one ConvReLU
+    stem_conv_class: str  # "ConvReLU" or "nn.Conv2d"
+    keeps_act: bool  # whether the model's own `self.relu` is still used (stem or final norm)
     deep_stem: tuple[str, ...]  # the deep stem's Sequential, one module per line; () for others
     final_norm: str  # constructor of the pre-activation nets' closing norm; "" for none
     model_folds: tuple[tuple[str, str], ...]  # (norm, conv) outside blocks
@@ -150,6 +155,8 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> DeployModel:
         stem_norms={k: v for k, v in outside.norms.items() if k != "bn_final"},
         stem_conv="conv1.0" if spec.stem.type == "deep" else "conv1",
         stem_fused=stem_fused,
+        stem_conv_class="ConvReLU" if stem_fused else "nn.Conv2d",
+        keeps_act=(base.stem_norm and not stem_fused) or bool(base.final_norm),
         deep_stem=_deep_stem(graph, plans, outside, norm_ctor, base.layers.act),
         final_norm=outside.norms.get("bn_final", ""),
         model_folds=tuple(outside.folds.items()),
@@ -275,7 +282,18 @@ def _deploy_blocks(
     for cls in base.block_classes:
         merged = _merge(by_class.get(cls.name, []))
         fused = _fusions(cls, merged.norms) if relu else {}
-        out.append(DeployBlock(cls, merged.bias, merged.norms, fused))
+        convs = ("conv1", "conv2", "conv3") if cls.type == "bottleneck" else ("conv1", "conv2")
+        out.append(
+            DeployBlock(
+                cls,
+                merged.bias,
+                merged.norms,
+                fused,
+                conv_classes={c: fused.get(c, "nn.Conv2d") for c in convs},
+                last_conv=convs[-1],
+                keeps_act=len(fused) < len(convs),
+            )
+        )
     return tuple(out)
 
 
