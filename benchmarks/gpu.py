@@ -63,12 +63,12 @@ def infer(model: Any, x: Any, device: Any) -> Callable[[], object]:
 
     model.eval()
     converted = next(model.parameters()).dtype == torch.bfloat16
-    xb = x.to(torch.bfloat16)
+    x = x.to(torch.bfloat16) if converted else x
 
     def run() -> object:
         with torch.inference_mode():
             if converted:
-                out = model(xb)
+                out = model(x)
             else:
                 with torch.autocast(device.type, dtype=torch.bfloat16):
                     out = model(x)

@@ -278,21 +278,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         for target, text in texts.items():
             if args.check:
                 drift += _report_drift(target, text)
-            else:
-                try:
-                    changed = write_atomic(target, text)
-                except OSError as exc:
-                    _err(
-                        error(
-                            "unwritable",
-                            f"cannot write {display_name(target)}: {exc.strerror or exc}",
-                            Location(str(target)),
-                            hint="check that the output directory (-o) is a writable directory",
-                        ).format()
-                    )
-                    failed = True
-                    continue
-                _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({name})")
+            elif not _write(target, text, f" ({name})"):
+                failed = True
     if args.check and drift:
         _err(
             f"{drift} generated file{'s' if drift != 1 else ''} out of date; "
@@ -315,6 +302,24 @@ def _report_drift(target: Path, text: str) -> int:
     )  # fmt: skip
     sys.stdout.writelines(diff)
     return 1
+
+
+def _write(target: Path, content: str | bytes, what: str = "") -> bool:
+    """Write one output and say so; an `unwritable` diagnostic and False when it cannot."""
+    try:
+        changed = write_atomic(target, content)
+    except OSError as exc:
+        _err(
+            error(
+                "unwritable",
+                f"cannot write {display_name(target)}: {exc.strerror or exc}",
+                Location(str(target)),
+                hint="check that the output path (-o) is in a writable directory",
+            ).format()
+        )
+        return False
+    _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)}{what}")
+    return True
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -374,13 +379,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
     except RenderFailedError as exc:
         _err(error("render-failed", f"Graphviz could not render the drawing: {exc}").format())
         return EXIT_USAGE
-    try:
-        changed = write_atomic(target, data)
-    except OSError as exc:
-        _err(error("unwritable", f"cannot write {target}: {exc.strerror or exc}").format())
-        return EXIT_FINDINGS
-    _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)} ({args.detail} detail)")
-    return code
+    return code if _write(target, data, f" ({args.detail} detail)") else EXIT_FINDINGS
 
 
 def _draw_target(out: str, name: str) -> tuple[Path, str] | None:
@@ -411,14 +410,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return EXIT_OK
-    target = Path(args.out)
-    try:
-        changed = write_atomic(target, text)
-    except OSError as exc:
-        _err(error("unwritable", f"cannot write {args.out}: {exc.strerror or exc}").format())
-        return EXIT_FINDINGS
-    _err(f"{'wrote' if changed else 'unchanged'} {display_name(target)}")
-    return EXIT_OK
+    return EXIT_OK if _write(Path(args.out), text) else EXIT_FINDINGS
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -6,10 +6,15 @@ import importlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -38,6 +43,36 @@ def generated_module(name: str) -> ModuleType:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     return importlib.import_module(f"generated.{name}")
+
+
+def randomise_norms(model: nn.Module, seed: int) -> None:
+    """Random norm affines and statistics (init leaves them at 1, 0), so comparisons see them."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            if not value.is_floating_point():
+                continue
+            if key.endswith("running_var"):
+                value.copy_(torch.rand(value.shape, generator=gen) + 0.5)
+            elif key.endswith("running_mean"):
+                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
+            elif value.dim() == 1 and key.endswith(".weight"):  # norm scales: keep deep nets finite
+                value.copy_(torch.rand(value.shape, generator=gen) * 0.5 + 0.25)
+            elif value.dim() == 1 and key.endswith(".bias"):
+                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Small tensors gain nothing from threads, and two xdist workers on 2 cores would contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from resgen.api import load_module
 from resgen.codegen.deploy import plan_norms, render_deploy_source
 from resgen.pipeline import check
 from resgen.spec.load import LoadedSpec
-from tests.conftest import ROOT, SPECS, generated_module, run_resgen
+from tests.conftest import ROOT, SPECS, generated_module, randomise_norms, run_resgen
 
 # Float32 folding is exact only in real arithmetic: W * s rounds differently from scaling the
 # conv's output, and channels_last changes oneDNN's summation order. Measured over every spec
@@ -35,6 +35,8 @@ from tests.conftest import ROOT, SPECS, generated_module, run_resgen
 # changes; 1.4e-6 for resnet1202's 1,200 folds). 1e-4 leaves a 70x margin, while a wrong fold errs
 # far beyond it: eps off by 1e-3 already gives 4e-4 to 8e-4, a missed mean or a wrong conv ~1.
 TOLERANCE = 1e-4
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
 
@@ -83,15 +85,6 @@ EXTRA: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny convs gain nothing from threads, and two xdist workers would oversubscribe 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _loaded(name: str) -> LoadedSpec:
     return resgen.load_spec(EXTRA.get(name) or SPECS / f"{name}.yaml")
 
@@ -109,7 +102,7 @@ def _trained(name: str) -> nn.Module:
     else:
         module = generated_module(name)
     model: nn.Module = getattr(module, loaded.spec.model_class)()
-    _randomise(model, seed=0)
+    randomise_norms(model, seed=0)
     return model.eval()
 
 
@@ -119,23 +112,6 @@ def _deploy_module(name: str) -> ModuleType:
 
 def _deploy_class(name: str) -> Any:
     return getattr(_deploy_module(name), f"{_loaded(name).spec.model_class}Deploy")
-
-
-def _randomise(model: nn.Module, seed: int) -> None:
-    """Random norm affines and statistics (init leaves them at 1, 0), so folding is exercised."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for key, value in model.state_dict().items():
-            if not value.is_floating_point():
-                continue
-            if key.endswith("running_var"):
-                value.copy_(torch.rand(value.shape, generator=gen) + 0.5)
-            elif key.endswith("running_mean"):
-                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
-            elif value.dim() == 1 and key.endswith(".weight"):  # norm scales: keep deep nets finite
-                value.copy_(torch.rand(value.shape, generator=gen) * 0.5 + 0.25)
-            elif value.dim() == 1 and key.endswith(".bias"):
-                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
 
 
 def _input(name: str, batch: int = 2) -> torch.Tensor:

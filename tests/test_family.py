@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from resgen.pipeline import check
 from resgen.spec.load import load_spec_file
-from tests.conftest import SPECS, generated_module
+from tests.conftest import SPECS, generated_module, randomise_norms
 from tests.reference import paper_models as paper
 
 Builder = Callable[[], nn.Module]
@@ -66,21 +66,6 @@ def _ours(name: str) -> nn.Module:
     return getattr(generated_module(name), spec.model_class)()  # type: ignore[no-any-return]
 
 
-def _randomise(model: nn.Module, seed: int) -> None:
-    """Give every parameter and BN statistic a random value so that the comparison sees it."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for key, value in model.state_dict().items():
-            if not value.is_floating_point():
-                continue
-            if key.endswith("running_var"):
-                value.copy_(torch.rand(value.shape, generator=gen) + 0.5)
-            elif key.endswith("running_mean"):
-                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
-            elif key.endswith(".weight") and value.dim() == 1:  # norm scales: keep deep nets finite
-                value.copy_(torch.rand(value.shape, generator=gen) * 0.5 + 0.25)
-
-
 def _input(name: str) -> torch.Tensor:
     size = 32 if load_spec_file(SPECS / f"{name}.yaml").spec.input.hw[0] <= 32 else 64
     return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
@@ -90,7 +75,7 @@ def _input(name: str) -> torch.Tensor:
 def test_loads_reference_weights_and_matches_outputs(name: str) -> None:
     reference = REFERENCES[name]()
     ours = _ours(name)
-    _randomise(reference, seed=0)
+    randomise_norms(reference, seed=0)
     ref_sd = reference.state_dict()
     our_sd = ours.state_dict()
     assert sorted(our_sd) == sorted(ref_sd)

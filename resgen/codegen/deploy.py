@@ -281,8 +281,8 @@ def _deploy_blocks(
     out = []
     for cls in base.block_classes:
         merged = _merge(by_class.get(cls.name, []))
-        fused = _fusions(cls, merged.norms) if relu else {}
         convs = ("conv1", "conv2", "conv3") if cls.type == "bottleneck" else ("conv1", "conv2")
+        fused = _fusions(cls, convs, merged.norms) if relu else {}
         out.append(
             DeployBlock(
                 cls,
@@ -297,7 +297,7 @@ def _deploy_blocks(
     return tuple(out)
 
 
-def _fusions(cls: BlockClass, kept_norms: dict[str, str]) -> dict[str, str]:
+def _fusions(cls: BlockClass, convs: tuple[str, ...], kept_norms: dict[str, str]) -> dict[str, str]:
     """Which convs of a post-activation ReLU block run fused with what follows them.
 
     A conv fuses with its ReLU when no norm stays between them; the last conv also takes the add
@@ -306,7 +306,6 @@ def _fusions(cls: BlockClass, kept_norms: dict[str, str]) -> dict[str, str]:
     """
     if cls.preact:
         return {}
-    convs = ["conv1", "conv2", "conv3"] if cls.type == "bottleneck" else ["conv1", "conv2"]
     *inner, last = convs
     fused = {c: "ConvReLU" for c in inner if f"bn{c[-1]}" not in kept_norms}
     if f"bn{last[-1]}" not in kept_norms and not cls.attention:
