@@ -4,8 +4,8 @@ Specs that are awkward to check in (other encodings, NUL bytes, a BOM or CRLF li
 editor or a hook would "fix", a file over the size limit) are written from the bytes in `BYTES`
 at test time; their expected reports live in tests/specs/invalid/bytes/.
 
-To accept new output after a deliberate change (then read every changed file):
-    RESGEN_UPDATE_EXPECTED=1 pytest tests/test_diagnostics.py
+To accept new output after a deliberate change (then read every changed file; see tests/golden.py):
+    RESGEN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_diagnostics.py
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 
 from resgen.cli import main
 from tests.conftest import ROOT, run_resgen
+from tests.golden import assert_golden
 
 INVALID = ROOT / "tests" / "specs" / "invalid"
 CASES = sorted(p for p in INVALID.iterdir() if p.is_file() and p.suffix != ".expected")
@@ -65,13 +66,6 @@ def _report(
     return code, "\n".join(lines) + "\n"
 
 
-def _compare(report: str, expected_file: Path) -> None:
-    if os.environ.get("RESGEN_UPDATE_EXPECTED"):
-        expected_file.write_text(report, encoding="utf-8")
-    assert expected_file.is_file(), f"missing {expected_file.name}; see this module's docstring"
-    assert report == expected_file.read_text(encoding="utf-8")
-
-
 _HEADER = re.compile(r"^(\S+?):(\d+):(\d+): (error|warning)\[[a-z-]+\]: \S")
 
 
@@ -94,7 +88,7 @@ def test_invalid_spec_diagnostics(path: Path, capsys: pytest.CaptureFixture[str]
     code, report = _report(path, capsys)
     assert code == 1
     assert "Traceback" not in report and "internal error" not in report
-    _compare(report, path.with_name(path.name + ".expected"))
+    assert_golden(report, path.with_name(path.name + ".expected"))
     # Every diagnostic points into a file of the corpus (an `extends` cycle may close in the
     # other file), with a line and a column, and shows that line with a caret.
     first = report.splitlines()[0]
@@ -113,7 +107,7 @@ def test_bytes_spec_diagnostics(
     code, report = _report(path, capsys, tmp_path)
     assert code == 1
     assert "Traceback" not in report and "internal error" not in report
-    _compare(report, INVALID / "bytes" / (name + ".expected"))
+    assert_golden(report, INVALID / "bytes" / (name + ".expected"))
     assert report.startswith(f"tests/specs/invalid/bytes/{name}:"), report
 
 

@@ -1,14 +1,13 @@
 """`resgen info` in every output format: golden files, and the same numbers as the checks.
 
-To accept new output after a deliberate change:
-    RESGEN_UPDATE_GOLDEN=1 pytest tests/test_draw.py tests/test_info_formats.py
+To accept new output after a deliberate change (see tests/golden.py):
+    RESGEN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_info_formats.py
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from resgen.pipeline import check
 from resgen.report import build_table, info_json, info_latex, info_markdown, info_table
 from resgen.spec.load import LoadedSpec, load_spec_file
 from tests.conftest import ROOT, SPECS, run_resgen
+from tests.golden import assert_golden
 
 GOLDEN = ROOT / "tests" / "golden"
 WIDTH = "140"
@@ -61,14 +61,7 @@ def golden_path(spec: str, fmt: str, per_block: bool) -> Path:
 )
 def test_info_matches_golden(spec: str, fmt: str, per_block: bool) -> None:
     text = render(fmt, *load(ROOT / spec), per_block)
-    golden = golden_path(spec, fmt, per_block)
-    if os.environ.get("RESGEN_UPDATE_GOLDEN"):
-        golden.write_text(text, encoding="utf-8")
-    assert golden.is_file(), f"missing {golden.name}; see this module's docstring"
-    assert text == golden.read_text(encoding="utf-8"), (
-        "info output changed; if on purpose, run: "
-        "RESGEN_UPDATE_GOLDEN=1 pytest tests/test_draw.py tests/test_info_formats.py"
-    )
+    assert_golden(text, golden_path(spec, fmt, per_block))
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,108 @@
+"""resgen never imports torch (or numpy, or the other heavy modules) except to run a model.
+
+`check`, `build` (normal and deploy), `info`, `draw`, `diff`, `resolve` and `schema` run as a user
+runs them, `python -m resgen ARGS` in a fresh interpreter, and so do the API functions that need
+no model (everything but `build_model` and `load_module`). Each case reports which heavy modules
+its interpreter loaded; the answer must be none. `resgen probe` runs models, so it is not here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+HEAVY = ("torch", "torchvision", "timm", "numpy", "matplotlib")
+OUT = "{out}"  # replaced by a temporary folder
+
+# Every command, with the argument lists it runs in one interpreter and the exit code each gives.
+COMMANDS: dict[str, list[tuple[list[str], int]]] = {
+    "check": [
+        (["check", "specs"], 0),
+        (["check", "tests/specs/invalid", "-o", "json"], 1),
+        (["check", "specs/resnet50.yaml", "-o", "github"], 0),
+    ],
+    "build": [
+        (["build", "specs", "-o", OUT], 0),
+        (["build", "specs", "-o", OUT, "--check"], 0),
+    ],
+    "build-deploy": [
+        (["build", "resnet50", "preact_resnet164", "--deploy", "-o", OUT], 0),
+        (["build", "resnet50", "preact_resnet164", "--deploy", "-o", OUT, "--check"], 0),
+    ],
+    "info": [
+        (["info", "specs/resnet50.yaml"], 0),
+        (["info", "specs/resnet50.yaml", "-o", "json"], 0),
+        (["info", "specs/resnet18.yaml", "--per-block", "-o", "markdown"], 0),
+        (["info", "specs/plain56.yaml", "-o", "json"], 0),
+    ],
+    "draw": [
+        (["draw", "specs/resnet50.yaml", "--detail", detail, "-o", f"{OUT}/r-{detail}.dot"], 0)
+        for detail in ("stage", "block", "op")
+    ],
+    "diff": [
+        (["diff", "resnet18", "resnet50", "-o", "json"], 0),
+        (["diff", "resnet18", "resnet34"], 0),
+    ],
+    "resolve": [(["resolve", "specs/resnet101d.yaml"], 0)],
+    "schema": [(["schema"], 0), (["schema", "-o", f"{OUT}/schema.json"], 0)],
+}
+
+# Runs `python -m resgen` once per argument list, as `python -m` would, then reports.
+_CLI_DRIVER = """
+import json, runpy, sys
+codes = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["resgen", *argv]
+    try:
+        runpy.run_module("resgen", run_name="__main__", alter_sys=True)
+    except SystemExit as exit:
+        codes.append(exit.code)
+    else:
+        codes.append(0)
+print(json.dumps({"codes": codes, "heavy": [m for m in HEAVY if m in sys.modules]}))
+"""
+
+# The API functions that need no model, and the probe module's spec-level helper.
+_API_CALLS = """
+import json, sys
+import resgen, resgen.api
+resgen.load_spec("resnet50")
+resgen.api.check_spec("resnet50")
+resgen.compile_source("resnet50")
+resgen.summarize("resnet18")
+resgen.diff_specs("resnet18", "resnet34")
+resgen.json_schema()
+import resgen.probe
+assert resgen.probe.plain_twin(resgen.load_spec("resnet20").spec).shortcut == "none"
+print(json.dumps({"heavy": [m for m in HEAVY if m in sys.modules]}))
+"""
+
+
+def _run(code: str, *args: str) -> dict[str, list[object]]:
+    result = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{code}", *args],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report: dict[str, list[object]] = json.loads(result.stdout.splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_command_never_imports_torch(command: str, tmp_path: Path) -> None:
+    runs = [
+        ([a.replace(OUT, str(tmp_path)) for a in argv], code) for argv, code in COMMANDS[command]
+    ]
+    report = _run(_CLI_DRIVER, json.dumps([argv for argv, _ in runs]))
+    assert report["codes"] == [code for _, code in runs], report
+    assert report["heavy"] == [], report
+
+
+def test_api_never_imports_torch() -> None:
+    assert _run(_API_CALLS)["heavy"] == []
