@@ -23,7 +23,7 @@ from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 
 # Ops a recipe leaves out, as the paper's table does (norms, activations, reshapes).
-UNLISTED = (ir.INPUT, ir.NORM, ir.ACT, ir.DROP, ir.FLATTEN, ir.ADD)
+UNLISTED = (ir.INPUT, ir.NORM, ir.AFFINE, ir.ACT, ir.DROP, ir.FLATTEN, ir.ADD)
 
 Recipe = tuple[tuple[tuple[str, ...], int], ...]  # runs of (ops, repeat count)
 
@@ -64,27 +64,26 @@ class Table:
         return f"{MACS_CONVENTION}; valid inputs: {self.valid_inputs}"
 
 
-def paper_op(attrs: dict[str, Any], *, stride: bool) -> str | None:
+def paper_op(op: ir.Op, *, stride: bool) -> str | None:
     """One op as the paper's table writes it (`3x3, 64`), or None if the table omits it."""
-    kind = attrs["kind"]
-    if kind in UNLISTED:
+    if op.kind in UNLISTED:
         return None
-    step = int(attrs.get("stride", 1)) if isinstance(attrs.get("stride", 1), int) else 1
+    step = getattr(op, "stride", 1)
     suffix = f", stride {step}" if stride and step > 1 else ""
-    if kind == ir.CONV:
-        k, groups = attrs["kernel"], attrs["groups"]
-        cardinality = f", C={groups}" if groups != 1 else ""
-        return f"{k}x{k}, {attrs['out_channels']}{cardinality}{suffix}"
-    if kind == ir.POOL:
-        return f"{attrs['kernel']}x{attrs['kernel']} {attrs['pool']} pool{suffix}"
-    if kind == ir.LINEAR:
-        return f"{attrs['out_features']}-d fc"
-    return op_phrase(attrs)
+    match op:
+        case ir.Conv(kernel=k, groups=groups, out_channels=cout):
+            cardinality = f", C={groups}" if groups != 1 else ""
+            return f"{k}x{k}, {cout}{cardinality}{suffix}"
+        case ir.Pool(kernel=k, pool=pool):
+            return f"{k}x{k} {pool} pool{suffix}"
+        case ir.Linear(out_features=features):
+            return f"{features}-d fc"
+    return op_phrase(op)
 
 
 def _block_recipe(analysis: Analysis, parts: BlockParts) -> tuple[str, ...]:
     graph = analysis.graph
-    ops = (paper_op(graph.nodes[n], stride=False) for n in parts.body)
+    ops = (paper_op(ir.op(graph, n), stride=False) for n in parts.body)
     return tuple(op for op in ops if op is not None)
 
 
@@ -109,8 +108,8 @@ def build_table(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = Fal
         if blocks:
             recipe = _stage_recipe(analysis, blocks)
         else:
-            nodes = [n for n in graph.nodes if graph.nodes[n]["stage"] == stage.name]
-            ops = (paper_op(graph.nodes[n], stride=True) for n in nodes)
+            nodes = [n for n, data in ir.nodes(graph) if data.stage == stage.name]
+            ops = (paper_op(ir.op(graph, n), stride=True) for n in nodes)
             recipe = ((tuple(op for op in ops if op is not None), 1),)
         rows.append(Row(stage.name, "stage", stage.blocks, stage.shape, stage.params,
                         stage.macs, recipe, ""))  # fmt: skip

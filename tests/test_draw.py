@@ -210,7 +210,7 @@ def test_op_detail_draws_every_node_in_its_clusters(name: str) -> None:
     assert {c.id for c in top} == stages
     nested = {c.id for c in d.clusters()} - stages
     assert nested == {b.path for b in blocks}
-    adds = [n for n in d.nodes() if graph.nodes.get(n.id, {}).get("kind") == ir.ADD]
+    adds = [n for n in d.nodes() if n.id in graph and ir.node(graph, n.id).kind == ir.ADD]
     assert len(adds) == sum(1 for b in blocks if b.add) and all(
         n.attrs["shape"] == "circle" for n in adds
     )

@@ -69,7 +69,8 @@ def _interpret(graph: ir.Graph, model: torch.nn.Module, x: torch.Tensor) -> torc
     """Evaluate the IR itself in eval mode: convs, norms and linears through the model's own
     modules (node ids are their paths), everything else from the node's attributes."""
     values: dict[str, torch.Tensor] = {}
-    for node, attrs in graph.nodes(data=True):
+    for node, data in ir.nodes(graph):
+        attrs = {"kind": data.kind, **dict(ir.op_fields(data.op))}
         ins = [
             values[src]
             for src, _, _ in sorted(graph.in_edges(node, data="port"), key=lambda e: int(e[2]))

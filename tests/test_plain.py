@@ -21,7 +21,7 @@ def _analysis(spec: resgen.SpecSource) -> Analysis:
 
 
 def _kinds(analysis: Analysis) -> set[str]:
-    return {data["kind"] for _, data in analysis.graph.nodes(data=True)}
+    return {data.kind for _, data in ir.nodes(analysis.graph)}
 
 
 def _shortcut_params(analysis: Analysis) -> int:
@@ -75,7 +75,7 @@ def test_plain_twin_clears_per_stage_shortcuts() -> None:
     mixed = resgen.load_spec(data)
     assert not is_plain(mixed.spec)
     kinds_by_stage = {
-        d["stage"] for _, d in _analysis(mixed).graph.nodes(data=True) if d["kind"] == ir.ADD
+        d.stage for _, d in ir.nodes(_analysis(mixed).graph) if d.kind == ir.ADD
     }
     assert kinds_by_stage == {"layer1", "layer3"}
     every = {

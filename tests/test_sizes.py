@@ -19,19 +19,20 @@ def _two_branch_graph(pool_ceil: bool) -> ir.Graph:
     """conv3x3/2 (pad 1) on one side, avgpool 2x2/2 on the other, then an add."""
     g: ir.Graph = nx.DiGraph()
     loc = Location("t.yaml", 1, 1)
-    common = {"stage": "layer1", "block": "layer1.0", "loc": loc}
-    g.add_node("input", kind=ir.INPUT, channels=4, **{**common, "stage": "stem", "block": None})
-    g.add_node("layer1.0.conv1", kind=ir.CONV, in_channels=4, out_channels=4, kernel=3, stride=2,
-               padding=1, dilation=1, groups=1, bias=False, **common)  # fmt: skip
-    g.add_node("layer1.0.downsample.0", kind=ir.POOL, pool="avg", kernel=2, stride=2, padding=0,
-               ceil_mode=pool_ceil, **common)  # fmt: skip
-    g.add_node("layer1.0.add", kind=ir.ADD, **common)
+
+    def node(op: ir.Op, stage: str = "layer1", block: str | None = "layer1.0") -> ir.Node:
+        return ir.Node(op, stage, block, loc)
+
+    g.add_node("input", node=node(ir.Input(4), "stem", None))
+    g.add_node("layer1.0.conv1", node=node(ir.Conv(4, 4, 3, stride=2, padding=1)))
+    g.add_node("layer1.0.downsample.0", node=node(ir.Pool("avg", 2, 2, 0, ceil_mode=pool_ceil)))
+    g.add_node("layer1.0.add", node=node(ir.Add()))
     g.add_edge("input", "layer1.0.conv1", port=0)
     g.add_edge("input", "layer1.0.downsample.0", port=0)
     g.add_edge("layer1.0.conv1", "layer1.0.add", port=0)
     g.add_edge("layer1.0.downsample.0", "layer1.0.add", port=1)
-    block = ir.BlockInfo("layer1.0", "layer1", 1, 0, "basic", 4, 4, 4, 2, 1, 1, 1, "pad", 0.0, 0,
-                         "input", "layer1.0.add", "layer1.0.add", loc)  # fmt: skip
+    block = ir.Block("layer1.0", "layer1", 1, 0, "basic", False, 4, 4, 4, 2, 1, 1, 1,
+                     ir.ShortcutKind.PAD, 0.0, 0, loc, "input", "layer1.0.add", "layer1.0.add")
     g.graph["stages"] = (ir.StageInfo("layer1", 1, (block,), "layer1.0.add", loc),)
     return g
 

@@ -55,10 +55,10 @@ class Analysis:
     def rows(self) -> list[StageRow]:
         """Sum params and MACs per stage, in network order."""
         order: dict[str, dict[str, Any]] = {}
-        for node, attrs in self.graph.nodes(data=True):
-            if attrs["kind"] == ir.INPUT:
+        for node, data in ir.nodes(self.graph):
+            if data.kind == ir.INPUT:
                 continue
-            row = order.setdefault(attrs["stage"], {"params": 0, "macs": 0, "last": node})
+            row = order.setdefault(data.stage, {"params": 0, "macs": 0, "last": node})
             row["params"] += self.params[node]
             row["macs"] += self.macs[node]
             row["last"] = node
@@ -140,7 +140,7 @@ def check_plain_regularisers(graph: ir.Graph, analysis: Analysis) -> list[Diagno
 def check_pad_narrowing(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
     """A zero-pad shortcut (option A) widens by adding zero channels; narrowing it crops."""
     for block in ir.blocks_of(graph):
-        if block.shortcut == "pad" and block.in_channels > block.out_channels:
+        if block.shortcut is ir.ShortcutKind.PAD and block.in_channels > block.out_channels:
             lost = block.in_channels - block.out_channels
             return [
                 warning(

@@ -6,7 +6,7 @@ is built; this pass finds them from the graph: each stage's first bad conv, and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from resgen.diagnostics import Diagnostic, error
 from resgen.graph import ir
@@ -25,29 +25,28 @@ def check_groups(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
     """Report every stage with a conv or group norm whose groups do not divide its channels."""
     found = []
     seen: set[tuple[str, str]] = set()
-    for node, attrs in graph.nodes(data=True):
-        problem = _problem(attrs)
+    for node, data in ir.nodes(graph):
+        problem = _problem(data.op)
         # One `norm.groups` sets every group norm: report it once, not once per stage.
-        where = "" if problem and problem[0] == "norm-groups" else attrs["stage"]
+        where = "" if problem and problem[0] == "norm-groups" else data.stage
         if problem is None or (where, problem[0]) in seen:
             continue
         seen.add((where, problem[0]))
         code, message, hint = problem
-        found.append(error(code, f"{ir.describe_node(graph, node)}: {message}", attrs["loc"], hint))
+        found.append(error(code, f"{ir.describe_node(graph, node)}: {message}", data.loc, hint))
     return found
 
 
-def _problem(attrs: dict[str, Any]) -> tuple[str, str, str] | None:
-    if attrs["kind"] == ir.CONV:
-        groups = int(attrs["groups"])
-        sides = (("input", int(attrs["in_channels"])), ("output", int(attrs["out_channels"])))
-        bad = [f"{channels} {side}" for side, channels in sides if channels % groups]
-        if bad:
-            what = " and ".join(bad)
-            return "conv-groups", f"groups={groups} does not divide its {what} channels", _CONV_HINT
-    if attrs["kind"] == ir.NORM and attrs["norm"] == "group":
-        groups, channels = int(attrs.get("groups", 1)), int(attrs["channels"])
-        if channels % groups:
+def _problem(op: ir.Op) -> tuple[str, str, str] | None:
+    match op:
+        case ir.Conv(groups=groups, in_channels=cin, out_channels=cout):
+            sides = (("input", cin), ("output", cout))
+            bad = [f"{channels} {side}" for side, channels in sides if channels % groups]
+            if bad:
+                what = " and ".join(bad)
+                message = f"groups={groups} does not divide its {what} channels"
+                return "conv-groups", message, _CONV_HINT
+        case ir.Norm(norm="group", groups=groups, channels=channels) if channels % groups:
             message = f"a GroupNorm of {groups} groups cannot split {channels} channels"
             return "norm-groups", message, _NORM_HINT
     return None

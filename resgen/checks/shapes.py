@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from resgen.diagnostics import Diagnostic, error
 from resgen.graph import ir
@@ -39,8 +38,8 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
     blocks_by_add = {block.add: block for block in ir.blocks_of(graph) if block.add}
     # Lowering inserts nodes in a topological order and is deterministic, so plain node order
     # is a deterministic topological order too (and linear time for 10,000-block specs).
-    for node, attrs in graph.nodes(data=True):
-        kind = attrs["kind"]
+    for node, data in ir.nodes(graph):
+        kind = data.kind
         if kind == ir.INPUT:
             shapes[node] = graph.graph["input_shape"]
             continue
@@ -55,7 +54,7 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
             shape = known[0]  # the gate is (C, 1, 1) and broadcasts over H and W
             assert known[1] == (shape[0], 1, 1), (node, known)
         else:
-            shape = _apply(attrs, known[0])
+            shape = apply_op(data.op, known[0])
             if min(shape) <= 0:
                 diagnostics.append(_empty_shape(graph, node, known[0], shape))
                 shape = None
@@ -63,31 +62,27 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
     return shapes, diagnostics
 
 
-def _apply(attrs: dict[str, Any], shape: ir.Shape) -> ir.Shape:
-    kind = attrs["kind"]
-    if kind == ir.CONV:
-        c, h, w = shape
-        k, s, p, d = (int(attrs[a]) for a in ("kernel", "stride", "padding", "dilation"))
-        return (int(attrs["out_channels"]), conv_out(h, k, s, p, d), conv_out(w, k, s, p, d))
-    if kind == ir.POOL:
-        c, h, w = shape
-        k, s, p = (int(attrs[a]) for a in ("kernel", "stride", "padding"))
-        ceil = bool(attrs["ceil_mode"])
-        return (c, pool_out(h, k, s, p, ceil), pool_out(w, k, s, p, ceil))
-    if kind == ir.GLOBAL_POOL:
-        return (shape[0], 1, 1)
-    if kind == ir.FLATTEN:
-        return (math.prod(shape),)
-    if kind == ir.LINEAR:
-        return (int(attrs["out_features"]),)
-    if kind == ir.PAD:
-        c, h, w = shape
-        s = int(attrs["stride"])
-        return (int(attrs["out_channels"]), -(-h // s), -(-w // s))  # x[:, :, ::s, ::s]
-    if kind == ir.CHANNEL_CONV:
-        length = conv_out(shape[0], int(attrs["kernel"]), 1, int(attrs["padding"]))
-        return (length, *shape[1:])
-    return shape  # norm, act, drop: shape-preserving
+def apply_op(op: ir.Op, shape: ir.Shape) -> ir.Shape:
+    """The output shape of a one-input op."""
+    match op:
+        case ir.Conv(out_channels=cout, kernel=k, stride=s, padding=p, dilation=d):
+            _, h, w = shape
+            return (cout, conv_out(h, k, s, p, d), conv_out(w, k, s, p, d))
+        case ir.Pool(kernel=k, stride=s, padding=p, ceil_mode=ceil):
+            c, h, w = shape
+            return (c, pool_out(h, k, s, p, ceil), pool_out(w, k, s, p, ceil))
+        case ir.GlobalPool():
+            return (shape[0], 1, 1)
+        case ir.Flatten():
+            return (math.prod(shape),)
+        case ir.Linear(out_features=features):
+            return (features,)
+        case ir.Pad(stride=s, out_channels=cout):
+            _, h, w = shape
+            return (cout, -(-h // s), -(-w // s))  # x[:, :, ::s, ::s]
+        case ir.ChannelConv(kernel=k, padding=p):
+            return (conv_out(shape[0], k, 1, p), *shape[1:])
+    return shape  # norm, affine, act, drop: shape-preserving
 
 
 def _check_add(
@@ -123,6 +118,6 @@ def _empty_shape(graph: ir.Graph, node: str, before: ir.Shape, after: ir.Shape) 
         "empty-shape",
         f"{ir.describe_node(graph, node)} turns {fmt_shape(before)} into {fmt_shape(after)}: "
         f"the input {c}x{h}x{w} is too small for this network",
-        graph.nodes[node]["loc"],
+        ir.node(graph, node).loc,
         hint="use a larger `input.size`, or fewer stride-2 stages",
     )

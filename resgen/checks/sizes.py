@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from resgen.checks.shapes import conv_out, pool_out
 from resgen.graph import ir
@@ -30,20 +29,17 @@ class SizeReport:
     summary: str
 
 
-def _spatial_op(attrs: dict[str, Any]) -> Callable[[int], int] | None:
-    """The size function of a node, or None when it keeps every size."""
-    kind = attrs["kind"]
-    if kind == ir.CONV:
-        k, s, p, d = (int(attrs[a]) for a in ("kernel", "stride", "padding", "dilation"))
-        if s == 1 and 2 * p == d * (k - 1):
-            return None
-        return lambda h: conv_out(h, k, s, p, d)
-    if kind == ir.POOL:
-        k, s, p, ceil = (int(attrs[a]) for a in ("kernel", "stride", "padding", "ceil_mode"))
-        return lambda h: pool_out(h, k, s, p, bool(ceil))
-    if kind == ir.PAD:
-        s = int(attrs["stride"])
-        return None if s == 1 else (lambda h: -(-h // s))
+def _spatial_op(op: ir.Op) -> Callable[[int], int] | None:
+    """The size function of an op, or None when it keeps every size."""
+    match op:
+        case ir.Conv(kernel=k, stride=s, padding=p, dilation=d):
+            if s == 1 and 2 * p == d * (k - 1):
+                return None
+            return lambda h: conv_out(h, k, s, p, d)
+        case ir.Pool(kernel=k, stride=s, padding=p, ceil_mode=ceil):
+            return lambda h: pool_out(h, k, s, p, ceil)
+        case ir.Pad(stride=s) if s != 1:
+            return lambda h: -(-h // s)
     return None
 
 
@@ -59,16 +55,16 @@ def _skeleton(graph: ir.Graph) -> tuple[list[_Step], list[tuple[str, int, int]]]
     value_of: dict[str, int] = {}
     steps: list[_Step] = []
     checks: list[tuple[str, int, int]] = []
-    for node, attrs in graph.nodes(data=True):
-        kind = attrs["kind"]
+    for node, data in ir.nodes(graph):
+        kind = data.kind
         preds = ir.inputs_of(graph, node)
         if kind == ir.INPUT:
             value_of[node] = 0
             continue
-        if attrs["stage"] == "head":
+        if data.stage == "head":
             break  # past the global pool nothing depends on H and W
         first = value_of[preds[0]]
-        op = _spatial_op(attrs)
+        op = _spatial_op(data.op)
         if kind == ir.GLOBAL_POOL or first == _CONSTANT:
             value_of[node] = _CONSTANT  # SE/ECA squeeze: 1x1 whatever the input
         elif kind == ir.ADD:

@@ -95,21 +95,21 @@ class DeployModel:
 def plan_norms(graph: ir.Graph) -> dict[str, NormPlan]:
     """Decide, for every norm node, whether it folds into its conv, becomes affine or stays."""
     plans: dict[str, NormPlan] = {}
-    for node, attrs in graph.nodes(data=True):
-        if attrs["kind"] != ir.NORM:
+    for node, data in ir.nodes(graph):
+        if not isinstance(data.op, ir.Norm):
             continue
-        if attrs["norm"] == "group":
+        if data.op.norm == "group":
             plans[node] = NormPlan("keep", None)
             continue
         (source,) = graph.predecessors(node)
-        before = graph.nodes[source]
+        before = ir.node(graph, source)
         foldable = (
-            before["kind"] == ir.CONV
+            before.kind == ir.CONV
             and graph.out_degree(source) == 1
             # Within one block (or both outside blocks), so every instance of a block class
             # folds alike; the first pre-activation block's bn1 stays even though the stem
             # conv before it could take it.
-            and before["block"] == attrs["block"]
+            and before.block == data.block
         )
         plans[node] = NormPlan("fold", source) if foldable else NormPlan("affine", None)
     return plans
@@ -201,15 +201,14 @@ def _scopes(
     """One pass over the nodes: per block path ("" outside blocks), with paths relative to it."""
     scopes: dict[str, _Scope] = {}
     targets = {p.into for p in plans.values() if p.into is not None}
-    for node, attrs in graph.nodes(data=True):
-        kind = attrs["kind"]
-        if kind not in (ir.CONV, ir.NORM):
+    for node, data in ir.nodes(graph):
+        if not isinstance(data.op, (ir.Conv, ir.Norm)):
             continue
-        block = attrs["block"] or ""
+        block = data.block or ""
         scope = scopes.setdefault(block, _Scope())
         rel = node[len(block) + 1 :] if block else node
-        if kind == ir.CONV:
-            scope.bias[rel] = str(bool(attrs["bias"]) or node in targets)
+        if isinstance(data.op, ir.Conv):
+            scope.bias[rel] = str(bool(data.op.bias) or node in targets)
             continue
         plan = plans[node]
         if plan.action == "fold":
@@ -250,22 +249,22 @@ def _deep_stem(
     so a folded norm (or a spec without norms) leaves an nn.Identity placeholder there.
     """
     lines: dict[int, str] = {}
-    for node, attrs in graph.nodes(data=True):
-        if attrs["stage"] != "stem" or not node.startswith("conv1."):
+    for node, data in ir.nodes(graph):
+        if data.stage != "stem" or not node.startswith("conv1."):
             continue
-        index, kind = int(node.split(".")[1]), attrs["kind"]
-        if kind == ir.CONV:
-            cin = attrs["in_channels"] if index else "in_channels"
-            stride = f", stride={attrs['stride']}" if attrs["stride"] != 1 else ""
+        index, op = int(node.split(".")[1]), data.op
+        if isinstance(op, ir.Conv):
+            cin = op.in_channels if index else "in_channels"
+            stride = f", stride={op.stride}" if op.stride != 1 else ""
             lines[index] = (
-                f"nn.Conv2d({cin}, {attrs['out_channels']}, kernel_size=3{stride}, padding=1, "
+                f"nn.Conv2d({cin}, {op.out_channels}, kernel_size=3{stride}, padding=1, "
                 f"bias={stem.bias[node]}),"
             )
-        elif kind == ir.NORM and plans[node].action == "fold":
+        elif isinstance(op, ir.Norm) and plans[node].action == "fold":
             lines[index] = f"nn.Identity(),  # {node}: folded into {plans[node].into}"
-        elif kind == ir.NORM:
-            lines[index] = norm_ctor[plans[node].action].format(c=attrs["channels"]) + ","
-        elif kind == ir.ACT:
+        elif isinstance(op, ir.Norm):
+            lines[index] = norm_ctor[plans[node].action].format(c=op.channels) + ","
+        elif isinstance(op, ir.Act):
             lines[index] = f"{act},"
     return tuple(lines.get(i, "nn.Identity(),") for i in range(max(lines, default=-1) + 1))
 

@@ -17,8 +17,7 @@ MACS_CONVENTION = (
 
 NORM_SHORT = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN"}
 # Ops that follow the op before them on the same line of a block's recipe.
-LIGHT_KINDS = (ir.NORM, ir.ACT, ir.DROP)
-PLACE_ATTRS = ("kind", "stage", "block", "loc")
+LIGHT_KINDS = (ir.NORM, ir.AFFINE, ir.ACT, ir.DROP)
 
 # Colours: ColorBrewer's Dark2 orange for shortcuts, so they read in print and for most
 # colour-blind readers; red only for errors.
@@ -55,46 +54,45 @@ def _stride(value: Any) -> str:
     return "" if value in (1, (1, 1), [1, 1]) else f", /{_size(value).split('x')[0]}"
 
 
-def op_phrase(attrs: dict[str, Any], *, short: bool = False) -> str:
+def op_phrase(op: ir.Op, *, short: bool = False) -> str:
     """Describe one op: `3x3 conv, 64, /2`, `batch norm`, `relu`, `fc, 1000`."""
-    kind = attrs["kind"]
-    if kind == ir.CONV:
-        text = f"{_size(attrs['kernel'])} conv, {attrs['out_channels']}{_stride(attrs['stride'])}"
-        if attrs["groups"] != 1:
-            text += f", groups {attrs['groups']}"
-        if attrs["dilation"] not in (1, (1, 1)):
-            text += f", dilation {attrs['dilation']}"
-        return text
-    if kind == ir.NORM:
-        norm = str(attrs["norm"])
-        return NORM_SHORT.get(norm, f"{norm} norm") if short else f"{norm} norm"
-    if kind == ir.ACT:
-        return str(attrs["act"])
-    if kind == ir.POOL:
-        return f"{_size(attrs['kernel'])} {attrs['pool']} pool{_stride(attrs['stride'])}"
-    if kind == ir.GLOBAL_POOL:
-        return f"global {attrs['pool']} pool"
-    if kind == ir.LINEAR:
-        return f"fc, {attrs['out_features']}"
-    if kind == ir.PAD:
-        return f"zero-pad to {attrs['out_channels']}{_stride(attrs['stride'])}"
-    if kind == ir.CHANNEL_CONV:
-        return f"channel conv, k={attrs['kernel']}"
-    if kind == ir.MUL:
-        return "multiply"
-    if kind == ir.DROP:
-        return f"{attrs['drop']} {attrs['rate']}"
-    extra = [f"{k}={v}" for k, v in attrs.items() if k not in PLACE_ATTRS]
-    return " ".join([str(kind), ", ".join(extra)]).strip()
+    match op:
+        case ir.Conv(kernel=k, out_channels=cout, stride=s, groups=g, dilation=d):
+            text = f"{_size(k)} conv, {cout}{_stride(s)}"
+            if g != 1:
+                text += f", groups {g}"
+            if d not in (1, (1, 1)):
+                text += f", dilation {d}"
+            return text
+        case ir.Norm(norm=norm):
+            return NORM_SHORT.get(norm, f"{norm} norm") if short else f"{norm} norm"
+        case ir.Act(act=act):
+            return act
+        case ir.Pool(kernel=k, pool=pool, stride=s):
+            return f"{_size(k)} {pool} pool{_stride(s)}"
+        case ir.GlobalPool(pool=pool):
+            return f"global {pool} pool"
+        case ir.Linear(out_features=features):
+            return f"fc, {features}"
+        case ir.Pad(out_channels=cout, stride=s):
+            return f"zero-pad to {cout}{_stride(s)}"
+        case ir.ChannelConv(kernel=k):
+            return f"channel conv, k={k}"
+        case ir.Mul():
+            return "multiply"
+        case ir.Drop(drop=drop, rate=rate):
+            return f"{drop} {rate}"
+    extra = [f"{k}={v}" for k, v in ir.op_fields(op)]
+    return " ".join([op.kind.replace("_", " "), ", ".join(extra)]).strip()
 
 
 def op_lines(graph: ir.Graph, nodes: Iterable[str]) -> list[str]:
     """A sequence of ops as lines, one per heavy op with its norm and activation after it."""
     lines: list[str] = []
     for node in nodes:
-        attrs = graph.nodes[node]
-        phrase = op_phrase(attrs, short=True)
-        if attrs["kind"] in LIGHT_KINDS and lines:
+        data = ir.node(graph, node)
+        phrase = op_phrase(data.op, short=True)
+        if data.kind in LIGHT_KINDS and lines:
             lines[-1] += f" \u2192 {phrase}"
         else:
             lines.append(phrase)

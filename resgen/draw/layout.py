@@ -82,9 +82,9 @@ def make_context(analysis: Analysis) -> Context:
 def sections(graph: ir.Graph) -> list[Section]:
     """Split graph order wherever the stage or block changes; the input is its own section."""
     found: list[Section] = []
-    for node, attrs in graph.nodes(data=True):
-        stage = INPUT_STAGE if attrs["kind"] == ir.INPUT else str(attrs["stage"])
-        block = attrs["block"]
+    for node, data in ir.nodes(graph):
+        stage = INPUT_STAGE if data.kind == ir.INPUT else data.stage
+        block = data.block
         if found and (found[-1].stage, found[-1].block) == (stage, block):
             last = found.pop()
             found.append(Section(stage, block, (*last.nodes, node)))

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from resgen.checks import Analysis
 from resgen.graph import ir
 
 # Node attributes that say where a node is, not what it computes.
-PLACE_ATTRS = ("stage", "block", "loc")
 
 
 @dataclass(frozen=True)
@@ -53,8 +51,8 @@ class Run:
 def nodes_by_block(graph: ir.Graph) -> dict[str, list[str]]:
     """Group block nodes by block path, each list in graph order."""
     grouped: dict[str, list[str]] = {}
-    for node, attrs in graph.nodes(data=True):
-        block = attrs["block"]
+    for node, data in ir.nodes(graph):
+        block = data.block
         if block is not None:
             grouped.setdefault(block, []).append(node)
     return grouped
@@ -106,10 +104,6 @@ def stage_blocks(graph: ir.Graph) -> dict[str, list[BlockParts]]:
     }
 
 
-def _attrs_key(attrs: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, repr(v)) for k, v in attrs.items() if k not in PLACE_ATTRS))
-
-
 def signature(analysis: Analysis, parts: BlockParts) -> tuple[object, ...]:
     """What a block computes, with names relative to the block: equal means drawable as one."""
     graph, info = analysis.graph, parts.info
@@ -120,7 +114,7 @@ def signature(analysis: Analysis, parts: BlockParts) -> tuple[object, ...]:
             return "<input>"
         return node[len(prefix) :] if node.startswith(prefix) else node
 
-    nodes = tuple((rel(n), _attrs_key(graph.nodes[n])) for n in parts.nodes)
+    nodes = tuple((rel(n), ir.op(graph, n)) for n in parts.nodes)
     edges = tuple(
         sorted((rel(u), rel(v), port) for v in parts.nodes for u, port in in_ports(graph, v))
     )
@@ -145,8 +139,8 @@ def runs_of(analysis: Analysis, blocks: Sequence[BlockParts]) -> list[Run]:
 def broken_adds(analysis: Analysis) -> set[str]:
     """Add nodes whose inputs have different shapes (the checks report them as errors)."""
     broken = set()
-    for node, attrs in analysis.graph.nodes(data=True):
-        if attrs["kind"] != ir.ADD:
+    for node, data in ir.nodes(analysis.graph):
+        if data.kind != ir.ADD:
             continue
         shapes = [analysis.shapes.get(src) for src in analysis.graph.predecessors(node)]
         if None not in shapes and len(set(shapes)) > 1:
@@ -156,7 +150,7 @@ def broken_adds(analysis: Analysis) -> set[str]:
 
 def shortcut_kind(graph: ir.Graph, parts: BlockParts) -> str:
     """Name a shortcut the way the paper does: identity, projection (a conv), or its ops."""
-    kinds = [graph.nodes[n]["kind"] for n in parts.shortcut]
+    kinds = [ir.node(graph, n).kind for n in parts.shortcut]
     if not kinds:
         return "identity"
     if ir.CONV in kinds:

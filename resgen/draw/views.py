@@ -83,8 +83,7 @@ def stage_view(ctx: Context) -> tuple[Canvas, dict[str, str]]:
 
 
 def _stage_node(ctx: Context, stage: str) -> Node:
-    nodes = ctx.graph.nodes
-    members = [n for n in nodes if nodes[n]["stage"] == stage and nodes[n]["kind"] != ir.INPUT]
+    members = [n for n, d in ir.nodes(ctx.graph) if d.stage == stage and d.kind != ir.INPUT]
     blocks = ctx.stages.get(stage, [])
     if not blocks:
         return _summary_node(ctx, stage, stage, tuple(members))
@@ -189,7 +188,7 @@ def _add_node(ctx: Context, node_id: str, adds: list[str], post: tuple[str, ...]
     attrs = {"shape": "circle", "width": "0.3", "fixedsize": "true", "style": "filled"}
     attrs.update(fillcolor="white", group=MAIN)
     broken = [a for a in adds if a in ctx.broken]
-    after = " \u2192 ".join(lb.op_phrase(ctx.graph.nodes[n], short=True) for n in post)
+    after = " \u2192 ".join(lb.op_phrase(ir.op(ctx.graph, n), short=True) for n in post)
     if broken:
         shapes = [ctx.analysis.shapes.get(src) for src in ctx.graph.predecessors(broken[0])]
         after = " \u2260 ".join(fmt_shape(s) for s in shapes) + (f"; {after}" if after else "")
@@ -220,25 +219,23 @@ def op_view(ctx: Context) -> tuple[Canvas, dict[str, str]]:
 
 
 def _op_node(ctx: Context, node: str) -> Node:
-    attrs = ctx.graph.nodes[node]
-    kind = attrs["kind"]
-    if kind == ir.ADD:
+    if ir.node(ctx.graph, node).kind == ir.ADD:
         parts = ctx.adds.get(node)
         return _add_node(ctx, node, [node], ()) if parts else _plain_op(ctx, node)
     return _plain_op(ctx, node)
 
 
 def _plain_op(ctx: Context, node: str) -> Node:
-    attrs = ctx.graph.nodes[node]
-    block = attrs["block"]
+    data = ir.node(ctx.graph, node)
+    block = data.block
     short = node[len(block) + 1 :] if block and node.startswith(block + ".") else node
-    lines = [f"<b>{escape(short)}</b>", escape(lb.op_phrase(attrs))]
+    lines = [f"<b>{escape(short)}</b>", escape(lb.op_phrase(data.op))]
     params, macs = ctx.analysis.params[node], ctx.analysis.macs[node]
     if params or macs:
         lines.append(muted(lb.counts_line(params, macs), 8))
     if node in ctx.shortcut_nodes:
         box = _shortcut_box()
-    elif attrs["kind"] in lb.LIGHT_KINDS:
+    elif data.kind in lb.LIGHT_KINDS:
         box = _box("white")
     else:
         box = _box(lb.BODY_FILL, lb.BODY_LINE)
@@ -259,10 +256,10 @@ def draw(ctx: Context, detail: str, rankdir: str, name: str, title: Html) -> Dra
 
 def _within_run(ctx: Context) -> Callable[[str, str], bool]:
     """Edges from one block of a run to the next: drawn once, as the run itself."""
-    nodes = ctx.graph.nodes
+    graph = ctx.graph
 
     def skip(src: str, dst: str) -> bool:
-        a, b = nodes[src]["block"], nodes[dst]["block"]
+        a, b = ir.node(graph, src).block, ir.node(graph, dst).block
         return a is not None and b is not None and a != b and ctx.run_of[a] is ctx.run_of[b]
 
     return skip

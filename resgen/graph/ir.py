@@ -1,15 +1,18 @@
 """The IR: a networkx DiGraph of typed op nodes whose ids are state_dict / module paths.
 
-A small closed set of node kinds (like torch.fx's opcodes). Every node carries `kind`, `stage`,
-`block` (None outside blocks) and `loc` (where in the spec it comes from) plus the attributes of
-its kind, listed in `ATTRS`. Edges into an `add` carry `port`: 0 for the residual branch, 1 for
-the shortcut. Graph-level attributes hold the stage and block structure codegen needs.
+A small closed set of node kinds (like torch.fx's opcodes), one frozen dataclass each. Every node
+stores one `Node` under the key "node": the op, the stage and block it belongs to, and where in
+the spec it comes from. Edges into an `add` or a `mul` carry `port`: 0 for the residual branch
+(or the features), 1 for the shortcut (or the gate). The graph-level attribute "stages" holds the
+stage and block structure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 import networkx as nx
 
@@ -24,56 +27,11 @@ GLOBAL_POOL = "global_pool"
 ADD = "add"
 FLATTEN = "flatten"
 LINEAR = "linear"
-# Shortcut option A: subsample by `stride`, then zero-pad to `out_channels`; no parameters.
 PAD = "pad"
-# Elementwise product of port 0 (features) and port 1 (a gate broadcast over H, W): SE, ECA.
 MUL = "mul"
-# Where codegen emits a regulariser that is the identity at inference (drop-path, dropout).
 DROP = "drop"
-# A 1-D conv across the channels of a (C, 1, 1) tensor: ECA's attention.
 CHANNEL_CONV = "channel_conv"
-
-KINDS = (
-    INPUT,
-    CONV,
-    NORM,
-    ACT,
-    POOL,
-    GLOBAL_POOL,
-    ADD,
-    FLATTEN,
-    LINEAR,
-    PAD,
-    MUL,
-    DROP,
-    CHANNEL_CONV,
-)
-
-# The attributes each kind must carry (beyond kind, stage, block, loc).
-ATTRS: dict[str, tuple[str, ...]] = {
-    INPUT: ("channels",),
-    CONV: (
-        "in_channels",
-        "out_channels",
-        "kernel",
-        "stride",
-        "padding",
-        "dilation",
-        "groups",
-        "bias",
-    ),
-    NORM: ("norm", "channels"),
-    ACT: ("act",),
-    POOL: ("pool", "kernel", "stride", "padding", "ceil_mode"),
-    GLOBAL_POOL: ("pool",),
-    ADD: (),
-    FLATTEN: (),
-    LINEAR: ("in_features", "out_features", "bias"),
-    PAD: ("stride", "out_channels"),
-    MUL: (),
-    DROP: ("drop", "rate"),
-    CHANNEL_CONV: ("kernel", "padding"),
-}
+AFFINE = "affine"
 
 RESIDUAL_PORT = 0
 SHORTCUT_PORT = 1
@@ -86,15 +44,211 @@ else:
     Graph = nx.DiGraph
 
 
+class Arg(int):
+    """An int that remembers the block constructor argument it came from (`mid_channels`).
+
+    Lowering builds a block's ops from its plan's Args, so codegen can print `mid_channels`
+    where a checker sees 64. Arithmetic on an Arg gives a plain int: only values passed through
+    unchanged keep their name.
+    """
+
+    name: str
+
+    def __new__(cls, value: int, name: str) -> Arg:
+        arg = super().__new__(cls, value)
+        arg.name = name
+        return arg
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Arg, (int(self), self.name))
+
+
+# --- ops: one frozen dataclass per node kind --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    kind: ClassVar[str] = INPUT
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    kind: ClassVar[str] = CONV
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+    bias: bool = False
+    # Deploy builds: the ReLU (`"relu"`) or add + ReLU (`"add_relu"`) that runs in this conv's
+    # cuDNN kernel on a GPU; "" for none.
+    fused: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Norm:
+    kind: ClassVar[str] = NORM
+    norm: str  # "batch" | "group" | "frozen_batch"
+    channels: int
+    groups: int = 32
+    eps: float = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
+class Affine:
+    """x * scale + shift per channel: a norm that deploy could not fold into a conv."""
+
+    kind: ClassVar[str] = AFFINE
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    kind: ClassVar[str] = ACT
+    act: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    kind: ClassVar[str] = POOL
+    pool: str  # "max" | "avg"
+    kernel: int
+    stride: int
+    padding: int
+    ceil_mode: bool
+    count_include_pad: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalPool:
+    kind: ClassVar[str] = GLOBAL_POOL
+    pool: str
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    kind: ClassVar[str] = ADD
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    kind: ClassVar[str] = FLATTEN
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    kind: ClassVar[str] = LINEAR
+    in_features: int
+    out_features: int
+    bias: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Pad:
+    """Shortcut option A: subsample by `stride`, then zero-pad to `out_channels`."""
+
+    kind: ClassVar[str] = PAD
+    stride: int
+    out_channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mul:
+    """Port 0 (features) times port 1 (a gate broadcast over H, W): SE, ECA."""
+
+    kind: ClassVar[str] = MUL
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """A regulariser that is the identity at inference (drop-path, dropout)."""
+
+    kind: ClassVar[str] = DROP
+    drop: str  # "path" | "dropout"
+    rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConv:
+    """A 1-D conv across the channels of a (C, 1, 1) tensor: ECA's attention."""
+
+    kind: ClassVar[str] = CHANNEL_CONV
+    kernel: int
+    padding: int
+
+
+Op: TypeAlias = (
+    Input | Conv | Norm | Affine | Act | Pool | GlobalPool | Add | Flatten | Linear | Pad | Mul
+    | Drop | ChannelConv
+)  # fmt: skip
+
+
+def op_fields(op: Op) -> tuple[tuple[str, object], ...]:
+    """An op's arguments as (name, value) pairs, in declaration order."""
+    return tuple((f.name, getattr(op, f.name)) for f in fields(op))
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """What a graph node stores: its op and its place in the network and in the spec."""
+
+    op: Op
+    stage: str  # "stem" | "layer1".. | "head"
+    block: str | None  # "layer2.0"; None outside blocks
+    loc: Location
+
+    @property
+    def kind(self) -> str:
+        return self.op.kind
+
+
+# --- blocks and stages ------------------------------------------------------------------------
+
+
+class ShortcutKind(str, enum.Enum):
+    """What carries a block's input to its add."""
+
+    IDENTITY = "identity"
+    PAD = "pad"  # option A: subsample and zero-pad
+    PROJECTION = "projection"  # option B/C: 1x1 conv + norm
+    AVGPOOL_PROJECTION = "avgpool_projection"  # ResNet-D: average-pool, then 1x1 conv + norm
+    NONE = "none"  # a plain block: no shortcut, no add
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def has_conv(self) -> bool:
+        """Whether the shortcut has parameters (a 1x1 conv)."""
+        return self in (ShortcutKind.PROJECTION, ShortcutKind.AVGPOOL_PROJECTION)
+
+    @property
+    def has_module(self) -> bool:
+        """Whether the block has a `downsample` module on its shortcut."""
+        return self.has_conv or self is ShortcutKind.PAD
+
+
 @dataclass(frozen=True)
-class BlockInfo:
-    """One residual block: what codegen needs to instantiate it and checks need to name it."""
+class Block:
+    """One residual block: its arithmetic (decided before any node exists) and its wiring.
+
+    The int fields that become constructor arguments of the generated block class are `Arg`s.
+    """
 
     path: str  # "layer2.0"
     stage: str  # "layer2"
     stage_number: int  # 1-based, as people count stages
     index: int  # 0-based position in the stage, as in the state_dict
     type: str  # "basic" | "bottleneck"
+    preact: bool
     in_channels: int
     mid_channels: int
     out_channels: int
@@ -102,23 +256,26 @@ class BlockInfo:
     groups: int
     dilation: int  # of the block's later 3x3 conv(s)
     first_dilation: int  # of its first 3x3 conv (the previous stage's, in a stage's first block)
-    shortcut: str  # "identity" | "pad" | "projection" | "avgpool_projection" | "none"
+    shortcut: ShortcutKind
     drop_path: float  # stochastic depth rate of this block
     attention_size: int  # SE hidden channels or ECA kernel size; 0 without attention
-    input: str  # node id feeding the block
-    output: str  # node id the block ends with
-    add: str | None  # the residual add node; None in a plain (shortcut: none) block
     loc: Location
+    # Filled in by lowering:
+    input: str = ""  # node id feeding the block
+    output: str = ""  # node id the block ends with
+    add: str | None = None  # the residual add node; None in a plain (shortcut: none) block
 
     @property
     def projection(self) -> bool:
-        """Whether the shortcut has parameters (a 1x1 conv)."""
-        return self.shortcut in ("projection", "avgpool_projection")
+        return self.shortcut.has_conv
 
     @property
     def downsample(self) -> bool:
-        """Whether the block has a `downsample` module on its shortcut."""
-        return self.shortcut in ("pad", "projection", "avgpool_projection")
+        return self.shortcut.has_module
+
+
+# The name code that predates `Block` uses.
+BlockInfo = Block
 
 
 @dataclass(frozen=True)
@@ -127,9 +284,27 @@ class StageInfo:
 
     name: str  # "layer1"
     number: int  # 1-based
-    blocks: tuple[BlockInfo, ...]
+    blocks: tuple[Block, ...]
     output: str
     loc: Location
+
+
+# --- reading a graph --------------------------------------------------------------------------
+
+
+def node(graph: Graph, node_id: str) -> Node:
+    found: Node = graph.nodes[node_id]["node"]
+    return found
+
+
+def op(graph: Graph, node_id: str) -> Op:
+    return node(graph, node_id).op
+
+
+def nodes(graph: Graph) -> Iterator[tuple[str, Node]]:
+    """Every node with its data, in insertion order (a deterministic topological order)."""
+    view: Iterable[tuple[str, Node]] = graph.nodes(data="node")  # type: ignore[assignment]
+    return iter(view)
 
 
 def stages_of(graph: Graph) -> tuple[StageInfo, ...]:
@@ -137,23 +312,23 @@ def stages_of(graph: Graph) -> tuple[StageInfo, ...]:
     return stages
 
 
-def blocks_of(graph: Graph) -> tuple[BlockInfo, ...]:
+def blocks_of(graph: Graph) -> tuple[Block, ...]:
     return tuple(block for stage in stages_of(graph) for block in stage.blocks)
 
 
-def inputs_of(graph: Graph, node: str) -> list[str]:
-    """The nodes feeding `node`, in port order (an add's residual branch first)."""
-    preds = graph.pred[node]
+def inputs_of(graph: Graph, node_id: str) -> list[str]:
+    """The nodes feeding `node_id`, in port order (an add's residual branch first)."""
+    preds = graph.pred[node_id]
     if len(preds) < 2:  # most nodes; an edge view per node would cost 5x more
         return list(preds)
     return sorted(preds, key=lambda src: int(preds[src]["port"]))
 
 
-def describe_node(graph: Graph, node: str) -> str:
+def describe_node(graph: Graph, node_id: str) -> str:
     """Name a node the way a user thinks of it: `stage 2 block 1 (layer2.0.conv2)`."""
-    block = graph.nodes[node]["block"]
-    if block is None:
-        return f"{graph.nodes[node]['stage']} ({node})"
-    stage_name, index = block.rsplit(".", 1)
+    where = node(graph, node_id)
+    if where.block is None:
+        return f"{where.stage} ({node_id})"
+    stage_name, index = where.block.rsplit(".", 1)
     number = next(s.number for s in stages_of(graph) if s.name == stage_name)
-    return f"stage {number} block {int(index) + 1} ({node})"
+    return f"stage {number} block {int(index) + 1} ({node_id})"

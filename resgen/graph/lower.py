@@ -3,51 +3,37 @@
 Node ids are the generated module's state_dict paths (`layer2.0.conv1`, `layer2.0.downsample.1`).
 A parameter-free module applied more than once gets `#n` after its path (`layer2.0.relu#3` is the
 third use of `layer2.0.relu`), so every id still names the module that runs it.
+
+Each block kind is one function from a planned `ir.Block` to its nodes (`BRANCHES`); the plan's
+constructor-argument fields are `ir.Arg`s, so the ops remember which argument gave each value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
 
+from resgen.diagnostics import Location
 from resgen.graph import ir
+from resgen.graph.ir import Arg, ShortcutKind
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec
 
 
-@dataclass(frozen=True)
-class BlockPlan:
-    """The arithmetic of one block, decided before any node exists."""
-
-    type: str
-    in_channels: int
-    mid_channels: int
-    out_channels: int
-    stride: int
-    groups: int
-    dilation: int
-    first_dilation: int
-    shortcut: str
-    drop_path: float
-    attention_size: int
-
-    @property
-    def projection_like(self) -> bool:
-        return self.shortcut in ("projection", "avgpool_projection")
-
-
-def plan_blocks(spec: Spec) -> list[list[BlockPlan]]:
+def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     """Decide every block's channels, stride, dilation and shortcut, stage by stage."""
+    spec = loaded.spec
     total = sum(stage.depth for stage in spec.stages)
     channels = spec.stem.out_width
     dilation = 1
     net_stride = spec.stem.reduction
     index = 0
-    plans: list[list[BlockPlan]] = []
-    for stage in spec.stages:
+    plans: list[list[ir.Block]] = []
+    for number, stage in enumerate(spec.stages, start=1):
         kind = stage.block or spec.block.type
         groups = stage.groups or spec.block.groups
         stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
@@ -56,28 +42,28 @@ def plan_blocks(spec: Spec) -> list[list[BlockPlan]]:
             stage_dilation *= stage_stride
             stage_stride = 1
         net_stride *= stage_stride
+        loc = loaded.source.locate(("stages", number - 1))
         blocks = []
         for i in range(stage.depth):
             stride = stage_stride if i == 0 else 1
             cout = stage.width * spec.block.out_factor(kind)
             mid = int(stage.width * spec.block.base_width / 64) * groups
+            shortcut = _shortcut(stage.shortcut or spec.shortcut, stride != 1 or channels != cout)
             blocks.append(
-                BlockPlan(
-                    type=kind,
-                    in_channels=channels,
-                    mid_channels=mid if kind == "bottleneck" else stage.width,
-                    out_channels=cout,
-                    stride=stride,
-                    groups=groups,
-                    dilation=stage_dilation,
-                    first_dilation=dilation if i == 0 else stage_dilation,
-                    shortcut=_shortcut(
-                        stage.shortcut or spec.shortcut, stride != 1 or channels != cout
-                    ),
-                    drop_path=spec.drop_path * index / max(total - 1, 1),
-                    attention_size=_attention_size(spec, cout),
+                ir.Block(
+                    path=f"layer{number}.{i}", stage=f"layer{number}", stage_number=number,
+                    index=i, type=kind, preact=spec.block.preact,
+                    in_channels=Arg(channels, "in_channels"),
+                    mid_channels=Arg(mid if kind == "bottleneck" else stage.width,
+                                     "mid_channels"),
+                    out_channels=Arg(cout, "out_channels"), stride=Arg(stride, "stride"),
+                    groups=Arg(groups, "groups"), dilation=Arg(stage_dilation, "dilation"),
+                    first_dilation=Arg(dilation if i == 0 else stage_dilation,
+                                       "first_dilation"),
+                    shortcut=shortcut, drop_path=spec.drop_path * index / max(total - 1, 1),
+                    attention_size=Arg(_attention_size(spec, cout), "attention"), loc=loc,
                 )
-            )
+            )  # fmt: skip
             channels = cout
             index += 1
         dilation = stage_dilation
@@ -85,12 +71,13 @@ def plan_blocks(spec: Spec) -> list[list[BlockPlan]]:
     return plans
 
 
-def _shortcut(kind: str, shape_changes: bool) -> str:
+def _shortcut(kind: str, shape_changes: bool) -> ShortcutKind:
     if kind == "projection_all":
-        return "projection"
-    if kind in ("pad", "projection", "avgpool_projection") and not shape_changes:
-        return "identity"
-    return kind
+        return ShortcutKind.PROJECTION
+    shortcut = ShortcutKind(kind)
+    if shortcut.has_module and not shape_changes:
+        return ShortcutKind.IDENTITY
+    return shortcut
 
 
 def _attention_size(spec: Spec, channels: int) -> int:
@@ -106,243 +93,245 @@ def _attention_size(spec: Spec, channels: int) -> int:
     return max(t if t % 2 else t + 1, 3)
 
 
-class _Builder:
-    """Adds nodes and edges with the bookkeeping (stage, block, location) every node needs."""
+@dataclass(frozen=True)
+class Scope:
+    """Adds nodes to one place of the network: every node it adds gets its stage, block, loc.
 
-    def __init__(self, loaded: LoadedSpec) -> None:
-        self.spec = loaded.spec
-        self.source = loaded.source
-        self.graph: ir.Graph = nx.DiGraph()
-        self.stage = "stem"
-        self.block: str | None = None
-        self.loc = self.source.locate(("stem",))
-        self.act_name = "relu" if self.spec.act == "relu" else "act"
-        self.has_norm = self.spec.norm.type != "none"
+    `path("conv1")` is the node id within the scope (`layer2.0.conv1` in a block).
+    """
 
-    def add(self, node: str, kind: str, inputs: tuple[str, ...] = (), **attrs: Any) -> str:
-        missing = set(ir.ATTRS[kind]) - set(attrs)
-        assert not missing, f"{node}: {kind} node lacks {sorted(missing)}"
+    graph: ir.Graph
+    spec: Spec
+    stage: str
+    block: str | None
+    loc: Location
+
+    @property
+    def act_name(self) -> str:
+        return "relu" if self.spec.act == "relu" else "act"
+
+    @property
+    def has_norm(self) -> bool:
+        return self.spec.norm.type != "none"
+
+    def path(self, name: str) -> str:
+        return f"{self.block}.{name}" if self.block else name
+
+    def add(self, name: str, op: ir.Op, *inputs: str) -> str:
+        node = self.path(name)
         assert node not in self.graph, f"duplicate node id {node}"
-        self.graph.add_node(
-            node, kind=kind, stage=self.stage, block=self.block, loc=self.loc, **attrs
-        )
+        self.graph.add_node(node, node=ir.Node(op, self.stage, self.block, self.loc))
         for port, src in enumerate(inputs):
             self.graph.add_edge(src, node, port=port)
         return node
 
     def conv(
-        self, node: str, src: str, cin: int, cout: int, kernel: int, stride: int = 1,
-        groups: int = 1, dilation: int = 1, padding: int | None = None, bias: bool = False,
+        self, name: str, src: str, cin: int, cout: int, kernel: int, stride: int = 1,
+        groups: int = 1, dilation: int = 1, padding: int | None = None, bias: bool | None = None,
     ) -> str:  # fmt: skip
         if padding is None:
-            padding = dilation * (kernel - 1) // 2  # "same" for odd kernels at stride 1
-        return self.add(
-            node, ir.CONV, (src,), in_channels=cin, out_channels=cout, kernel=kernel,
-            stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias,
-        )  # fmt: skip
+            # "same" for odd kernels at stride 1; a 3x3 keeps its dilation's Arg name.
+            padding = dilation if kernel == 3 else dilation * (kernel - 1) // 2
+        bias = not self.has_norm if bias is None else bias
+        op = ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias)
+        return self.add(name, op, src)
 
-    def conv_norm(self, conv: str, norm: str, src: str, cin: int, cout: int, kernel: int,
-                  **kw: Any) -> str:  # fmt: skip
-        """A conv then its norm; with `norm: none` the conv gets a bias instead."""
-        x = self.conv(conv, src, cin, cout, kernel, bias=not self.has_norm, **kw)
-        return self.norm(norm, x, cout)
-
-    def norm(self, node: str, src: str, channels: int) -> str:
+    def norm(self, name: str, src: str, channels: int) -> str:
+        """A norm node; with `norm: none` nothing (the conv before it got a bias instead)."""
         if not self.has_norm:
             return src
         norm = self.spec.norm
-        return self.add(
-            node, ir.NORM, (src,), norm=norm.type, channels=channels, groups=norm.groups,
-            eps=norm.eps,
-        )  # fmt: skip
+        return self.add(name, ir.Norm(norm.type, channels, norm.groups, norm.eps), src)
 
-    def act(self, node: str, src: str, act: str | None = None) -> str:
-        return self.add(node, ir.ACT, (src,), act=act or self.spec.act)
+    def act(self, name: str, src: str, act: str | None = None) -> str:
+        return self.add(name, ir.Act(act or self.spec.act), src)
+
+    def conv_norm(
+        self, n: int, src: str, cin: int, cout: int, kernel: int, stride: int = 1,
+        groups: int = 1, dilation: int = 1,
+    ) -> str:  # fmt: skip
+        """`conv{n}` then `bn{n}`: the torchvision pair."""
+        x = self.conv(f"conv{n}", src, cin, cout, kernel, stride, groups, dilation)
+        return self.norm(f"bn{n}", x, cout)
+
+    def relu(self, n: int, src: str) -> str:
+        """The n-th use of the block's activation module (`relu#2`)."""
+        return self.act(f"{self.act_name}#{n}", src)
 
 
 def lower(loaded: LoadedSpec) -> ir.Graph:
     """Build the frozen IR graph for a validated spec (resgen.pipeline.check pauses the GC)."""
     spec = loaded.spec
-    b = _Builder(loaded)
-    x = b.add("input", ir.INPUT, channels=spec.input.channels)
-    x = _lower_stem(b, spec, x)
+    graph: ir.Graph = nx.DiGraph()
+    stem = Scope(graph, spec, "stem", None, loaded.source.locate(("stem",)))
+    x = stem.add("input", ir.Input(spec.input.channels))
+    x = _lower_stem(stem, x)
     stages = []
-    for number, plans in enumerate(plan_blocks(spec), start=1):
-        info = _lower_stage(b, number, plans, x)
-        stages.append(info)
-        x = info.output
-    _lower_head(b, spec, x, stages[-1].blocks[-1].out_channels)
-    b.graph.graph.update(
+    for plans in plan_blocks(loaded):
+        blocks = []
+        for block in plans:
+            blocks.append(lower_block(Scope(graph, spec, block.stage, block.path, block.loc),
+                                      block, x))  # fmt: skip
+            x = blocks[-1].output
+        first = plans[0]
+        stages.append(ir.StageInfo(first.stage, first.stage_number, tuple(blocks), x, first.loc))
+    head = Scope(graph, spec, "head", None, loaded.source.locate(("head",)))
+    _lower_head(head, x, stages[-1].blocks[-1].out_channels)
+    graph.graph.update(
         name=spec.name,
         input_shape=(spec.input.channels, *spec.input.hw),
         stages=tuple(stages),
         zero_init_residual=spec.zero_init_residual,
         input_loc=loaded.source.locate(("input",)),
     )
-    frozen: ir.Graph = nx.freeze(b.graph)
+    frozen: ir.Graph = nx.freeze(graph)
     return frozen
 
 
-def _lower_stem(b: _Builder, spec: Spec, x: str) -> str:
+def _lower_stem(s: Scope, x: str) -> str:
+    spec = s.spec
     stem = spec.stem
     cin = spec.input.channels
     if stem.type == "deep":
         # timm's layout: conv1 is a Sequential of conv, norm, act, conv, norm, act, conv.
         w0, w1, w2 = stem.conv_widths
-        x = b.conv_norm("conv1.0", "conv1.1", x, cin, w0, 3, stride=2)
-        x = b.act("conv1.2", x)
-        x = b.conv_norm("conv1.3", "conv1.4", x, w0, w1, 3)
-        x = b.act("conv1.5", x)
-        x = b.conv("conv1.6", x, w1, w2, 3, bias=not b.has_norm)
+        x = s.norm("conv1.1", s.conv("conv1.0", x, cin, w0, 3, stride=2), w0)
+        x = s.act("conv1.2", x)
+        x = s.norm("conv1.4", s.conv("conv1.3", x, w0, w1, 3), w1)
+        x = s.act("conv1.5", x)
+        x = s.conv("conv1.6", x, w1, w2, 3)
     elif stem.type == "cifar":
-        x = b.conv("conv1", x, cin, stem.out_width, 3, bias=not b.has_norm)
+        x = s.conv("conv1", x, cin, stem.out_width, 3)
     else:
-        x = b.conv("conv1", x, cin, stem.out_width, 7, stride=2, padding=3, bias=not b.has_norm)
+        x = s.conv("conv1", x, cin, stem.out_width, 7, stride=2, padding=3)
     if stem.norm:
-        x = b.act(b.act_name, b.norm("bn1", x, stem.out_width))
+        x = s.act(s.act_name, s.norm("bn1", x, stem.out_width))
     if stem.has_pool:
-        x = b.add("maxpool", ir.POOL, (x,), pool="max", kernel=3, stride=2, padding=1,
-                  ceil_mode=False)  # fmt: skip
+        x = s.add("maxpool", ir.Pool("max", 3, 2, 1, ceil_mode=False), x)
     return x
 
 
-def _lower_stage(b: _Builder, number: int, plans: list[BlockPlan], x: str) -> ir.StageInfo:
-    name = f"layer{number}"
-    b.stage = name
-    loc = b.source.locate(("stages", number - 1))
-    blocks = []
-    for index, plan in enumerate(plans):
-        b.block = f"{name}.{index}"
-        b.loc = loc
-        if b.spec.block.preact:
-            y, shortcut = _lower_preact_branch(b, plan, x)
-        else:
-            y, shortcut = _lower_branch(b, plan, x)
-        blocks.append(_finish_block(b, plan, number, index, x, y, shortcut))
-        x = blocks[-1].output
-    b.block = None
-    return ir.StageInfo(name, number, tuple(blocks), x, loc)
+# --- blocks: a branch function per block kind, then what every block shares -------------------
+
+Branch = Callable[[Scope, ir.Block, str], tuple[str, str]]
 
 
-def _lower_branch(b: _Builder, plan: BlockPlan, x: str) -> tuple[str, str]:
-    """The post-activation residual branch (He et al. 2015) and the shortcut's input."""
-    p = b.block
-    c = plan
-    if plan.type == "bottleneck":
-        s1, s2 = (c.stride, 1) if b.spec.block.stride_on == "1x1" else (1, c.stride)
-        y = b.act(f"{p}.{b.act_name}#1", b.conv_norm(f"{p}.conv1", f"{p}.bn1", x,
-                  c.in_channels, c.mid_channels, 1, stride=s1))  # fmt: skip
-        y = b.conv_norm(f"{p}.conv2", f"{p}.bn2", y, c.mid_channels, c.mid_channels, 3,
-                        stride=s2, groups=c.groups, dilation=c.first_dilation)  # fmt: skip
-        y = b.act(f"{p}.{b.act_name}#2", y)
-        y = b.conv_norm(f"{p}.conv3", f"{p}.bn3", y, c.mid_channels, c.out_channels, 1)
-    else:
-        y = b.conv_norm(f"{p}.conv1", f"{p}.bn1", x, c.in_channels, c.mid_channels, 3,
-                        stride=c.stride, groups=c.groups, dilation=c.first_dilation)  # fmt: skip
-        y = b.act(f"{p}.{b.act_name}#1", y)
-        y = b.conv_norm(f"{p}.conv2", f"{p}.bn2", y, c.mid_channels, c.out_channels, 3,
-                        dilation=c.dilation)  # fmt: skip
+def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
+    """A block's branch, attention, drop-path, shortcut, add and closing activation."""
+    y, shortcut_in = BRANCHES[(block.type, block.preact)](s, block, x)
+    y = _lower_attention(s, block, y)
+    if block.drop_path > 0:
+        y = s.add("drop_path", ir.Drop("path", block.drop_path), y)
+    add: str | None = None
+    out = y
+    if block.shortcut is not ShortcutKind.NONE:
+        add = out = s.add("add", ir.Add(), y, _lower_shortcut(s, block, shortcut_in))
+    if not block.preact:
+        out = s.relu(3 if block.type == "bottleneck" else 2, out)
+    return dataclasses.replace(block, input=x, output=out, add=add)
+
+
+def _strides(s: Scope, b: ir.Block) -> tuple[int, int]:
+    """A bottleneck's (1x1, 3x3) strides: v1 strides its first 1x1, v1.5 its 3x3."""
+    return (b.stride, 1) if s.spec.block.stride_on == "1x1" else (1, b.stride)
+
+
+def _basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """Two 3x3 convs (He et al. 2015); the first carries the stride."""
+    y = s.conv_norm(1, x, b.in_channels, b.mid_channels, 3, stride=b.stride, groups=b.groups,
+                    dilation=b.first_dilation)  # fmt: skip
+    y = s.conv_norm(2, s.relu(1, y), b.mid_channels, b.out_channels, 3, dilation=b.dilation)
     return y, x
 
 
-def _lower_preact_branch(b: _Builder, plan: BlockPlan, x: str) -> tuple[str, str]:
-    """The pre-activation branch (He et al. 2016); projections see the pre-activated input."""
-    p = b.block
-    c = plan
-    bias = not b.has_norm
-    pre = b.act(f"{p}.{b.act_name}#1", b.norm(f"{p}.bn1", x, c.in_channels))
-    if plan.type == "bottleneck":
-        s1, s2 = (c.stride, 1) if b.spec.block.stride_on == "1x1" else (1, c.stride)
-        y = b.conv(f"{p}.conv1", pre, c.in_channels, c.mid_channels, 1, stride=s1, bias=bias)
-        y = b.act(f"{p}.{b.act_name}#2", b.norm(f"{p}.bn2", y, c.mid_channels))
-        y = b.conv(f"{p}.conv2", y, c.mid_channels, c.mid_channels, 3, stride=s2,
-                   groups=c.groups, dilation=c.first_dilation, bias=bias)  # fmt: skip
-        y = b.act(f"{p}.{b.act_name}#3", b.norm(f"{p}.bn3", y, c.mid_channels))
-        y = b.conv(f"{p}.conv3", y, c.mid_channels, c.out_channels, 1, bias=bias)
-    else:
-        y = b.conv(f"{p}.conv1", pre, c.in_channels, c.mid_channels, 3, stride=c.stride,
-                   groups=c.groups, dilation=c.first_dilation, bias=bias)  # fmt: skip
-        y = b.act(f"{p}.{b.act_name}#2", b.norm(f"{p}.bn2", y, c.mid_channels))
-        y = b.conv(f"{p}.conv2", y, c.mid_channels, c.out_channels, 3, dilation=c.dilation,
-                   bias=bias)  # fmt: skip
-    return y, (pre if plan.projection_like else x)
+def _bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """1x1 reduce, 3x3, 1x1 expand (He et al. 2015)."""
+    s1, s2 = _strides(s, b)
+    y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.mid_channels, 1, stride=s1))
+    y = s.conv_norm(2, y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
+                    dilation=b.first_dilation)  # fmt: skip
+    y = s.conv_norm(3, s.relu(2, y), b.mid_channels, b.out_channels, 1)
+    return y, x
 
 
-def _finish_block(
-    b: _Builder, plan: BlockPlan, number: int, index: int, x: str, y: str, shortcut_in: str
-) -> ir.BlockInfo:
-    """Attention, drop-path, the shortcut, the add and the closing activation."""
-    p = b.block
-    assert p is not None
-    y = _lower_attention(b, plan, y)
-    if plan.drop_path > 0:
-        y = b.add(f"{p}.drop_path", ir.DROP, (y,), drop="path", rate=plan.drop_path)
-    add: str | None = None
-    out = y
-    if plan.shortcut != "none":
-        shortcut = _lower_shortcut(b, plan, shortcut_in)
-        add = out = b.add(f"{p}.add", ir.ADD, (y, shortcut))
-    if not b.spec.block.preact:
-        n = 3 if plan.type == "bottleneck" else 2
-        out = b.act(f"{p}.{b.act_name}#{n}", out)
-    return ir.BlockInfo(
-        path=p, stage=f"layer{number}", stage_number=number, index=index, type=plan.type,
-        in_channels=plan.in_channels, mid_channels=plan.mid_channels,
-        out_channels=plan.out_channels, stride=plan.stride, groups=plan.groups,
-        dilation=plan.dilation, first_dilation=plan.first_dilation, shortcut=plan.shortcut,
-        drop_path=plan.drop_path, attention_size=plan.attention_size,
-        input=x, output=out, add=add, loc=b.loc,
-    )  # fmt: skip
+def _preact_basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """Norm and activation before each 3x3 conv (He et al. 2016)."""
+    pre = s.relu(1, s.norm("bn1", x, b.in_channels))
+    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 3, stride=b.stride, groups=b.groups,
+               dilation=b.first_dilation)  # fmt: skip
+    y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    y = s.conv("conv2", y, b.mid_channels, b.out_channels, 3, dilation=b.dilation)
+    # A projection shortcut sees the pre-activated input; an identity one sees x itself.
+    return y, (pre if b.projection else x)
 
 
-def _lower_shortcut(b: _Builder, plan: BlockPlan, x: str) -> str:
-    p = f"{b.block}.downsample"
-    cin, cout, stride = plan.in_channels, plan.out_channels, plan.stride
-    if plan.shortcut == "pad":
-        return b.add(p, ir.PAD, (x,), stride=stride, out_channels=cout)
-    if plan.shortcut == "identity":
+def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """Norm and activation before each conv of a bottleneck (He et al. 2016)."""
+    s1, s2 = _strides(s, b)
+    pre = s.relu(1, s.norm("bn1", x, b.in_channels))
+    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1, stride=s1)
+    y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
+               dilation=b.first_dilation)  # fmt: skip
+    y = s.relu(3, s.norm("bn3", y, b.mid_channels))
+    y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
+    return y, (pre if b.projection else x)
+
+
+# (block type, pre-activation) -> its branch. A new block kind is one function and one entry.
+BRANCHES: dict[tuple[str, bool], Branch] = {
+    ("basic", False): _basic,
+    ("bottleneck", False): _bottleneck,
+    ("basic", True): _preact_basic,
+    ("bottleneck", True): _preact_bottleneck,
+}
+
+
+def _lower_shortcut(s: Scope, b: ir.Block, x: str) -> str:
+    cin, cout, stride = b.in_channels, b.out_channels, b.stride
+    if b.shortcut is ShortcutKind.PAD:
+        return s.add("downsample", ir.Pad(stride, cout), x)
+    if b.shortcut is ShortcutKind.IDENTITY:
         return x
-    with_norm = not b.spec.block.preact  # pre-activation projections are a bare conv
-    if plan.shortcut == "avgpool_projection":
+    with_norm = not b.preact  # pre-activation projections are a bare conv
+    first = 0
+    if b.shortcut is ShortcutKind.AVGPOOL_PROJECTION:
+        first = 1
         if stride > 1:
-            x = b.add(f"{p}.0", ir.POOL, (x,), pool="avg", kernel=2, stride=stride, padding=0,
-                      ceil_mode=True, count_include_pad=False)  # fmt: skip
-        x = b.conv(f"{p}.1", x, cin, cout, 1, bias=not b.has_norm)
-        return b.norm(f"{p}.2", x, cout) if with_norm else x
-    x = b.conv(f"{p}.0", x, cin, cout, 1, stride, bias=not b.has_norm)
-    return b.norm(f"{p}.1", x, cout) if with_norm else x
+            pool = ir.Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False)
+            x = s.add("downsample.0", pool, x)
+        stride = 1
+    x = s.conv(f"downsample.{first}", x, cin, cout, 1, stride)
+    return s.norm(f"downsample.{first + 1}", x, cout) if with_norm else x
 
 
-def _lower_attention(b: _Builder, plan: BlockPlan, y: str) -> str:
-    attention = b.spec.block.attention
+def _lower_attention(s: Scope, b: ir.Block, y: str) -> str:
+    attention = s.spec.block.attention
     if attention is None:
         return y
-    p = f"{b.block}.se"  # timm names both SE and ECA modules `se`
-    c = plan.out_channels
-    pooled = b.add(f"{p}.mean", ir.GLOBAL_POOL, (y,), pool="avg")
+    c = b.out_channels
+    pooled = s.add("se.mean", ir.GlobalPool("avg"), y)  # timm names both SE and ECA `se`
     if attention.type == "se":
-        hidden = plan.attention_size
-        g = b.conv(f"{p}.fc1", pooled, c, hidden, 1, bias=True)
-        g = b.act(f"{p}.act", g, "relu")
-        g = b.conv(f"{p}.fc2", g, hidden, c, 1, bias=True)
+        hidden = b.attention_size
+        g = s.conv("se.fc1", pooled, c, hidden, 1, bias=True)
+        g = s.act("se.act", g, "relu")
+        g = s.conv("se.fc2", g, hidden, c, 1, bias=True)
     else:
-        k = plan.attention_size
-        g = b.add(f"{p}.conv", ir.CHANNEL_CONV, (pooled,), kernel=k, padding=(k - 1) // 2)
-    gate = b.act(f"{p}.gate", g, "sigmoid")
-    return b.add(p, ir.MUL, (y, gate))
+        k = b.attention_size
+        g = s.add("se.conv", ir.ChannelConv(k, (k - 1) // 2), pooled)
+    gate = s.act("se.gate", g, "sigmoid")
+    return s.add("se", ir.Mul(), y, gate)
 
 
-def _lower_head(b: _Builder, spec: Spec, x: str, channels: int) -> None:
-    b.stage = "head"
-    b.loc = b.source.locate(("head",))
+def _lower_head(s: Scope, x: str, channels: int) -> None:
+    spec = s.spec
     if spec.block.preact:
         # The last pre-activation block ends in a conv: normalise and activate before pooling.
-        x = b.act(f"{b.act_name}#final", b.norm("bn_final", x, channels))
+        x = s.act(f"{s.act_name}#final", s.norm("bn_final", x, channels))
     pool = "avgpool" if spec.head.pool == "avg" else "global_maxpool"
-    x = b.add(pool, ir.GLOBAL_POOL, (x,), pool=spec.head.pool)
-    x = b.add("flatten", ir.FLATTEN, (x,))
+    x = s.add(pool, ir.GlobalPool(spec.head.pool), x)
+    x = s.add("flatten", ir.Flatten(), x)
     if spec.head.dropout > 0:
-        x = b.add("dropout", ir.DROP, (x,), drop="dropout", rate=spec.head.dropout)
+        x = s.add("dropout", ir.Drop("dropout", spec.head.dropout), x)
     if spec.head.classes:
-        b.add("fc", ir.LINEAR, (x,), in_features=channels, out_features=spec.head.classes,
-              bias=True)  # fmt: skip
+        s.add("fc", ir.Linear(channels, spec.head.classes), x)
