@@ -8,26 +8,16 @@ wrong. Only `build_model` imports torch.
 from __future__ import annotations
 
 import hashlib
-import json
 import linecache
 import os
 from collections.abc import Mapping
-from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from resgen.diagnostics import ResgenError, has_errors
-from resgen.spec.extends import base_reference, merge
-from resgen.spec.load import (
-    LoadedSpec,
-    load_merged,
-    load_spec_file,
-    resolve_spec_path,
-    validate_data,
-)
+from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file, resolve_spec_path
 from resgen.spec.model import Spec
-from resgen.spec.source import Source, parse_text
+from resgen.spec.schema import json_schema, json_schema_text
 
 if TYPE_CHECKING:
     from torch import nn
@@ -39,56 +29,28 @@ SpecSource: TypeAlias = str | os.PathLike[str] | Mapping[str, Any] | Spec | Load
 """What the API accepts as a spec: a path, a built-in name, a mapping, a Spec or a LoadedSpec."""
 
 DICT_SOURCE = "<dict>"
-SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
 
 
 def load_spec(source: SpecSource) -> LoadedSpec:
     """Load and validate a spec from a file path, a built-in spec name or a mapping.
 
     A mapping is validated as if it were a JSON file named `<dict>`: diagnostics point at
-    `<dict>:line:col` of its `json.dumps(indent=2)` text. Its `extends` (a built-in name, or a
-    path relative to the working directory) works as in a file. A `Spec` is re-validated too.
+    `<dict>:line:col` of its `json.dumps(indent=2)` text. Its `extends` works as in a file, but a
+    base path is relative to the working folder, since a mapping has no folder of its own. A
+    `Spec` is re-validated too.
     """
     if isinstance(source, LoadedSpec):
         return source
     if isinstance(source, Spec):
-        return _load_mapping(source.model_dump(mode="json", exclude_unset=True), "<Spec>")
+        return load_spec_data(source.model_dump(mode="json", exclude_unset=True), "<Spec>")
     if isinstance(source, Mapping):
-        return _load_mapping(source, DICT_SOURCE)
+        return load_spec_data(source, DICT_SOURCE)
     if isinstance(source, (str, os.PathLike)):
-        path, name = resolve_spec_path(os.fspath(source))
-        return load_spec_file(path, name)
+        return load_spec_file(*resolve_spec_path(os.fspath(source)))
     raise TypeError(
         f"load_spec() takes a path, a built-in spec name, a mapping or a loaded spec, "
         f"not {type(source).__name__}"
     )
-
-
-def _load_mapping(data: Mapping[str, Any], name: str) -> LoadedSpec:
-    try:
-        text = json.dumps(data, indent=2, ensure_ascii=False, default=repr, skipkeys=True) + "\n"
-    except ValueError:  # a circular reference: validation reports it, without positions
-        text = ""
-    # Parse the dump only for its positions; validate the caller's own objects, so a tuple or a
-    # float is judged as what it is, not as what JSON turns it into.
-    source = parse_text(text, name, fmt="json")[1] if text else Source(name, "")
-    raw = text.encode("utf-8")
-    merged: Any = dict(data)
-    if "extends" in merged:
-        # As in a file, but a base path is relative to the working directory.
-        reference = base_reference(merged.pop("extends"), Path(name), source)
-        try:
-            base_path, base_name = resolve_spec_path(reference)
-        except ResgenError as exc:  # point at the `extends` line, not at the bare name
-            where = source.locate(("extends",))
-            raise ResgenError(
-                [source.attach(replace(d, location=where)) for d in exc.diagnostics]
-            ) from None
-        base, base_source, base_raw = load_merged(base_path, base_name)
-        merged, source = merge(base, base_source, merged, source)
-        raw += b"\0" + base_raw
-    spec = validate_data(merged, source)
-    return LoadedSpec(spec, source, hashlib.sha256(raw).hexdigest())
 
 
 def check_spec(spec: SpecSource) -> tuple[LoadedSpec, Analysis]:
@@ -97,9 +59,8 @@ def check_spec(spec: SpecSource) -> tuple[LoadedSpec, Analysis]:
 
     loaded = load_spec(spec)
     analysis = check(loaded)
-    diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
-    if has_errors(diagnostics):
-        raise ResgenError(diagnostics)
+    if has_errors(analysis.diagnostics):
+        raise ResgenError(analysis.diagnostics)
     return loaded, analysis
 
 
@@ -168,79 +129,6 @@ def diff_specs(a: SpecSource, b: SpecSource) -> SpecDiff:
     if problems:
         raise ResgenError(problems)
     return compare_specs(checked[0], checked[1])
-
-
-def json_schema() -> dict[str, Any]:
-    """Return the JSON Schema (draft 2020-12) of spec files, from the spec's pydantic models.
-
-    A file without `extends` is a whole `Spec`; a file with it is a `SpecPatch`, where every key
-    is optional and may be null, nested mappings are patches too, and `stages` may also be a
-    mapping from stage number to a partial stage.
-    """
-    spec = Spec.model_json_schema()
-    defs: dict[str, Any] = {**spec.pop("$defs", {}), "Spec": spec}
-    objects = {f"#/$defs/{name}" for name, model in defs.items() if "properties" in model}
-    patches = {
-        f"{name}Patch": _as_patch(model, objects)
-        for name, model in defs.items()
-        if f"#/$defs/{name}" in objects
-    }
-    patch = patches["SpecPatch"]
-    extends = spec["properties"]["extends"]
-    patch["properties"]["extends"] = {
-        "type": "string",
-        "minLength": 1,
-        "description": extends["description"],
-    }
-    patch["required"] = ["extends"]
-    stages = patch["properties"]["stages"]
-    stages["anyOf"].insert(
-        1,
-        {
-            "type": "object",
-            "patternProperties": {"^[1-9][0-9]*$": {"$ref": "#/$defs/StageSpecPatch"}},
-            "additionalProperties": False,
-        },
-    )
-    return {
-        "$schema": SCHEMA_ID,
-        "title": "resgen spec",
-        "description": f"{spec['description']} With `extends`, changes to a base spec.",
-        "if": {"type": "object", "required": ["extends"]},
-        "then": {"$ref": "#/$defs/SpecPatch"},
-        "else": {"$ref": "#/$defs/Spec"},
-        "$defs": {**defs, **patches},
-    }
-
-
-def _as_patch(model: dict[str, Any], objects: set[str]) -> dict[str, Any]:
-    """The schema of a partial model that `extends` merges over a base: nothing required."""
-    patch = {k: v for k, v in model.items() if k not in ("required", "title")}
-    patch["properties"] = {
-        name: _as_patch_field(field, objects) for name, field in model["properties"].items()
-    }
-    return patch
-
-
-def _as_patch_field(field: dict[str, Any], objects: set[str]) -> dict[str, Any]:
-    # A mapping merges into the base's, so it is a patch too; a list replaces the base's whole,
-    # so its items stay complete. null removes the key. No default: the base's value applies.
-    field = {k: v for k, v in field.items() if k not in ("default", "title")}
-    options = field.pop("anyOf", None)
-    if options is None:
-        options = [{k: v for k, v in field.items() if k != "description"}]
-        field = {"description": field["description"]} if "description" in field else {}
-    options = [
-        {**o, "$ref": o["$ref"] + "Patch"} if o.get("$ref") in objects else o
-        for o in options
-        if o != {"type": "null"}
-    ]
-    return {**field, "anyOf": [*options, {"type": "null"}]}
-
-
-def json_schema_text() -> str:
-    """Return the JSON Schema as the text `resgen schema` writes (stable, `\\n`-terminated)."""
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 __all__ = [

@@ -1,13 +1,16 @@
 """Diagnostics: what went wrong, where in the user's file, and how to fix it.
 
 Passes return diagnostics as values; the pipeline collects them and raises once; only the CLI
-decides how to print them and which exit code to use.
+decides how to print them and which exit code to use. A diagnostic carries a location, never a
+copy of the source: a reporter looks the line up in `SOURCES` when it prints (as ruff resolves
+source files at the edge), and the reporters are chosen by name from `REPORTERS`.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +34,42 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+class SourceResolver:
+    """The text of every spec the loader read, by file name, for showing a diagnostic's line.
+
+    Like `linecache`, but filled by the loader instead of read back from disk: the file in a
+    location is a display name (`specs/x.yaml`, `<builtin>/x.yaml`, `<dict>`), not always a path,
+    and the line shown must be the one that was parsed, even if the file has changed since. The
+    text registered last under a name wins; lines are split on first use.
+    """
+
+    def __init__(self) -> None:
+        self._sources: dict[str, str | list[str]] = {}
+
+    def register(self, name: str, text: str) -> None:
+        """Remember the text of `name`, replacing what an earlier load registered."""
+        self._sources[name] = text
+
+    def register_lines(self, name: str, lines: Sequence[str]) -> None:
+        """Remember `name` as lines already split (a file that is not valid text)."""
+        self._sources[name] = list(lines)
+
+    def line(self, location: Location | None) -> str | None:
+        """The source line `location` points into, or None if it has none or it is unknown."""
+        if location is None or location.line <= 0:
+            return None
+        lines = self._sources.get(location.file)
+        if lines is None:
+            return None
+        if isinstance(lines, str):
+            lines = self._sources[location.file] = lines.splitlines()
+        return lines[location.line - 1] if location.line <= len(lines) else None
+
+
+# The process's resolver: the spec loader registers every text it parses here.
+SOURCES = SourceResolver()
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding: a stable kebab-case code, a message, where, and a hint at the fix."""
@@ -40,26 +79,22 @@ class Diagnostic:
     message: str
     location: Location | None = None
     hint: str | None = None
-    # The source line the location points into, for the caret display; filled by the loader.
-    source_line: str | None = field(default=None, compare=False)
+    # False for a finding about the whole file (it is empty, it is not UTF-8): its position is
+    # nominal, so reporters quote no line under it.
+    excerpt: bool = field(default=True, compare=False)
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    @property
+    def source_line(self) -> str | None:
+        """The line the location points into, looked up now; None when none is shown."""
+        return SOURCES.line(self.location) if self.excerpt else None
+
     def format(self, *, show_source: bool = True) -> str:
         """Format as `file:line:col: error[code]: message`, the source line, a caret and a hint."""
-        where = f"{self.location}: " if self.location else ""
-        lines = [f"{where}{self.severity.value}[{self.code}]: {self.message}"]
-        loc = self.location
-        if show_source and loc and loc.line > 0 and self.source_line is not None:
-            gutter = str(loc.line)
-            text, caret = _excerpt(self.source_line, loc.column)
-            lines.append(f"  {gutter} | {text}")
-            lines.append(f"  {' ' * len(gutter)} | {' ' * caret}^")
-        if self.hint:
-            lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return TextReporter(SOURCES if show_source else None).format(self)
 
     def to_json(self) -> dict[str, object]:
         loc = self.location
@@ -73,53 +108,16 @@ class Diagnostic:
             "hint": self.hint,
         }
 
-    def format_github(self) -> str:
-        """Format as a GitHub Actions workflow command, so CI marks the offending line."""
-        kind = "error" if self.is_error else "warning"
-        props = []
-        if self.location:
-            props.append(f"file={_gh_escape(self.location.file, prop=True)}")
-            if self.location.line > 0:
-                props.append(f"line={self.location.line}")
-                props.append(f"col={self.location.column}")
-        props.append(f"title=resgen {self.code}")
-        message = self.message + (f" (hint: {self.hint})" if self.hint else "")
-        return f"::{kind} {','.join(props)}::{_gh_escape(message)}"
-
-
-# Characters of a source line shown around the caret; a minified 10,000-character line is cut.
-MAX_SHOWN = 100
-
-
-def _excerpt(line: str, column: int) -> tuple[str, int]:
-    """The printable part of a source line around `column` (1-based), and the caret's offset.
-
-    Control characters become U+FFFD, one for one, so that the caret stays under its column and
-    nothing from the file can drive the terminal.
-    """
-    text = "".join(
-        c if c.isprintable() or c == "\t" else "\ufffd" for c in line.rstrip("\r\n")
-    ).expandtabs(1)
-    caret = max(column - 1, 0)
-    if len(text) <= MAX_SHOWN:
-        return text, caret
-    start = max(0, min(caret - MAX_SHOWN // 2, len(text) - MAX_SHOWN))
-    prefix = "..." if start > 0 else ""
-    suffix = "..." if start + MAX_SHOWN < len(text) else ""
-    return prefix + text[start : start + MAX_SHOWN] + suffix, caret - start + len(prefix)
-
-
-def _gh_escape(text: str, *, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
 
 def error(
-    code: str, message: str, location: Location | None = None, hint: str | None = None
+    code: str,
+    message: str,
+    location: Location | None = None,
+    hint: str | None = None,
+    *,
+    excerpt: bool = True,
 ) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, code, message, location, hint)
+    return Diagnostic(Severity.ERROR, code, message, location, hint, excerpt)
 
 
 def warning(
@@ -147,6 +145,155 @@ class ResgenError(Exception):
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(d.format(show_source=False) for d in self.diagnostics))
 
+    @classmethod
+    def single(
+        cls,
+        code: str,
+        message: str,
+        location: Location | None = None,
+        hint: str | None = None,
+        *,
+        excerpt: bool = True,
+    ) -> ResgenError:
+        """The error of a step that cannot go on past its first problem: one error diagnostic."""
+        return cls([error(code, message, location, hint, excerpt=excerpt)])
 
-def format_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.to_json() for d in diagnostics], indent=2)
+
+# --- reporters ----------------------------------------------------------------------------------
+
+# Characters of a source line shown around the caret; a minified 10,000-character line is cut.
+MAX_SHOWN = 100
+
+
+class Reporter:
+    """Prints diagnostics in one format: every command's findings, and `resgen check`'s run.
+
+    `report` prints findings as they come; `report_file` prints one checked file's findings;
+    `finish` closes a `check` run (a count, or the whole JSON document).
+    """
+
+    def __init__(self, resolver: SourceResolver | None = SOURCES) -> None:
+        self.resolver = resolver  # None: quote no source lines
+
+    def report(self, diagnostics: Iterable[Diagnostic]) -> None:
+        raise NotImplementedError
+
+    def report_file(self, name: str, diagnostics: Sequence[Diagnostic], summary: str) -> None:
+        """Report one checked file; `summary` describes it when it has no errors."""
+        self.report(diagnostics)
+
+    def finish(self) -> None:
+        """Print what follows every file of a `check` run."""
+
+
+class TextReporter(Reporter):
+    """Human text on stderr: `file:line:col: error[code]: message`, the line, a caret, a hint."""
+
+    def __init__(self, resolver: SourceResolver | None = SOURCES) -> None:
+        super().__init__(resolver)
+        self.checked = self.failed = 0
+
+    def format(self, diagnostic: Diagnostic) -> str:
+        loc = diagnostic.location
+        where = f"{loc}: " if loc else ""
+        lines = [f"{where}{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"]
+        shown = None
+        if self.resolver is not None and diagnostic.excerpt:
+            shown = self.resolver.line(loc)
+        if loc and shown is not None:
+            gutter = str(loc.line)
+            text, caret = _excerpt(shown, loc.column)
+            lines.append(f"  {gutter} | {text}")
+            lines.append(f"  {' ' * len(gutter)} | {' ' * caret}^")
+        if diagnostic.hint:
+            lines.append(f"  hint: {diagnostic.hint}")
+        return "\n".join(lines)
+
+    def report(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            print(self.format(d), file=sys.stderr)
+
+    def report_file(self, name: str, diagnostics: Sequence[Diagnostic], summary: str) -> None:
+        self.report(diagnostics)
+        self.checked += 1
+        if has_errors(diagnostics):
+            self.failed += 1
+        else:
+            print(f"{name}: ok ({summary})", file=sys.stderr)
+
+    def finish(self) -> None:
+        plural = "s" if self.checked != 1 else ""
+        print(f"checked {self.checked} spec{plural}: {self.failed} with errors", file=sys.stderr)
+
+
+class GitHubReporter(Reporter):
+    """GitHub Actions workflow commands on stdout, so CI marks the offending lines."""
+
+    def format(self, diagnostic: Diagnostic) -> str:
+        kind = "error" if diagnostic.is_error else "warning"
+        props = []
+        loc = diagnostic.location
+        if loc:
+            props.append(f"file={_gh_escape(loc.file, prop=True)}")
+            if loc.line > 0:
+                props.append(f"line={loc.line}")
+                props.append(f"col={loc.column}")
+        props.append(f"title=resgen {diagnostic.code}")
+        message = diagnostic.message + (f" (hint: {diagnostic.hint})" if diagnostic.hint else "")
+        return f"::{kind} {','.join(props)}::{_gh_escape(message)}"
+
+    def report(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            print(self.format(d))
+
+
+class JsonReporter(Reporter):
+    """One JSON document on stdout when the run ends: each file's diagnostics, then the rest."""
+
+    def __init__(self, resolver: SourceResolver | None = SOURCES) -> None:
+        super().__init__(resolver)
+        self.files: list[dict[str, object]] = []
+        self.problems: list[Diagnostic] = []
+
+    def report(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.problems.extend(diagnostics)
+
+    def report_file(self, name: str, diagnostics: Sequence[Diagnostic], summary: str) -> None:
+        found = [d.to_json() for d in diagnostics]
+        self.files.append({"file": name, "ok": not has_errors(diagnostics), "diagnostics": found})
+
+    def finish(self) -> None:
+        problems = [d.to_json() for d in self.problems]
+        print(json.dumps({"files": self.files, "problems": problems}, indent=2))
+
+
+REPORTERS: dict[str, type[Reporter]] = {
+    "text": TextReporter,
+    "json": JsonReporter,
+    "github": GitHubReporter,
+}
+
+
+def _excerpt(line: str, column: int) -> tuple[str, int]:
+    """The printable part of a source line around `column` (1-based), and the caret's offset.
+
+    Control characters become U+FFFD, one for one, so that the caret stays under its column and
+    nothing from the file can drive the terminal.
+    """
+    text = "".join(
+        c if c.isprintable() or c == "\t" else "\ufffd" for c in line.rstrip("\r\n")
+    ).expandtabs(1)
+    caret = max(column - 1, 0)
+    if len(text) <= MAX_SHOWN:
+        return text, caret
+    start = max(0, min(caret - MAX_SHOWN // 2, len(text) - MAX_SHOWN))
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if start + MAX_SHOWN < len(text) else ""
+    return prefix + text[start : start + MAX_SHOWN] + suffix, caret - start + len(prefix)
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text

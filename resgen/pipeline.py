@@ -48,7 +48,7 @@ def check(loaded: LoadedSpec) -> Analysis:
 def compile_spec(loaded: LoadedSpec) -> Compiled:
     """Check, then generate; raise ResgenError with every diagnostic if anything is wrong."""
     analysis = check(loaded)
-    diagnostics = [loaded.source.attach(d) for d in analysis.diagnostics]
+    diagnostics = list(analysis.diagnostics)
     if has_errors(diagnostics):
         raise ResgenError(diagnostics)
     # Imported here: `check`, `info` and `draw` never need jinja2 and the render model.

@@ -16,10 +16,9 @@ base file for inherited values.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from resgen.diagnostics import ResgenError, error
+from resgen.diagnostics import ResgenError
 from resgen.spec.source import Path as DataPath
 from resgen.spec.source import Source
 
@@ -31,9 +30,6 @@ def merge(
 ) -> tuple[Any, Source]:
     """Merge child data over base data; return the data and a Source with both files' positions."""
     merged = Source(child_src.name, child_src.text)
-    merged.texts.update(base_src.texts)
-    merged.texts[base_src.name] = base_src.text
-    merged.texts.update(child_src.texts)
     for path, pos in base_src.values.items():
         merged.values[path] = pos
         merged.origins[path] = base_src.origins.get(path, base_src.name)
@@ -71,19 +67,11 @@ def _patch_stages(base: list[Any], patches: dict[Any, Any], src: Source, out: So
         where = src.locate(("stages", key), key=True)
         number = int(key) if str(key).isdigit() else 0
         if not 1 <= number <= len(stages):
-            raise ResgenError(
-                [
-                    src.attach(
-                        error(
-                            "extends-stage",
-                            f"stage {key!r} does not exist in the base spec "
-                            f"(it has stages 1 to {len(stages)})",
-                            where,
-                            hint="stage patches are keyed by 1-based stage number: "
-                            "`stages: {3: {depth: 23}}`",
-                        )
-                    )
-                ]
+            raise ResgenError.single(
+                "extends-stage",
+                f"stage {key!r} does not exist in the base spec (it has stages 1 to {len(stages)})",
+                where,
+                hint="stage patches are keyed by 1-based stage number: `stages: {3: {depth: 23}}`",
             )
         index = number - 1
         if not isinstance(patch, dict) or not isinstance(stages[index], dict):
@@ -137,19 +125,13 @@ def _drop_positions(prefix: DataPath, out: Source) -> None:
             del table[path]
 
 
-def base_reference(value: Any, path: Path, src: Source) -> str:
+def base_reference(value: Any, src: Source) -> str:
     """Check the `extends` value is a non-empty string and return it."""
     if not isinstance(value, str) or not value.strip():
-        raise ResgenError(
-            [
-                src.attach(
-                    error(
-                        "wrong-type",
-                        "extends: must be a built-in spec name or a path to a spec file",
-                        src.locate(("extends",)),
-                        hint="e.g. `extends: resnet50` or `extends: ../base.yaml`",
-                    )
-                )
-            ]
+        raise ResgenError.single(
+            "wrong-type",
+            "extends: must be a built-in spec name or a path to a spec file",
+            src.locate(("extends",)),
+            hint="e.g. `extends: resnet50` or `extends: ../base.yaml`",
         )
     return value.strip()

@@ -75,17 +75,11 @@ class JsonParser:
             closing = "}" if bracket == "{" else "]"
             message = f"this {bracket!r} is never closed (the file ends first)"
             hint = f"add the missing {closing!r}"
-        raise ResgenError(
-            [
-                self.source.attach(
-                    error(
-                        "json-syntax",
-                        f"JSON syntax error: {message}",
-                        Location(self.source.name, *self._where(pos)),
-                        hint=hint,
-                    )
-                )
-            ]
+        raise ResgenError.single(
+            "json-syntax",
+            f"JSON syntax error: {message}",
+            Location(self.source.name, *self._where(pos)),
+            hint=hint,
         )
 
     def _no_comment(self) -> None:
@@ -159,13 +153,11 @@ class JsonParser:
                 if first and first[0] == key_pos[0]:
                     where = f" (first defined earlier on this line, column {first[1]})"
                 self.diagnostics.append(
-                    self.source.attach(
-                        error(
-                            "duplicate-key",
-                            f"duplicate key {key!r}{where}",
-                            Location(self.source.name, *key_pos),
-                            hint="remove one of them",
-                        )
+                    error(
+                        "duplicate-key",
+                        f"duplicate key {key!r}{where}",
+                        Location(self.source.name, *key_pos),
+                        hint="remove one of them",
                     )
                 )
                 self._value((*path, f"\0dup{self.pos}"))

@@ -78,4 +78,4 @@ def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
                 hint="set `class_name` to another name",
             )
         )
-    return [source.attach(d) for d in found]
+    return found

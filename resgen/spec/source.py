@@ -8,11 +8,10 @@ input can cause: alias bombs, deep nesting, huge numbers, oversized or binary fi
 from __future__ import annotations
 
 import codecs
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from resgen.diagnostics import Diagnostic, Location, ResgenError, error
+from resgen.diagnostics import SOURCES, Diagnostic, Location, ResgenError, error
 
 Path = tuple[str | int, ...]
 
@@ -24,7 +23,7 @@ class Source:
     """A spec's text, its name for messages, and the position of every value and key.
 
     A spec that `extends` another carries positions from several files: `origins` names the
-    file of every position that is not in this one, and `texts` holds those files' text.
+    file of every position that is not in this one.
     """
 
     name: str
@@ -32,12 +31,6 @@ class Source:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     origins: dict[Path, str] = field(default_factory=dict)
-    texts: dict[str, str] = field(default_factory=dict)
-
-    def line_text(self, line: int, file: str | None = None) -> str | None:
-        text = self.text if file in (None, self.name) else self.texts.get(file or "")
-        lines = (text or "").splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else None
 
     def locate(self, path: Path, *, key: bool = False) -> Location:
         """Return the location of the value at `path` (or its key), else of its nearest parent."""
@@ -52,22 +45,6 @@ class Source:
         line, col = self.values.get((), (1, 1))
         return Location(self.name, line, col)
 
-    def attach(self, diagnostic: Diagnostic) -> Diagnostic:
-        """Return the diagnostic with its source line filled in, for the caret display."""
-        loc = diagnostic.location
-        if loc is None or diagnostic.source_line is not None:
-            return diagnostic
-        if loc.file != self.name and loc.file not in self.texts:
-            return diagnostic
-        return Diagnostic(
-            diagnostic.severity,
-            diagnostic.code,
-            diagnostic.message,
-            loc,
-            diagnostic.hint,
-            self.line_text(loc.line, loc.file),
-        )
-
 
 def parse_text(text: str, name: str, *, fmt: str) -> tuple[Any, Source]:
     """Parse YAML (`fmt="yaml"`) or JSON text into plain data and its `Source`."""
@@ -75,6 +52,7 @@ def parse_text(text: str, name: str, *, fmt: str) -> tuple[Any, Source]:
     from resgen.spec.yaml_source import load_yaml
 
     source = Source(name, text)
+    SOURCES.register(name, text)  # for the lines that reporters show under diagnostics
     if fmt == "json":
         data = JsonParser(text, source).parse()
     else:
@@ -94,27 +72,20 @@ _OTHER_ENCODINGS = (
 def decode_bytes(raw: bytes, name: str) -> str:
     """Decode a spec file's bytes as UTF-8 or raise a diagnostic saying why it cannot be read."""
     if len(raw) > MAX_FILE_BYTES:
-        raise ResgenError(
-            [
-                error(
-                    "file-too-large",
-                    f"spec file is larger than {MAX_FILE_BYTES:,} bytes, the limit",
-                    Location(name),
-                    hint="a ResNet spec is a few hundred bytes; is this the right file?",
-                )
-            ]
+        raise ResgenError.single(
+            "file-too-large",
+            f"spec file is larger than {MAX_FILE_BYTES:,} bytes, the limit",
+            Location(name),
+            hint="a ResNet spec is a few hundred bytes; is this the right file?",
         )
     for bom, encoding in _OTHER_ENCODINGS:
         if raw.startswith(bom):
-            raise ResgenError(
-                [
-                    error(
-                        "encoding",
-                        f"spec file is {encoding} text; resgen reads UTF-8",
-                        Location(name, 1, 1),
-                        hint="save the file as UTF-8",
-                    )
-                ]
+            raise ResgenError.single(
+                "encoding",
+                f"spec file is {encoding} text; resgen reads UTF-8",
+                Location(name, 1, 1),
+                hint="save the file as UTF-8",
+                excerpt=False,
             )
     if b"\x00" in raw:
         raise ResgenError(
@@ -148,11 +119,9 @@ def decode_bytes(raw: bytes, name: str) -> str:
 
 
 def _at_byte(raw: bytes, index: int, name: str, code: str, message: str, hint: str) -> Diagnostic:
-    """A diagnostic at a byte offset, its line shown as text (undecodable bytes replaced)."""
+    """A diagnostic at a byte offset; its line is shown as text, undecodable bytes replaced."""
+    lines = [part.decode("utf-8", "replace").rstrip("\r") for part in raw.split(b"\n")]
+    SOURCES.register_lines(name, lines)
     start = raw.rfind(b"\n", 0, index) + 1
-    end = raw.find(b"\n", index)
-    line_bytes = raw[start : len(raw) if end < 0 else end]
-    column = len(line_bytes[: index - start].decode("utf-8", "replace")) + 1
-    location = Location(name, raw.count(b"\n", 0, index) + 1, column)
-    shown = line_bytes.decode("utf-8", "replace").rstrip("\r")
-    return dataclasses.replace(error(code, message, location, hint), source_line=shown)
+    column = len(raw[start:index].decode("utf-8", "replace")) + 1
+    return error(code, message, Location(name, raw.count(b"\n", 0, index) + 1, column), hint)

@@ -23,31 +23,21 @@ from resgen.spec.source import Source
 def validate_data(data: Any, source: Source) -> Spec:
     """Validate parsed data against the spec models, mapping errors back to line:col."""
     if data is None:
-        raise ResgenError(
-            [
-                error(
-                    "empty-spec",
-                    "spec file is empty"
-                    if not source.text.strip()
-                    else "spec file holds only comments and blank lines",
-                    Location(source.name, 1, 1),
-                    hint="a spec needs at least `name`, `block` and `stages`; "
-                    "see specs/resnet50.yaml",
-                )
-            ]
+        raise ResgenError.single(
+            "empty-spec",
+            "spec file is empty"
+            if not source.text.strip()
+            else "spec file holds only comments and blank lines",
+            Location(source.name, 1, 1),
+            hint="a spec needs at least `name`, `block` and `stages`; see specs/resnet50.yaml",
+            excerpt=False,
         )
     if not isinstance(data, dict):
-        raise ResgenError(
-            [
-                source.attach(
-                    error(
-                        "not-a-mapping",
-                        f"a spec must be a mapping of keys to values, not {kind_of(data)}",
-                        source.locate(()),
-                        hint="start the file with `name: ...` at the left margin",
-                    )
-                )
-            ]
+        raise ResgenError.single(
+            "not-a-mapping",
+            f"a spec must be a mapping of keys to values, not {kind_of(data)}",
+            source.locate(()),
+            hint="start the file with `name: ...` at the left margin",
         )
     try:
         spec = Spec.model_validate(data)
@@ -159,24 +149,20 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
         if hint is None and fields:
             hint = f"allowed keys here: {', '.join(fields)}"
         parent = _describe(loc[:-1]) or "the spec"
-        return source.attach(
-            error(
-                "unknown-key",
-                f"unknown key {key!r} in {parent}",
-                source.locate(loc, key=True),
-                hint,
-            )
+        return error(
+            "unknown-key",
+            f"unknown key {key!r} in {parent}",
+            source.locate(loc, key=True),
+            hint,
         )
     if kind == "missing":
         key = str(loc[-1])
         parent = _describe(loc[:-1]) or "the spec"
-        return source.attach(
-            error(
-                "missing-key",
-                f"{parent} needs the key {key!r}",
-                source.locate(loc[:-1]),
-                hint=_field_description(loc, data),
-            )
+        return error(
+            "missing-key",
+            f"{parent} needs the key {key!r}",
+            source.locate(loc[:-1]),
+            hint=_field_description(loc, data),
         )
     value = err.get("input")
     shown = _show(value)
@@ -186,22 +172,18 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
         lower = {c.lower(): c for c in choices}
         close = [lower[str(value).lower()]] if str(value).lower() in lower else []
         close = close or difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
-        return source.attach(
-            error(
-                "invalid-value",
-                f"{where}: {shown} is not one of {expected}",
-                source.locate(loc),
-                hint=f"did you mean {close[0]!r}?" if close else _field_description(loc, data),
-            )
+        return error(
+            "invalid-value",
+            f"{where}: {shown} is not one of {expected}",
+            source.locate(loc),
+            hint=f"did you mean {close[0]!r}?" if close else _field_description(loc, data),
         )
     if kind.endswith("_type") or kind in {"model_type", "model_attributes_type", "dict_type"}:
-        return source.attach(
-            error(
-                "wrong-type",
-                f"{where}: {_type_message(kind, err['msg'])}, got {shown}",
-                source.locate(loc),
-                hint=_field_description(loc, data),
-            )
+        return error(
+            "wrong-type",
+            f"{where}: {_type_message(kind, err['msg'])}, got {shown}",
+            source.locate(loc),
+            hint=_field_description(loc, data),
         )
     ctx = err.get("ctx", {})
     message = {
@@ -214,13 +196,11 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
         "too_short": f"needs at least {ctx.get('min_length')} item(s)",
         "too_long": f"allows at most {ctx.get('max_length')} item(s)",
     }.get(kind) or err["msg"].removeprefix("Value error, ")
-    return source.attach(
-        error(
-            "invalid-value",
-            f"{where}: {message[0].lower()}{message[1:]} (got {shown})",
-            source.locate(loc),
-            hint=_field_description(loc, data),
-        )
+    return error(
+        "invalid-value",
+        f"{where}: {message[0].lower()}{message[1:]} (got {shown})",
+        source.locate(loc),
+        hint=_field_description(loc, data),
     )
 
 

@@ -36,12 +36,12 @@ def load_yaml(text: str, source: Source) -> Any:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        raise ResgenError([source.attach(_syntax_error(exc, text, source.name))]) from None
+        raise ResgenError([_syntax_error(exc, text, source.name)]) from None
     except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise ResgenError([source.attach(_too_deep(_first_too_deep(text), source.name))]) from None
+        raise ResgenError([_too_deep(_first_too_deep(text), source.name)]) from None
     except yaml.YAMLError as exc:
-        raise ResgenError(
-            [error("yaml-syntax", f"YAML syntax error: {exc}", Location(source.name))]
+        raise ResgenError.single(
+            "yaml-syntax", f"YAML syntax error: {exc}", Location(source.name)
         ) from None
     if node is None:
         return None
@@ -166,19 +166,13 @@ def _check_expansion(root: yaml.Node, source: Source) -> None:
         if not bigger:
             break
         node = bigger[0]
-    raise ResgenError(
-        [
-            source.attach(
-                error(
-                    "too-many-nodes",
-                    f"the spec expands to {total:,} YAML nodes through its aliases (*name); "
-                    f"the limit is {MAX_NODES:,}",
-                    _loc(source, node),
-                    hint="this value repeats aliases of values that repeat aliases (an alias "
-                    "bomb?); a spec needs a few dozen nodes",
-                )
-            )
-        ]
+    raise ResgenError.single(
+        "too-many-nodes",
+        f"the spec expands to {total:,} YAML nodes through its aliases (*name); "
+        f"the limit is {MAX_NODES:,}",
+        _loc(source, node),
+        hint="this value repeats aliases of values that repeat aliases (an alias bomb?); a spec "
+        "needs a few dozen nodes",
     )
 
 
@@ -213,15 +207,14 @@ class _YamlConverter:
         self.active: set[int] = set()  # collections being converted: a repeat is a cycle
 
     def report(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> None:
-        located = error(code, message, _loc(self.source, node), hint)
-        self.diagnostics.append(self.source.attach(located))
+        self.diagnostics.append(error(code, message, _loc(self.source, node), hint))
 
     def convert(self, node: yaml.Node, path: Path) -> Any:
         self.source.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if len(path) >= MAX_NESTING:
-            raise ResgenError([self.source.attach(_too_deep(self._where(node), self.source.name))])
+            raise ResgenError([_too_deep(self._where(node), self.source.name)])
         if id(node) in self.active:
             self.report(
                 "recursive-alias",

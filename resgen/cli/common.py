@@ -1,0 +1,83 @@
+"""What every command shares: exit codes, printing diagnostics, finding specs, writing outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, TypeAlias
+
+from resgen.diagnostics import Diagnostic, Location, ResgenError, TextReporter, error
+from resgen.files import write_atomic
+from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class Command(Protocol):
+    """A command module: its one-line help, its arguments, and what it does."""
+
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# What `resgen.api.load_spec` takes from the command line: a path, or a built-in spec's name.
+SpecArg: TypeAlias = str | Path
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
+    """Print diagnostics as text on stderr, each with its source line."""
+    TextReporter().report(diagnostics)
+
+
+def expand_specs(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[Diagnostic]]:
+    """Turn CLI arguments into specs to load, each with its name in messages, and the problems.
+
+    Files are taken as given, directories give their spec files, and other arguments must be
+    built-in spec names; what is none of these is a problem, reported after every spec.
+    """
+    found: list[tuple[SpecArg, str]] = []
+    problems: list[Diagnostic] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file()
+            )
+            if not files:
+                problems.append(error("no-specs", f"no .yaml, .yml or .json specs in {arg}/", None))
+            found.extend((p, display_name(p)) for p in files)
+            continue
+        try:
+            found.append((arg, resolve_spec_path(arg)[1]))
+        except ResgenError as exc:
+            problems.extend(exc.diagnostics)
+    return found, problems
+
+
+def write_output(target: Path, content: str | bytes, what: str = "") -> bool:
+    """Write one output and say so; an `unwritable` diagnostic and False when it cannot."""
+    try:
+        changed = write_atomic(target, content)
+    except OSError as exc:
+        print_diagnostics(
+            [
+                error(
+                    "unwritable",
+                    f"cannot write {display_name(target)}: {exc.strerror or exc}",
+                    Location(str(target)),
+                    hint="check that the output path (-o) is in a writable directory",
+                )
+            ]
+        )
+        return False
+    err(f"{'wrote' if changed else 'unchanged'} {display_name(target)}{what}")
+    return True

@@ -1,0 +1,36 @@
+"""`resgen diff`: what changes from spec A to spec B: fields, shapes, counts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, print_diagnostics
+from resgen.diagnostics import ResgenError
+
+HELP = "what changes from spec A to spec B: fields, shapes, counts"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec_a", metavar="A", help="spec file or built-in name")
+    parser.add_argument("spec_b", metavar="B", help="spec file or built-in name")
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="output format"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from resgen.api import diff_specs
+    from resgen.diff import format_diff
+
+    try:
+        diff = diff_specs(args.spec_a, args.spec_b)
+    except ResgenError as exc:
+        print_diagnostics(exc.diagnostics)
+        return EXIT_FINDINGS
+    if args.output == "json":
+        print(json.dumps(diff.to_json(), indent=2))
+    else:
+        sys.stdout.write(format_diff(diff))
+    return EXIT_OK
