@@ -176,6 +176,7 @@ class Reporter:
         self.resolver = resolver  # None: quote no source lines
 
     def report(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Print diagnostics (or keep them, for a format printed whole at the end)."""
         raise NotImplementedError
 
     def report_file(self, name: str, diagnostics: Sequence[Diagnostic], summary: str) -> None:

@@ -11,7 +11,7 @@ Merge rules (child over base):
   error.
 
 Every merged value keeps the position of the file it came from, so diagnostics point into the
-base file for inherited values.
+base file for inherited values. Which file a base is, `spec/load.py` decides, in one place.
 """
 
 from __future__ import annotations

@@ -185,8 +185,19 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
             source.locate(loc),
             hint=_field_description(loc, data),
         )
+    message = _constraint_message(kind, err)
+    return error(
+        "invalid-value",
+        f"{where}: {message[0].lower()}{message[1:]} (got {shown})",
+        source.locate(loc),
+        hint=_field_description(loc, data),
+    )
+
+
+def _constraint_message(kind: str, err: Any) -> str:
+    """Word a broken bound or length in the user's terms; pydantic's own words otherwise."""
     ctx = err.get("ctx", {})
-    message = {
+    message: str = {
         "greater_than_equal": f"must be at least {ctx.get('ge')}",
         "greater_than": f"must be greater than {ctx.get('gt')}",
         "less_than": f"must be less than {ctx.get('lt')}",
@@ -196,12 +207,7 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
         "too_short": f"needs at least {ctx.get('min_length')} item(s)",
         "too_long": f"allows at most {ctx.get('max_length')} item(s)",
     }.get(kind) or err["msg"].removeprefix("Value error, ")
-    return error(
-        "invalid-value",
-        f"{where}: {message[0].lower()}{message[1:]} (got {shown})",
-        source.locate(loc),
-        hint=_field_description(loc, data),
-    )
+    return message
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
