@@ -72,9 +72,9 @@ class PreActBottleneck(nn.Module):
         identity = x
         # A projection shortcut sees the pre-activated input; an identity one sees x itself.
         pre = self.relu(self.bn1(x))
-        out = self.conv1(pre)
-        out = self.conv2(self.relu(self.bn2(out)))
-        out = self.conv3(self.relu(self.bn3(out)))
+        out = self.relu(self.bn2(self.conv1(pre)))
+        out = self.relu(self.bn3(self.conv2(out)))
+        out = self.conv3(out)
         if self.downsample is not None:
             identity = self.downsample(pre)
         out += identity

@@ -70,7 +70,8 @@ class PreActBasicBlock(nn.Module):
         identity = x
         # A projection shortcut sees the pre-activated input; an identity one sees x itself.
         pre = self.relu(self.bn1(x))
-        out = self.conv2(self.relu(self.bn2(self.conv1(pre))))
+        out = self.relu(self.bn2(self.conv1(pre)))
+        out = self.conv2(out)
         if self.downsample is not None:
             identity = self.downsample(pre)
         out += identity

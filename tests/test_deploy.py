@@ -24,7 +24,8 @@ from torch import nn
 
 import resgen
 from resgen.api import load_module
-from resgen.codegen.deploy import plan_norms, render_deploy_source
+from resgen.codegen.deploy import render_deploy_source
+from resgen.graph.fold import plan_norms
 from resgen.pipeline import check
 from resgen.spec.load import LoadedSpec
 from tests.conftest import ROOT, SPECS, generated_module, randomise_norms, run_resgen

@@ -129,7 +129,7 @@ def _module_paths(model: torch.nn.Module) -> set[str]:
 
 def _node_paths(graph: ir.Graph) -> set[str]:
     kinds = (ir.CONV, ir.NORM, ir.LINEAR, ir.CHANNEL_CONV)
-    return {node for node, attrs in graph.nodes(data=True) if attrs["kind"] in kinds}
+    return {node for node, data in ir.nodes(graph) if data.kind in kinds}
 
 
 def _randomize(model: torch.nn.Module) -> None:

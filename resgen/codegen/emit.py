@@ -48,7 +48,7 @@ def bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(directory))
 
 
-def render_source(model: RenderModel) -> str:
+def render_source(model: RenderModel, template: str = "model.py.jinja") -> str:
     """Render the model file; the text ends with exactly one newline."""
-    text = environment().get_template("model.py.jinja").render(m=model)
+    text = environment().get_template(template).render(m=model)
     return text.rstrip("\n") + "\n"

@@ -191,7 +191,7 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
 def _lower_stem(s: Scope, x: str) -> str:
     spec = s.spec
     stem = spec.stem
-    cin = spec.input.channels
+    cin = Arg(spec.input.channels, "in_channels")  # the model's constructor argument
     if stem.type == "deep":
         # timm's layout: conv1 is a Sequential of conv, norm, act, conv, norm, act, conv.
         w0, w1, w2 = stem.conv_widths
@@ -248,8 +248,9 @@ def _bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     """1x1 reduce, 3x3, 1x1 expand (He et al. 2015)."""
     s1, s2 = _strides(s, b)
     y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.mid_channels, 1, stride=s1))
+    # A bottleneck has one 3x3: the class's `dilation` is the block's first dilation.
     y = s.conv_norm(2, y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
-                    dilation=b.first_dilation)  # fmt: skip
+                    dilation=Arg(b.first_dilation, "dilation"))  # fmt: skip
     y = s.conv_norm(3, s.relu(2, y), b.mid_channels, b.out_channels, 1)
     return y, x
 
@@ -272,7 +273,7 @@ def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1, stride=s1)
     y = s.relu(2, s.norm("bn2", y, b.mid_channels))
     y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
-               dilation=b.first_dilation)  # fmt: skip
+               dilation=Arg(b.first_dilation, "dilation"))  # fmt: skip
     y = s.relu(3, s.norm("bn3", y, b.mid_channels))
     y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
     return y, (pre if b.projection else x)

@@ -1,0 +1,442 @@
+"""Graph -> block classes: each class's render model from its blocks' nodes.
+
+One representative block (the first of its class in network order) gives the modules, their
+arguments and the forward statements; the ops' `ir.Arg` values tell which arguments are the
+class's constructor parameters. The trained graph gives the normal build, the folded graph
+(`resgen.graph.fold`) the deploy build, through the same templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+from resgen.graph import ir
+from resgen.graph.ir import Arg
+from resgen.spec.model import Spec
+
+# (block type, pre-activation) -> (class name, template under templates/blocks/).
+BLOCK_CLASSES = {
+    ("basic", False): ("BasicBlock", "basic"),
+    ("bottleneck", False): ("Bottleneck", "bottleneck"),
+    ("basic", True): ("PreActBasicBlock", "preact_basic"),
+    ("bottleneck", True): ("PreActBottleneck", "preact_bottleneck"),
+}
+
+# Constructor parameters after the three widths, in signature order: (annotation, default).
+PARAMS = {
+    "stride": ("int", "1"),
+    "groups": ("int", "1"),
+    "dilation": ("int", "1"),
+    "first_dilation": ("int | None", "None"),  # None: the same as `dilation`
+    "downsample": ("bool", "False"),
+    "attention": ("int", ""),  # the default depends on the attention kind
+    "residual": ("bool", "True"),
+    "drop_path": ("float", "0.0"),
+}
+_DILATIONS = ("dilation", "first_dilation")
+ATTENTION = {"se": ("SqueezeExcite", "16"), "eca": ("EfficientChannelAttention", "3")}
+LINE = 88  # ruff's line length: a call that fits stays on one line, as ruff writes it
+
+
+@dataclass(frozen=True)
+class Call:
+    """`callee(args)`: on one line, or one argument per line with a trailing comma."""
+
+    callee: str
+    args: tuple[str, ...]
+    exploded: bool
+
+
+@dataclass(frozen=True)
+class Decl:
+    """`self.<attr> = <call>` in a constructor."""
+
+    attr: str
+    call: Call
+    items: ClassVar[tuple[str, ...]] = ()  # a Sequential's lines (resgen.codegen.stem)
+
+
+@dataclass(frozen=True)
+class Statement:
+    target: str  # "out" | "pre"
+    expr: str
+    comment: str  # "" or what a fused conv computes
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    annotation: str
+    default: str
+
+
+@dataclass(frozen=True)
+class BlockClass:
+    """One block class to emit: constructor, modules and forward, all precomputed."""
+
+    name: str
+    template: str  # templates/blocks/<template>.py.jinja, which supplies the docstring
+    type: str
+    preact: bool
+    deploy: bool
+    folded: bool  # deploy: norms were folded into this class's convs
+    stride_on_1x1: bool
+    grouped: bool
+    params: tuple[Param, ...]
+    defaults_dilation: bool  # `first_dilation = first_dilation or dilation`
+    modules: tuple[Decl, ...]  # the residual branch's convs and norms, in order
+    act: Decl | None  # the block's activation module, when some op still uses it
+    attention: Decl | None
+    residual: str  # "always", "never" (plain blocks) or "param" (per stage)
+    drop_path: bool
+    shortcut: str  # "" or the ShortcutKind of the `downsample` module
+    shortcut_items: tuple[Call, ...]  # the downsample Sequential's convs and norms
+    stride_conv: str  # the branch conv that carries the stride, named in a comment
+    stride_comment: bool  # say so beside the projection (the normal build)
+    shortcut_input: str  # "x" or "pre"
+    names_pre: bool  # forward comments on which input the projection sees
+    statements: tuple[Statement, ...]
+    fused_tail: Statement | None  # deploy: the last conv with its add and ReLU, or its ReLU
+    closing: str  # what forward returns: `self.relu(out)` (post-activation) or `out`
+    zero_init: str  # the module whose weight zero_init_residual zeroes
+
+
+def class_of(block: ir.Block) -> str:
+    return BLOCK_CLASSES[(block.type, block.preact)][0]
+
+
+def block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[BlockClass, ...]:
+    """Every block class the graph's blocks need, in the order of BLOCK_CLASSES."""
+    by_class: dict[str, list[ir.Block]] = {}
+    for block in ir.blocks_of(graph):
+        by_class.setdefault(class_of(block), []).append(block)
+    return tuple(
+        _block_class(graph, spec, by_class[name], template, deploy=deploy)
+        for name, template in BLOCK_CLASSES.values()
+        if name in by_class
+    )
+
+
+def _members(graph: ir.Graph, block: ir.Block) -> list[tuple[str, ir.Op]]:
+    """A block's nodes as (path relative to the block, op), in graph order."""
+    prefix = block.path + "."
+    return [(n[len(prefix) :], d.op) for n, d in ir.nodes(graph) if d.block == block.path]
+
+
+def _block_class(
+    graph: ir.Graph, spec: Spec, blocks: list[ir.Block], template: str, *, deploy: bool
+) -> BlockClass:
+    rep = blocks[0]
+    members = {b.path: _members(graph, b) for b in blocks}
+    ops = dict(members[rep.path])
+    params = _params(blocks, members, spec)
+    names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
+    fused = _agreed_fusions(blocks, members)
+    kinds = {b.shortcut for b in blocks if b.downsample}
+    shortcut = kinds.pop() if kinds else None
+    with_shortcut = next((b for b in blocks if b.downsample), None)
+    act_attr = "relu" if spec.act == "relu" else "act"
+    walk = _Walk(graph, rep, fused, act_attr)
+    branch = [rel for rel, op in ops.items() if "." not in rel and isinstance(op, _MODULES)]
+    convs = {rel: op for rel, op in ops.items() if rel in branch and isinstance(op, ir.Conv)}
+    first = next(iter(convs))
+    stride_conv = next((rel for rel, c in convs.items() if _is_arg(c.stride, "stride")), "")
+    modules = tuple(
+        Decl(rel, module_call(ops[rel], names, first=rel == first, indent=8, attr=rel,
+                              fused=fused.get(rel, "")))
+        for rel in branch
+    )  # fmt: skip
+    return BlockClass(
+        name=class_of(rep),
+        template=template,
+        type=rep.type,
+        preact=rep.preact,
+        deploy=deploy,
+        folded=bool(graph.graph.get("folds")) and _folds_here(graph, rep),
+        stride_on_1x1=spec.block.stride_on == "1x1",
+        grouped="groups" in names,
+        params=params,
+        defaults_dilation="first_dilation" in names,
+        modules=modules,
+        act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
+        attention=_attention(spec),
+        residual=_residual(blocks),
+        drop_path=any(isinstance(op, ir.Drop) for op in ops.values()),
+        shortcut=str(shortcut or ""),
+        shortcut_items=_shortcut_items(graph, with_shortcut, names),
+        stride_conv=stride_conv,
+        stride_comment=bool(stride_conv) and not deploy,
+        shortcut_input=_shortcut_input(graph, with_shortcut, walk),
+        names_pre=rep.preact and bool(shortcut and shortcut.has_conv),
+        statements=tuple(walk.statements),
+        fused_tail=walk.tail,
+        closing="out" if rep.preact else f"self.{act_attr}(out)",
+        zero_init=next(rel for rel in reversed(branch) if isinstance(ops[rel], _WEIGHTED)),
+    )
+
+
+_MODULES = (ir.Conv, ir.Norm, ir.Affine)
+_WEIGHTED = (ir.Conv, ir.Norm)
+
+
+def _is_arg(value: object, name: str) -> bool:
+    return isinstance(value, Arg) and value.name == name
+
+
+def _args_of(ops: list[tuple[str, ir.Op]]) -> dict[str, int]:
+    """The constructor arguments an instance's ops were built from, with their values."""
+    found: dict[str, int] = {}
+    for _, op in ops:
+        for f in fields(op):
+            value = getattr(op, f.name)
+            if isinstance(value, Arg):
+                found.setdefault(value.name, int(value))
+    return found
+
+
+def _params(
+    blocks: list[ir.Block], members: dict[str, list[tuple[str, ir.Op]]], spec: Spec
+) -> tuple[Param, ...]:
+    """The class's constructor parameters: those some instance sets away from the default."""
+    values = [_args_of(members[b.path]) for b in blocks]
+    used = {name for v in values for name in v}
+    dilated = any(v.get(d, 1) != 1 for v in values for d in _DILATIONS)
+    wanted = {
+        "stride": True,
+        "groups": any(v.get("groups", 1) != 1 for v in values),
+        "dilation": dilated and "dilation" in used,
+        "first_dilation": dilated and "first_dilation" in used,
+        "downsample": any(b.downsample for b in blocks),
+        "attention": "attention" in used,
+        "residual": _residual(blocks) == "param",
+        "drop_path": any(isinstance(op, ir.Drop) for b in blocks for _, op in members[b.path]),
+    }
+    attention = spec.block.attention
+    out = []
+    for name, (annotation, default) in PARAMS.items():
+        if wanted[name]:
+            if name == "attention" and attention is not None:
+                default = ATTENTION[attention.type][1]
+            out.append(Param(name, annotation, default))
+    return tuple(out)
+
+
+def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str = "rates[i]") -> str:
+    """The expression that builds one block: `Bottleneck(256, 128, 512, stride=2, ...)`."""
+    values = _args_of(_members(graph, block))
+    names = {p.name for p in cls.params}
+    args = [str(values[c]) for c in ("in_channels", "mid_channels", "out_channels")]
+    for name in ("stride", "groups", "dilation"):
+        if name in names and values.get(name, 1) != 1:
+            args.append(f"{name}={values[name]}")
+    if "first_dilation" in names and values["first_dilation"] != values.get("dilation", 1):
+        args.append(f"first_dilation={values['first_dilation']}")
+    if block.downsample:
+        args.append("downsample=True")
+    if "attention" in names:
+        args.append(f"attention={values['attention']}")
+    if block.add is None and cls.residual == "param":
+        args.append("residual=False")
+    if cls.drop_path:
+        args.append(f"drop_path={rate}")
+    return f"{cls.name}({', '.join(args)})"
+
+
+def _value(value: int, names: set[str]) -> str:
+    """An argument as the class writes it: its parameter's name, else the number."""
+    if isinstance(value, Arg) and value.name in names:
+        return value.name
+    return str(int(value))
+
+
+def module_call(
+    op: ir.Op, names: set[str], *, first: bool, indent: int, attr: str = "", fused: str = ""
+) -> Call:
+    """The constructor call of a block's conv, norm or affine module."""
+    if isinstance(op, ir.Conv):
+        args = [_value(op.in_channels, names), _value(op.out_channels, names)]
+        args.append(f"kernel_size={op.kernel}")
+        for key, value, default in (
+            ("stride", op.stride, 1), ("padding", op.padding, 0),
+            ("dilation", op.dilation, 1), ("groups", op.groups, 1),
+        ):  # fmt: skip
+            shown = _value(value, names)
+            if shown != str(default):
+                args.append(f"{key}={shown}")
+        args.append(f"bias={op.bias}")
+        callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}.get(fused, "nn.Conv2d")
+        # A block's first conv is where a stride can sit (v1 or v1.5), so it is written out in
+        # full like the 3x3s; any other call stays on one line when it fits, as ruff writes it.
+        target = f"self.{attr} = " if attr else ""
+        one_line = f"{callee}({', '.join(args)})"
+        exploded = first or indent + len(target) + len(one_line) + (0 if attr else 1) > LINE
+        return Call(callee, tuple(args), exploded)
+    if isinstance(op, ir.Affine):
+        return Call("Affine", (_value(op.channels, names),), False)
+    assert isinstance(op, ir.Norm), op
+    return Call(*_norm_ctor(op, _value(op.channels, names)), False)
+
+
+def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
+    eps = () if op.eps == 1e-5 else (f"eps={op.eps!r}",)
+    if op.norm == "group":
+        return "nn.GroupNorm", (str(op.groups), channels, *eps)
+    callee = "FrozenBatchNorm2d" if op.norm == "frozen_batch" else "nn.BatchNorm2d"
+    return callee, (channels, *eps)
+
+
+def norm_expression(op: ir.Norm | ir.Affine, channels: str) -> str:
+    """A norm (or affine) module's constructor on one line, for the model's own modules."""
+    if isinstance(op, ir.Affine):
+        return f"Affine({channels})"
+    callee, args = _norm_ctor(op, channels)
+    return f"{callee}({', '.join(args)})"
+
+
+# Activation constructors; in-place where torch allows it, as torchvision does.
+ACTIVATIONS = {
+    "relu": ("nn.ReLU", ("inplace=True",)),
+    "silu": ("nn.SiLU", ("inplace=True",)),
+    "gelu": ("nn.GELU", ()),
+    "leaky_relu": ("nn.LeakyReLU", ("0.01", "inplace=True")),
+    "elu": ("nn.ELU", ("inplace=True",)),
+    "mish": ("nn.Mish", ("inplace=True",)),
+    "hardswish": ("nn.Hardswish", ("inplace=True",)),
+    "tanh": ("nn.Tanh", ()),
+}
+
+
+def act_call(spec: Spec) -> Call:
+    """The spec's activation module, e.g. `nn.ReLU(inplace=True)`."""
+    callee, args = ACTIVATIONS[spec.act]
+    if spec.block.preact and spec.norm.type == "none":
+        # Without a norm, a pre-activation block activates its input itself: in place, that
+        # would overwrite the input the shortcut adds back (and break autograd).
+        args = tuple(a for a in args if a != "inplace=True")
+    return Call(callee, args, False)
+
+
+def act_expression(spec: Spec) -> str:
+    call = act_call(spec)
+    return f"{call.callee}({', '.join(call.args)})"
+
+
+def _attention(spec: Spec) -> Decl | None:
+    attention = spec.block.attention
+    if attention is None:
+        return None
+    callee = ATTENTION[attention.type][0]
+    args = ("out_channels", "attention") if attention.type == "se" else ("attention",)
+    return Decl("se", Call(callee, args, False))
+
+
+def _residual(blocks: list[ir.Block]) -> str:
+    plain = {b.add is None for b in blocks}
+    if len(plain) == 2:
+        return "param"
+    return "never" if plain == {True} else "always"
+
+
+def _agreed_fusions(
+    blocks: list[ir.Block], members: dict[str, list[tuple[str, ir.Op]]]
+) -> dict[str, str]:
+    """Convs every instance fuses alike; a per-stage plain flag, say, leaves the last unfused."""
+    agreed: dict[str, str] | None = None
+    for block in blocks:
+        mine = {rel: op.fused for rel, op in members[block.path] if isinstance(op, ir.Conv)}
+        agreed = mine if agreed is None else {k: v for k, v in agreed.items() if mine.get(k) == v}
+    return {k: v for k, v in (agreed or {}).items() if v}
+
+
+def _folds_here(graph: ir.Graph, block: ir.Block) -> bool:
+    prefix = block.path + "."
+    return any(norm.startswith(prefix) for norm in graph.graph["folds"])
+
+
+def _shortcut_items(graph: ir.Graph, block: ir.Block | None, names: set[str]) -> tuple[Call, ...]:
+    """The convs and norms of the downsample Sequential (a pool is the kind template's)."""
+    if block is None:
+        return ()
+    items = []
+    for rel, op in _members(graph, block):
+        if rel.startswith("downsample.") and isinstance(op, _MODULES):
+            items.append(module_call(op, names, first=False, indent=16))
+    return tuple(items)
+
+
+def _shortcut_input(graph: ir.Graph, block: ir.Block | None, walk: _Walk) -> str:
+    """The variable the shortcut reads: `x`, or `pre` (a pre-activation's projection)."""
+    if block is None or block.add is None:
+        return "x"
+    node = ir.inputs_of(graph, block.add)[ir.SHORTCUT_PORT]
+    while node.startswith(block.path + ".downsample"):
+        (node,) = ir.inputs_of(graph, node)
+    # The representative block names its values like this one: map by relative path.
+    rel = node[len(block.path) :] if node.startswith(block.path + ".") else None
+    for mine, name in walk.var.items():
+        if rel is not None and mine.endswith(rel):
+            return name
+    return "x"
+
+
+class _Walk:
+    """The forward statements of a block's residual branch, from its nodes in order.
+
+    A statement nests ops until an activation (or a conv that runs its ReLU); later ops read its
+    value as `out`, or as `pre` for a pre-activation of the block's input. The closing activation
+    (and, fused, the last conv with the add) is the template's tail.
+    """
+
+    def __init__(self, graph: ir.Graph, block: ir.Block, fused: dict[str, str], act: str) -> None:
+        self.statements: list[Statement] = []
+        self.tail: Statement | None = None
+        self.var = {block.input: "x"}
+        self.block = block
+        prefix = block.path + "."
+        pending, start = "", ""
+        acts: list[str] = []
+        swallowed: set[str] = set()
+        for node, data in ir.nodes(graph):
+            attr = node[len(prefix) :].split("#")[0]
+            if data.block != block.path or "." in attr or node in swallowed:
+                continue
+            op = data.op
+            if node == block.add or not isinstance(op, (*_MODULES, ir.Act)):
+                continue
+            if node == block.output and isinstance(op, ir.Act) and not block.preact:
+                acts.append(node)  # the closing activation
+                continue
+            (src,) = ir.inputs_of(graph, node)
+            inner = pending or self.var[src]
+            start = start if pending else src
+            how = fused.get(attr, "")
+            if how:
+                (after,) = graph.successors(node)
+                swallowed.add(block.output if how == "add_relu" else after)
+                if how == "add_relu":
+                    self.tail = Statement("", f"self.{attr}({inner}, identity)",
+                                          f"relu({attr}({inner}) + identity)")  # fmt: skip
+                elif after == block.output:
+                    self.tail = Statement("", f"self.{attr}({inner})", "conv and ReLU")
+                else:
+                    self._emit(f"self.{attr}({inner})", "conv and ReLU", after, start)
+                pending = ""
+                continue
+            call = f"self.{act if isinstance(op, ir.Act) else attr}({inner})"
+            if isinstance(op, ir.Act):
+                acts.append(node)
+                self._emit(call, "", node, start)
+                pending = ""
+            else:
+                pending = call
+        if pending:
+            self._emit(pending, "", "", start)
+        self.uses_act = any(a not in swallowed for a in acts)
+
+    def _emit(self, expr: str, comment: str, node: str, start: str) -> None:
+        b = self.block
+        target = "pre" if start == b.input and not self.statements and b.preact else "out"
+        self.statements.append(Statement(target, expr, comment))
+        if node:
+            self.var[node] = target

@@ -1,0 +1,142 @@
+"""Graph -> the model class's own modules: the stem before the stages, the norm after them.
+
+Like block classes, they come from the nodes (trained or folded), so both builds print them
+through one template: modules in node order, a Sequential for a dotted path (`conv1.3`), and
+forward statements that nest ops until an activation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resgen.codegen.blocks import Call, Decl, Statement, act_call, module_call, norm_expression
+from resgen.graph import ir
+from resgen.spec.model import Spec
+
+_NAMES = {"in_channels"}  # the model's constructor argument that a stem conv reads
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """`self.<attr> = nn.Sequential(...)`: one module per line, at its state_dict index."""
+
+    attr: str
+    items: tuple[str, ...]  # each a full line: `nn.ReLU(inplace=True),  # comment`
+
+
+@dataclass(frozen=True)
+class Outside:
+    """What the model class builds and runs outside its blocks."""
+
+    stem: tuple[Decl | Sequential, ...]  # in order; the activation module sits before the pool
+    stem_statements: tuple[Statement, ...]
+    final_norm: str  # constructor of the pre-activation nets' closing norm; "" for none
+    final_statement: str  # "" or `self.relu(self.bn_final(x))`
+    stem_conv: str  # path of the first conv, whose weight tells the input channels
+    uses_act: bool
+
+
+def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
+    act_attr = "relu" if spec.act == "relu" else "act"
+    stem_nodes = [(n, d) for n, d in ir.nodes(graph) if d.stage == "stem" and n != "input"]
+    head_nodes = [(n, d) for n, d in ir.nodes(graph) if d.stage == "head"]
+    pre_pool = [(n, d) for n, d in head_nodes if isinstance(d.op, (ir.Norm, ir.Affine, ir.Act))]
+    stem_statements, stem_acts = _statements(graph, stem_nodes, act_attr)
+    final, final_acts = _statements(graph, pre_pool, act_attr)
+    uses_act = bool(stem_acts or final_acts)
+    folds: dict[str, str] = graph.graph.get("folds", {})
+    decls: list[Decl | Sequential] = []
+    pools: list[Decl | Sequential] = []
+    for attr in dict.fromkeys(_module(n) for n, d in stem_nodes if not isinstance(d.op, ir.Act)):
+        members = [(n, d.op) for n, d in stem_nodes if _module(n) == attr]
+        if "." in members[0][0]:
+            decls.append(Sequential(attr, _sequential(attr, members, folds, spec)))
+        elif isinstance(members[0][1], ir.Pool):
+            pools.append(Decl(attr, _call(members[0][1], attr)))
+        else:
+            decls.append(Decl(attr, _call(members[0][1], attr)))
+    if uses_act:  # declared where torchvision declares it: after the stem's norm
+        decls.append(Decl(act_attr, act_call(spec)))
+    decls += pools
+    norm = next((d.op for _, d in pre_pool if isinstance(d.op, (ir.Norm, ir.Affine))), None)
+    first_conv = next(n for n, d in stem_nodes if isinstance(d.op, ir.Conv))
+    return Outside(
+        stem=tuple(decls),
+        stem_statements=tuple(stem_statements),
+        final_norm=norm_expression(norm, str(norm.channels)) if norm is not None else "",
+        final_statement=final[0].expr if final else "",
+        stem_conv=first_conv,
+        uses_act=uses_act,
+    )
+
+
+def _module(node: str) -> str:
+    """The model attribute that runs a node: `conv1` for `conv1.3`, `relu` for `relu#final`."""
+    return node.split("#")[0].split(".")[0]
+
+
+def _call(op: ir.Op, attr: str) -> Call:
+    if isinstance(op, ir.Pool):
+        args = (f"kernel_size={op.kernel}", f"stride={op.stride}", f"padding={op.padding}")
+        return Call("nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d", args, False)
+    fused = op.fused if isinstance(op, ir.Conv) else ""
+    return module_call(op, _NAMES, first=False, indent=8, attr=attr, fused=fused)
+
+
+def _sequential(
+    attr: str,
+    members: list[tuple[str, ir.Op]],
+    folds: dict[str, str],
+    spec: Spec,
+) -> tuple[str, ...]:
+    """A Sequential's lines; module `attr.k` sits at index k, as in the trained module.
+
+    A norm folded away (or a spec without norms) leaves an nn.Identity placeholder there.
+    """
+    lines: dict[int, str] = {}
+    for node, op in members:
+        index = int(node.split(".")[1])
+        if isinstance(op, ir.Act):
+            act = act_call(spec)
+            lines[index] = f"{act.callee}({', '.join(act.args)}),"
+        else:
+            call = module_call(op, _NAMES, first=False, indent=12)
+            lines[index] = f"{call.callee}({', '.join(call.args)}),"
+    for norm, conv in folds.items():
+        if norm.startswith(attr + "."):
+            lines[int(norm.split(".")[1])] = f"nn.Identity(),  # {norm}: folded into {conv}"
+    return tuple(lines.get(i, "nn.Identity(),") for i in range(max(lines) + 1))
+
+
+def _statements(
+    graph: ir.Graph, nodes: list[tuple[str, ir.Node]], act_attr: str
+) -> tuple[list[Statement], list[str]]:
+    """Forward statements over `x`, nesting ops until an activation; and the acts still used."""
+    out: list[Statement] = []
+    acts: list[str] = []
+    pending = ""
+    swallowed: set[str] = set()
+    for node, data in nodes:
+        attr = _module(node)
+        if node in swallowed or ("." in node.split("#")[0] and not node.endswith(".0")):
+            continue  # a Sequential runs as one call, entered at its first module
+        inner = pending or "x"
+        op = data.op
+        if isinstance(op, ir.Conv) and op.fused == "relu" and "." not in node:
+            swallowed.update(graph.successors(node))
+            out.append(Statement("x", f"self.{attr}({inner})", "conv and ReLU"))
+            pending = ""
+        elif isinstance(op, ir.Act):
+            acts.append(node)
+            out.append(Statement("x", f"self.{act_attr}({inner})", ""))
+            pending = ""
+        elif isinstance(op, ir.Pool):
+            if pending:
+                out.append(Statement("x", pending, ""))
+            out.append(Statement("x", f"self.{attr}(x)", ""))
+            pending = ""
+        else:
+            pending = f"self.{attr}({inner})"
+    if pending:
+        out.append(Statement("x", pending, ""))
+    return out, acts
