@@ -22,9 +22,9 @@ test: setup
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -n 2 -q tests/test_fuzz.py
 
-## build: regenerate generated/ from specs/ (the golden files)
+## build: regenerate generated/ from specs/ (the golden files): each spec's model and deploy build
 build: setup
-	$(RESGEN) build specs
+	$(RESGEN) build specs --deploy
 
 ## docs: redraw docs/ (the README's pictures): every spec at block detail, ResNet-152 at all three
 .PHONY: docs

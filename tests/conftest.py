@@ -16,6 +16,14 @@ import pytest
 if TYPE_CHECKING:
     from torch import nn
 
+# One torch thread per test process (and per subprocess a test starts), set before torch loads.
+# Test tensors are small, so threads gain little, and under `pytest -n 2` on two cores they
+# contend: OpenMP threads spin while their partner is descheduled, and a 1,200-layer net took 7x
+# as long with two threads as with one on a busy 2-core machine. Set it yourself to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if "torch" in sys.modules:  # a plugin loaded it first
+    sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 GENERATED = ROOT / "generated"
