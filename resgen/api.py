@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from resgen.diagnostics import ResgenError, has_errors
-from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file, resolve_spec_path
+from resgen.spec.load import LoadedSpec, resolve_spec_path
 from resgen.spec.model import Spec
 from resgen.spec.schema import json_schema, json_schema_text
 
@@ -39,14 +39,16 @@ def load_spec(source: SpecSource) -> LoadedSpec:
     base path is relative to the working folder, since a mapping has no folder of its own. A
     `Spec` is re-validated too.
     """
+    from resgen.pipeline import load_data, load_file
+
     if isinstance(source, LoadedSpec):
         return source
     if isinstance(source, Spec):
-        return load_spec_data(source.model_dump(mode="json", exclude_unset=True), "<Spec>")
+        return load_data(source.model_dump(mode="json", exclude_unset=True), "<Spec>")
     if isinstance(source, Mapping):
-        return load_spec_data(source, DICT_SOURCE)
+        return load_data(source, DICT_SOURCE)
     if isinstance(source, (str, os.PathLike)):
-        return load_spec_file(*resolve_spec_path(os.fspath(source)))
+        return load_file(*resolve_spec_path(os.fspath(source)))
     raise TypeError(
         f"load_spec() takes a path, a built-in spec name, a mapping or a loaded spec, "
         f"not {type(source).__name__}"

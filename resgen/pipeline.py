@@ -1,17 +1,50 @@
-"""The whole compiler, top to bottom: load -> lower -> analyze -> render."""
+"""The whole compiler, top to bottom: load -> spec passes -> lower -> graph passes -> render.
+
+Loading (resgen.spec.load) parses and validates; every pass after it is listed here, in order.
+"""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from resgen.checks import Analysis, analyze
-from resgen.diagnostics import ResgenError, has_errors
-from resgen.graph import lower
-from resgen.spec.load import LoadedSpec, load_spec_file
+from resgen.checks import (
+    Analysis,
+    Facts,
+    GraphPass,
+    check_pad_narrowing,
+    check_plain_regularisers,
+    check_shortcut_kinds,
+    check_size,
+    count_nodes,
+    find_shapes,
+    find_sizes,
+)
+from resgen.checks.groups import check_groups
+from resgen.diagnostics import Diagnostic, ResgenError, has_errors
+from resgen.graph import ir, lower
+from resgen.spec.limits import SpecPass, check_spec_limits
+from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
+
+# Passes over the validated spec, before anything is lowered: a spec that asks for an absurd
+# amount of work (a million blocks, say) is refused before the work starts.
+SPEC_PASSES: tuple[SpecPass, ...] = (check_spec_limits,)
+
+# Passes over the graph, in order; each may read what the ones before it found (`Facts`).
+GRAPH_PASSES: tuple[GraphPass, ...] = (
+    find_shapes,  # the shape at every node; broken adds and emptied tensors
+    count_nodes,  # params and MACs of every node
+    find_sizes,  # the input sizes the network accepts
+    check_size,
+    check_shortcut_kinds,
+    check_groups,
+    check_plain_regularisers,
+    check_pad_narrowing,
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +72,42 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def validate(loaded: LoadedSpec) -> LoadedSpec:
+    """Run the spec passes over a loaded spec; raise ResgenError if any finds an error."""
+    found = [d for run in SPEC_PASSES for d in run(loaded.spec, loaded.source)]
+    if has_errors(found):
+        raise ResgenError(found)
+    return loaded
+
+
+def load_file(path: Path, name: str | None = None) -> LoadedSpec:
+    """Load, validate and run the spec passes: what every front door does with a file."""
+    return validate(load_spec_file(path, name))
+
+
+def load_data(data: Mapping[str, Any], name: str) -> LoadedSpec:
+    """Load, validate and run the spec passes over an in-memory spec."""
+    return validate(load_spec_data(data, name))
+
+
 def check(loaded: LoadedSpec) -> Analysis:
-    """Lower a validated spec and run every static pass over its graph."""
+    """Lower a loaded spec and run every graph pass over it.
+
+    The spec passes run again first (they cost microseconds), so that a spec loaded past the
+    front door still cannot make lowering build a million blocks.
+    """
+    validate(loaded)
     with gc_paused():
         return analyze(lower(loaded))
+
+
+def analyze(graph: ir.Graph) -> Analysis:
+    """Run the graph passes over a graph (a trained one, or the deploy build's folded one)."""
+    facts = Facts()
+    found: list[Diagnostic] = []
+    for run in GRAPH_PASSES:
+        found += run(graph, facts)
+    return facts.freeze(graph, found)
 
 
 def compile_spec(loaded: LoadedSpec) -> Compiled:
@@ -61,4 +126,4 @@ def compile_spec(loaded: LoadedSpec) -> Compiled:
 
 
 def compile_file(path: Path, name: str | None = None) -> Compiled:
-    return compile_spec(load_spec_file(path, name))
+    return compile_spec(load_file(path, name))

@@ -1,13 +1,16 @@
-"""Static passes over the graph: shapes at every node, residual adds, params and MACs."""
+"""Static passes over the graph: shapes at every node, residual adds, params and MACs.
+
+A pass is `(graph, facts) -> diagnostics`: it may record what it found in `Facts` for the passes
+after it. `resgen.pipeline.GRAPH_PASSES` lists them in order; `Analysis` is what they found.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from resgen.checks.counts import node_counts
-from resgen.checks.groups import check_groups
 from resgen.checks.shapes import infer_shapes
 from resgen.checks.sizes import SizeReport, valid_sizes
 from resgen.diagnostics import Diagnostic, error, warning
@@ -69,8 +72,47 @@ class Analysis:
         ]
 
 
-def check_size(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
-    total = analysis.total_params
+@dataclass
+class Facts:
+    """What the graph passes found so far; `Analysis` freezes it once they have all run."""
+
+    shapes: dict[str, ir.Shape | None] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)
+    macs: dict[str, int] = field(default_factory=dict)
+    sizes: SizeReport | None = None
+
+    @property
+    def total_params(self) -> int:
+        return sum(self.params.values())
+
+    def freeze(self, graph: ir.Graph, diagnostics: list[Diagnostic]) -> Analysis:
+        assert self.sizes is not None, "find_sizes did not run"
+        return Analysis(graph, self.shapes, self.params, self.macs, tuple(diagnostics), self.sizes)
+
+
+GraphPass = Callable[[ir.Graph, Facts], list[Diagnostic]]
+
+
+def find_shapes(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
+    """The shape at every node; a broken add or an emptied tensor is an error."""
+    facts.shapes, found = infer_shapes(graph)
+    return found
+
+
+def count_nodes(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
+    """Parameters and multiply-adds of every node."""
+    facts.params, facts.macs = node_counts(graph, facts.shapes)
+    return []
+
+
+def find_sizes(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
+    """The input sizes the network accepts."""
+    facts.sizes = valid_sizes(graph)
+    return []
+
+
+def check_size(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
+    total = facts.total_params
     if total <= MAX_SENSIBLE_PARAMS:
         return []
     return [
@@ -83,7 +125,7 @@ def check_size(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
     ]
 
 
-def check_shortcut_kinds(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+def check_shortcut_kinds(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
     """One block class has one kind of downsample module; per-stage overrides must agree."""
     kinds: dict[str, ir.BlockInfo] = {}
     found = []
@@ -107,8 +149,7 @@ def check_shortcut_kinds(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic
     return found
 
 
-# Extra passes that need the shapes and counts; each returns its diagnostics.
-def check_plain_regularisers(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+def check_plain_regularisers(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
     """Zero-init and drop-path assume a shortcut carries the signal; plain blocks have none."""
     plain = next((b for b in ir.blocks_of(graph) if b.add is None), None)
     if plain is None:
@@ -137,7 +178,7 @@ def check_plain_regularisers(graph: ir.Graph, analysis: Analysis) -> list[Diagno
     return found
 
 
-def check_pad_narrowing(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+def check_pad_narrowing(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
     """A zero-pad shortcut (option A) widens by adding zero channels; narrowing it crops."""
     for block in ir.blocks_of(graph):
         if block.shortcut is ir.ShortcutKind.PAD and block.in_channels > block.out_channels:
@@ -154,22 +195,3 @@ def check_pad_narrowing(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]
                 )
             ]
     return []
-
-
-CHECKS: tuple[Callable[[ir.Graph, Analysis], list[Diagnostic]], ...] = (
-    check_size,
-    check_shortcut_kinds,
-    check_groups,
-    check_plain_regularisers,
-    check_pad_narrowing,
-)
-
-
-def analyze(graph: ir.Graph) -> Analysis:
-    """Infer shapes, count params and MACs, and run every check."""
-    shapes, diagnostics = infer_shapes(graph)
-    params, macs = node_counts(graph, shapes)
-    sizes = valid_sizes(graph)
-    analysis = Analysis(graph, shapes, params, macs, tuple(diagnostics), sizes)
-    extra = [d for check in CHECKS for d in check(graph, analysis)]
-    return Analysis(graph, shapes, params, macs, (*diagnostics, *extra), sizes)

@@ -12,7 +12,7 @@ from resgen.diagnostics import Diagnostic, error
 from resgen.graph import ir
 
 if TYPE_CHECKING:
-    from resgen.checks import Analysis
+    from resgen.checks import Facts
 
 _CONV_HINT = (
     "make `block.groups` (or the stage's `groups`) divide the conv's input and output channels; "
@@ -21,7 +21,7 @@ _CONV_HINT = (
 _NORM_HINT = "make `norm.groups` divide every width of the network (32 divides 64, 128, 256...)"
 
 
-def check_groups(graph: ir.Graph, analysis: Analysis) -> list[Diagnostic]:
+def check_groups(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
     """Report every stage with a conv or group norm whose groups do not divide its channels."""
     found = []
     seen: set[tuple[str, str]] = set()

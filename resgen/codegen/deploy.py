@@ -17,7 +17,7 @@ import dataclasses
 import textwrap
 from dataclasses import dataclass
 
-from resgen.checks import Analysis, analyze
+from resgen.checks import Analysis
 from resgen.codegen.emit import render_source
 from resgen.codegen.render import RenderModel, build_render_model
 from resgen.graph import ir
@@ -39,6 +39,8 @@ class DeployExtras:
 
 def folded_analysis(analysis: Analysis) -> Analysis:
     """Every static pass over the folded graph: the deploy module's shapes, params and MACs."""
+    from resgen.pipeline import analyze  # the pipeline imports codegen lazily too
+
     return analyze(fold(analysis.graph))
 
 

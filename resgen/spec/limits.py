@@ -6,6 +6,8 @@ amount of work is refused before the work starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from resgen.diagnostics import Diagnostic, error
 from resgen.spec.model import MAX_DEPTH, Spec
 from resgen.spec.source import Source
@@ -28,6 +30,9 @@ GENERATED_NAMES = frozenset(
 # Modules the generated code imports: a generated `<name>.py` must not shadow them when its
 # directory is on sys.path.
 IMPORTED_MODULES = frozenset({"torch", "re", "collections", "typing", "math"})
+
+
+SpecPass = Callable[[Spec, Source], list[Diagnostic]]
 
 
 def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error
-from resgen.spec.limits import check_spec_limits
 from resgen.spec.model import Spec
 from resgen.spec.source import Source
 
@@ -51,9 +50,6 @@ def validate_data(data: Any, source: Source) -> Spec:
             if not (e["type"] == "missing" and _data_path(e["loc"], data) in typos)
         ]
         raise ResgenError(_dedupe(diagnostics)) from None
-    problems = check_spec_limits(spec, source)
-    if problems:
-        raise ResgenError(problems)
     return spec
 
 
