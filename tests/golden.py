@@ -1,13 +1,15 @@
 """Golden files: one comparison, one way to accept new output.
 
-Every checked-in expected output (generated/, tests/golden/, the diagnostics corpus's
-`.expected` files) is compared with `assert_golden`. After a deliberate change, regenerate with
-the command a failure prints, which is one of:
+Every checked-in expected output (generated/, the schema, tests/golden/, the diagnostics corpus's
+`.expected` files) is compared with `assert_golden`. A mismatch prints a unified diff and the one
+command that regenerates the file:
 
-    make build                                                      # generated/
-    RESGEN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_x.py   # the rest
+    make build      generated/ (`resgen build specs --deploy`)
+    make schema     schema/resgen-spec.schema.json
+    RESGEN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_x.py    the rest
 
-then read every changed file in `git diff` before committing it.
+RESGEN_UPDATE_GOLDEN=1 is the one update switch: under it every `assert_golden` writes its file
+instead of comparing, generated/ and the schema included. Read `git diff` before committing.
 """
 
 from __future__ import annotations

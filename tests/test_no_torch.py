@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from resgen.cli.parser import COMMANDS as CLI_COMMANDS
 from tests.conftest import ROOT
 
 HEAVY = ("torch", "torchvision", "timm", "numpy", "matplotlib")
@@ -106,3 +107,9 @@ def test_command_never_imports_torch(command: str, tmp_path: Path) -> None:
 
 def test_api_never_imports_torch() -> None:
     assert _run(_API_CALLS)["heavy"] == []
+
+
+def test_every_command_but_probe_is_covered() -> None:
+    """A new command joins COMMANDS above; `probe` runs models, so it may import torch."""
+    covered = {argv[0] for runs in COMMANDS.values() for argv, _ in runs}
+    assert covered == set(CLI_COMMANDS) - {"probe"}

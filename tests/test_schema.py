@@ -14,6 +14,7 @@ import yaml
 import resgen
 from resgen.api import json_schema_text
 from tests.conftest import ROOT, SPECS, run_resgen
+from tests.golden import assert_golden
 
 SCHEMA_FILE = ROOT / "schema" / "resgen-spec.schema.json"
 SCHEMA_LINE = "# yaml-language-server: $schema=../schema/resgen-spec.schema.json"
@@ -30,9 +31,7 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 def test_schema_file_is_up_to_date() -> None:
-    assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema_text(), (
-        f"{SCHEMA_FILE.relative_to(ROOT)} is out of date; regenerate with: {REGENERATE}"
-    )
+    assert_golden(json_schema_text(), SCHEMA_FILE, REGENERATE)
 
 
 def _properties(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
