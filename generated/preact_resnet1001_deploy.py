@@ -95,6 +95,8 @@ class Affine(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
+        self.scale: torch.Tensor  # buffers, declared for type checkers
+        self.shift: torch.Tensor
         self.register_buffer("scale", torch.ones(channels, 1, 1))
         self.register_buffer("shift", torch.zeros(channels, 1, 1))
 

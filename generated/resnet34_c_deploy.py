@@ -104,13 +104,19 @@ class FusedConv2d(nn.Conv2d):
     runs, so for fast GPU inference convert the module instead, e.g. .to("cuda", torch.bfloat16).
     """
 
-    __constants__ = (*nn.Conv2d.__constants__, "cudnn")  # a constant to TorchScript too
-    cudnn = torch.backends.cudnn.is_available() and torch.version.hip is None
+    # `cudnn` is a constant to TorchScript too. A list, as nn.Conv2d declares it (so not a
+    # ClassVar, which mypy would refuse for an attribute the base class declares).
+    __constants__ = [*nn.Conv2d.__constants__, "cudnn"]  # noqa: RUF012
+    cudnn = torch.version.cuda is not None  # CUDA builds ship cuDNN; ROCm builds set .hip
 
     def fused(self, x: torch.Tensor) -> bool:
         """Whether this call can run in cuDNN's fused kernel."""
         same_dtype = x.dtype == self.weight.dtype
         return self.cudnn and x.is_cuda and same_dtype and not torch.is_autocast_enabled()
+
+    def _padding(self) -> list[int]:
+        assert not isinstance(self.padding, str)  # resgen writes numbers, never "same"
+        return [int(p) for p in self.padding]
 
 
 class ConvReLU(FusedConv2d):
@@ -119,7 +125,7 @@ class ConvReLU(FusedConv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused(x):
             return torch.cudnn_convolution_relu(
-                x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+                x, self.weight, self.bias, self.stride, self._padding(), self.dilation, self.groups
             )
         return torch.relu_(self._conv_forward(x, self.weight, self.bias))
 
@@ -127,7 +133,8 @@ class ConvReLU(FusedConv2d):
 class ConvAddReLU(FusedConv2d):
     """relu(conv(x) + shortcut), the end of a residual block; one cuDNN kernel on a GPU."""
 
-    def forward(self, x: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+    # Two inputs where nn.Conv2d takes one: blocks call it as conv3(out, identity).
+    def forward(self, x: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         if self.fused(x):
             return torch.cudnn_convolution_add_relu(
                 x,
@@ -136,7 +143,7 @@ class ConvAddReLU(FusedConv2d):
                 1.0,  # alpha: the shortcut's scale
                 self.bias,
                 self.stride,
-                self.padding,
+                self._padding(),
                 self.dilation,
                 self.groups,
             )

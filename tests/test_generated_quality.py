@@ -82,12 +82,6 @@ def test_mypy_strict_on_a_sample_of_generated_files(mypy_report: str) -> None:
     assert _mypy_errors(mypy_report, files) == [], mypy_report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the deploy templates do not pass mypy strict yet (Conv2d.forward overrides, "
-    "__constants__, padding types, torch.backends.cudnn.is_available); remove this mark when "
-    "they do",
-)
 def test_mypy_strict_on_a_sample_of_deploy_files(mypy_report: str) -> None:
     files = [f"generated/{n}_deploy.py" for n in MYPY_DEPLOY_SAMPLE]
     assert _mypy_errors(mypy_report, files) == [], mypy_report
