@@ -117,7 +117,7 @@ def compile_spec(loaded: LoadedSpec) -> Compiled:
     if has_errors(diagnostics):
         raise ResgenError(diagnostics)
     # Imported here: `check`, `info` and `draw` never need jinja2 and the render model.
-    from resgen.codegen import render_source
+    from resgen.codegen.emit import render_source
     from resgen.codegen.render import build_render_model
 
     with gc_paused():

@@ -1,5 +1,1 @@
-"""Graph -> render model -> jinja2 -> Python source."""
-
-from resgen.codegen.emit import render_source
-
-__all__ = ["render_source"]
+"""Graph -> render model -> jinja2 -> Python source (resgen.codegen.emit renders)."""

@@ -9,19 +9,12 @@ class's constructor parameters. The trained graph gives the normal build, the fo
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import ClassVar
 
+from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.graph import ir
 from resgen.graph.ir import Arg
+from resgen.graph.lower import BLOCK_KINDS
 from resgen.spec.model import Spec
-
-# (block type, pre-activation) -> (class name, template under templates/blocks/).
-BLOCK_CLASSES = {
-    ("basic", False): ("BasicBlock", "basic"),
-    ("bottleneck", False): ("Bottleneck", "bottleneck"),
-    ("basic", True): ("PreActBasicBlock", "preact_basic"),
-    ("bottleneck", True): ("PreActBottleneck", "preact_bottleneck"),
-}
 
 # Constructor parameters after the three widths, in signature order: (annotation, default).
 PARAMS = {
@@ -36,32 +29,6 @@ PARAMS = {
 }
 _DILATIONS = ("dilation", "first_dilation")
 ATTENTION = {"se": ("SqueezeExcite", "16"), "eca": ("EfficientChannelAttention", "3")}
-LINE = 88  # ruff's line length: a call that fits stays on one line, as ruff writes it
-
-
-@dataclass(frozen=True)
-class Call:
-    """`callee(args)`: on one line, or one argument per line with a trailing comma."""
-
-    callee: str
-    args: tuple[str, ...]
-    exploded: bool
-
-
-@dataclass(frozen=True)
-class Decl:
-    """`self.<attr> = <call>` in a constructor."""
-
-    attr: str
-    call: Call
-    items: ClassVar[tuple[str, ...]] = ()  # a Sequential's lines (resgen.codegen.stem)
-
-
-@dataclass(frozen=True)
-class Statement:
-    target: str  # "out" | "pre"
-    expr: str
-    comment: str  # "" or what a fused conv computes
 
 
 @dataclass(frozen=True)
@@ -103,17 +70,17 @@ class BlockClass:
 
 
 def class_of(block: ir.Block) -> str:
-    return BLOCK_CLASSES[(block.type, block.preact)][0]
+    return BLOCK_KINDS[(block.type, block.preact)].class_name
 
 
 def block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[BlockClass, ...]:
-    """Every block class the graph's blocks need, in the order of BLOCK_CLASSES."""
+    """Every block class the graph's blocks need, in the order of BLOCK_KINDS."""
     by_class: dict[str, list[ir.Block]] = {}
     for block in ir.blocks_of(graph):
         by_class.setdefault(class_of(block), []).append(block)
     return tuple(
         _block_class(graph, spec, by_class[name], template, deploy=deploy)
-        for name, template in BLOCK_CLASSES.values()
+        for name, template in ((k.class_name, k.template) for k in BLOCK_KINDS.values())
         if name in by_class
     )
 
@@ -241,85 +208,6 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
     if cls.drop_path:
         args.append(f"drop_path={rate}")
     return f"{cls.name}({', '.join(args)})"
-
-
-def _value(value: int, names: set[str]) -> str:
-    """An argument as the class writes it: its parameter's name, else the number."""
-    if isinstance(value, Arg) and value.name in names:
-        return value.name
-    return str(int(value))
-
-
-def module_call(
-    op: ir.Op, names: set[str], *, first: bool, indent: int, attr: str = "", fused: str = ""
-) -> Call:
-    """The constructor call of a block's conv, norm or affine module."""
-    if isinstance(op, ir.Conv):
-        args = [_value(op.in_channels, names), _value(op.out_channels, names)]
-        args.append(f"kernel_size={op.kernel}")
-        for key, value, default in (
-            ("stride", op.stride, 1), ("padding", op.padding, 0),
-            ("dilation", op.dilation, 1), ("groups", op.groups, 1),
-        ):  # fmt: skip
-            shown = _value(value, names)
-            if shown != str(default):
-                args.append(f"{key}={shown}")
-        args.append(f"bias={op.bias}")
-        callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}.get(fused, "nn.Conv2d")
-        # A block's first conv is where a stride can sit (v1 or v1.5), so it is written out in
-        # full like the 3x3s; any other call stays on one line when it fits, as ruff writes it.
-        target = f"self.{attr} = " if attr else ""
-        one_line = f"{callee}({', '.join(args)})"
-        exploded = first or indent + len(target) + len(one_line) + (0 if attr else 1) > LINE
-        return Call(callee, tuple(args), exploded)
-    if isinstance(op, ir.Affine):
-        return Call("Affine", (_value(op.channels, names),), False)
-    assert isinstance(op, ir.Norm), op
-    return Call(*_norm_ctor(op, _value(op.channels, names)), False)
-
-
-def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
-    eps = () if op.eps == 1e-5 else (f"eps={op.eps!r}",)
-    if op.norm == "group":
-        return "nn.GroupNorm", (str(op.groups), channels, *eps)
-    callee = "FrozenBatchNorm2d" if op.norm == "frozen_batch" else "nn.BatchNorm2d"
-    return callee, (channels, *eps)
-
-
-def norm_expression(op: ir.Norm | ir.Affine, channels: str) -> str:
-    """A norm (or affine) module's constructor on one line, for the model's own modules."""
-    if isinstance(op, ir.Affine):
-        return f"Affine({channels})"
-    callee, args = _norm_ctor(op, channels)
-    return f"{callee}({', '.join(args)})"
-
-
-# Activation constructors; in-place where torch allows it, as torchvision does.
-ACTIVATIONS = {
-    "relu": ("nn.ReLU", ("inplace=True",)),
-    "silu": ("nn.SiLU", ("inplace=True",)),
-    "gelu": ("nn.GELU", ()),
-    "leaky_relu": ("nn.LeakyReLU", ("0.01", "inplace=True")),
-    "elu": ("nn.ELU", ("inplace=True",)),
-    "mish": ("nn.Mish", ("inplace=True",)),
-    "hardswish": ("nn.Hardswish", ("inplace=True",)),
-    "tanh": ("nn.Tanh", ()),
-}
-
-
-def act_call(spec: Spec) -> Call:
-    """The spec's activation module, e.g. `nn.ReLU(inplace=True)`."""
-    callee, args = ACTIVATIONS[spec.act]
-    if spec.block.preact and spec.norm.type == "none":
-        # Without a norm, a pre-activation block activates its input itself: in place, that
-        # would overwrite the input the shortcut adds back (and break autograd).
-        args = tuple(a for a in args if a != "inplace=True")
-    return Call(callee, args, False)
-
-
-def act_expression(spec: Spec) -> str:
-    call = act_call(spec)
-    return f"{call.callee}({', '.join(call.args)})"
 
 
 def _attention(spec: Spec) -> Decl | None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resgen.checks import Analysis
-from resgen.codegen.blocks import BlockClass, Decl, block_call, block_classes, class_of
+from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
+from resgen.codegen.calls import Decl
 from resgen.codegen.stem import Outside, build_outside
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resgen.codegen.blocks import Call, Decl, Statement, act_call, module_call, norm_expression
+from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call, norm_expression
 from resgen.graph import ir
 from resgen.spec.model import Spec
 

@@ -4,8 +4,9 @@ Node ids are the generated module's state_dict paths (`layer2.0.conv1`, `layer2.
 A parameter-free module applied more than once gets `#n` after its path (`layer2.0.relu#3` is the
 third use of `layer2.0.relu`), so every id still names the module that runs it.
 
-Each block kind is one function from a planned `ir.Block` to its nodes (`BRANCHES`); the plan's
-constructor-argument fields are `ir.Arg`s, so the ops remember which argument gave each value.
+Each block kind is one function from a planned `ir.Block` to its nodes, registered in
+`BLOCK_KINDS` with the class codegen names it after; the plan's constructor-argument fields are
+`ir.Arg`s, so the ops remember which argument gave each value.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ Branch = Callable[[Scope, ir.Block, str], tuple[str, str]]
 
 def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
     """A block's branch, attention, drop-path, shortcut, add and closing activation."""
-    y, shortcut_in = BRANCHES[(block.type, block.preact)](s, block, x)
+    y, shortcut_in = BLOCK_KINDS[(block.type, block.preact)].branch(s, block, x)
     y = _lower_attention(s, block, y)
     if block.drop_path > 0:
         y = s.add("drop_path", ir.Drop("path", block.drop_path), y)
@@ -279,12 +280,22 @@ def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     return y, (pre if b.projection else x)
 
 
-# (block type, pre-activation) -> its branch. A new block kind is one function and one entry.
-BRANCHES: dict[tuple[str, bool], Branch] = {
-    ("basic", False): _basic,
-    ("bottleneck", False): _bottleneck,
-    ("basic", True): _preact_basic,
-    ("bottleneck", True): _preact_bottleneck,
+@dataclass(frozen=True)
+class BlockKind:
+    """One kind of residual block: its residual branch, and the class that code calls it."""
+
+    class_name: str  # the generated block class
+    template: str  # templates/blocks/<template>.py.jinja, which writes its docstring
+    branch: Branch
+
+
+# (block type, pre-activation) -> its kind. A new block kind is one function, one entry here and
+# one template; the order is the order block classes are written in.
+BLOCK_KINDS: dict[tuple[str, bool], BlockKind] = {
+    ("basic", False): BlockKind("BasicBlock", "basic", _basic),
+    ("bottleneck", False): BlockKind("Bottleneck", "bottleneck", _bottleneck),
+    ("basic", True): BlockKind("PreActBasicBlock", "preact_basic", _preact_basic),
+    ("bottleneck", True): BlockKind("PreActBottleneck", "preact_bottleneck", _preact_bottleneck),
 }
 
 

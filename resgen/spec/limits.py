@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from resgen.codegen.names import defined_names
 from resgen.diagnostics import Diagnostic, error
 from resgen.spec.model import MAX_DEPTH, Spec
 from resgen.spec.source import Source
@@ -17,16 +18,8 @@ from resgen.spec.source import Source
 MAX_DEPTH_TOTAL = MAX_DEPTH
 
 # Names the generated module defines or imports at its top level (templates/ and its deploy
-# variant): a model class of the same name would replace one of them and break the module.
-GENERATED_NAMES = frozenset(
-    {
-        "torch", "nn", "re", "Mapping", "EPS", "Affine", "fold_state_dict",
-        "MODEL_FOLDS", "BLOCK_FOLDS", "MODEL_AFFINES", "BLOCK_AFFINES",
-        "BasicBlock", "Bottleneck", "PreActBasicBlock", "PreActBottleneck",
-        "FrozenBatchNorm2d", "PadShortcut", "SqueezeExcite", "EfficientChannelAttention",
-        "DropPath", "FusedConv2d", "ConvReLU", "ConvAddReLU",
-    }
-)  # fmt: skip
+# variant), read off the templates: a model class of the same name would replace one of them.
+GENERATED_NAMES = defined_names()
 # Modules the generated code imports: a generated `<name>.py` must not shadow them when its
 # directory is on sys.path.
 IMPORTED_MODULES = frozenset({"torch", "re", "collections", "typing", "math"})

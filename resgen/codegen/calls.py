@@ -1,0 +1,115 @@
+"""Constructor calls and forward statements as the templates print them.
+
+Shared by block classes (resgen.codegen.blocks) and the model's own modules
+(resgen.codegen.stem): how a conv, norm or activation module is spelt for one spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from resgen.graph import ir
+from resgen.graph.ir import Arg
+from resgen.spec.model import Spec
+
+LINE = 88  # ruff's line length: a call that fits stays on one line, as ruff writes it
+
+
+@dataclass(frozen=True)
+class Call:
+    """`callee(args)`: on one line, or one argument per line with a trailing comma."""
+
+    callee: str
+    args: tuple[str, ...]
+    exploded: bool
+
+
+@dataclass(frozen=True)
+class Decl:
+    """`self.<attr> = <call>` in a constructor."""
+
+    attr: str
+    call: Call
+    items: ClassVar[tuple[str, ...]] = ()  # a Sequential's lines (resgen.codegen.stem)
+
+
+@dataclass(frozen=True)
+class Statement:
+    target: str  # "out" | "pre"
+    expr: str
+    comment: str  # "" or what a fused conv computes
+
+
+def value_of(value: int, names: set[str]) -> str:
+    """An argument as the class writes it: its parameter's name, else the number."""
+    if isinstance(value, Arg) and value.name in names:
+        return value.name
+    return str(int(value))
+
+
+def module_call(
+    op: ir.Op, names: set[str], *, first: bool, indent: int, attr: str = "", fused: str = ""
+) -> Call:
+    """The constructor call of a block's conv, norm or affine module."""
+    if isinstance(op, ir.Conv):
+        args = [value_of(op.in_channels, names), value_of(op.out_channels, names)]
+        args.append(f"kernel_size={op.kernel}")
+        for key, value, default in (
+            ("stride", op.stride, 1), ("padding", op.padding, 0),
+            ("dilation", op.dilation, 1), ("groups", op.groups, 1),
+        ):  # fmt: skip
+            shown = value_of(value, names)
+            if shown != str(default):
+                args.append(f"{key}={shown}")
+        args.append(f"bias={op.bias}")
+        callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}.get(fused, "nn.Conv2d")
+        # A block's first conv is where a stride can sit (v1 or v1.5), so it is written out in
+        # full like the 3x3s; any other call stays on one line when it fits, as ruff writes it.
+        target = f"self.{attr} = " if attr else ""
+        one_line = f"{callee}({', '.join(args)})"
+        exploded = first or indent + len(target) + len(one_line) + (0 if attr else 1) > LINE
+        return Call(callee, tuple(args), exploded)
+    if isinstance(op, ir.Affine):
+        return Call("Affine", (value_of(op.channels, names),), False)
+    assert isinstance(op, ir.Norm), op
+    return Call(*_norm_ctor(op, value_of(op.channels, names)), False)
+
+
+def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
+    eps = () if op.eps == 1e-5 else (f"eps={op.eps!r}",)
+    if op.norm == "group":
+        return "nn.GroupNorm", (str(op.groups), channels, *eps)
+    callee = "FrozenBatchNorm2d" if op.norm == "frozen_batch" else "nn.BatchNorm2d"
+    return callee, (channels, *eps)
+
+
+def norm_expression(op: ir.Norm | ir.Affine, channels: str) -> str:
+    """A norm (or affine) module's constructor on one line, for the model's own modules."""
+    if isinstance(op, ir.Affine):
+        return f"Affine({channels})"
+    callee, args = _norm_ctor(op, channels)
+    return f"{callee}({', '.join(args)})"
+
+
+# Activation constructors; in-place where torch allows it, as torchvision does.
+ACTIVATIONS = {
+    "relu": ("nn.ReLU", ("inplace=True",)),
+    "silu": ("nn.SiLU", ("inplace=True",)),
+    "gelu": ("nn.GELU", ()),
+    "leaky_relu": ("nn.LeakyReLU", ("0.01", "inplace=True")),
+    "elu": ("nn.ELU", ("inplace=True",)),
+    "mish": ("nn.Mish", ("inplace=True",)),
+    "hardswish": ("nn.Hardswish", ("inplace=True",)),
+    "tanh": ("nn.Tanh", ()),
+}
+
+
+def act_call(spec: Spec) -> Call:
+    """The spec's activation module, e.g. `nn.ReLU(inplace=True)`."""
+    callee, args = ACTIVATIONS[spec.act]
+    if spec.block.preact and spec.norm.type == "none":
+        # Without a norm, a pre-activation block activates its input itself: in place, that
+        # would overwrite the input the shortcut adds back (and break autograd).
+        args = tuple(a for a in args if a != "inplace=True")
+    return Call(callee, args, False)
