@@ -9,6 +9,7 @@ class's constructor parameters. The trained graph gives the normal build, the fo
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.graph import ir
@@ -87,8 +88,21 @@ def block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[BlockCl
 
 def _members(graph: ir.Graph, block: ir.Block) -> list[tuple[str, ir.Op]]:
     """A block's nodes as (path relative to the block, op), in graph order."""
-    prefix = block.path + "."
-    return [(n[len(prefix) :], d.op) for n, d in ir.nodes(graph) if d.block == block.path]
+    prefix = len(block.path) + 1
+    return [(node[prefix:], data.op) for node, data in ir.index(graph).by_block[block.path]]
+
+
+def _block_args(graph: ir.Graph, block: ir.Block) -> dict[str, int]:
+    return _all_block_args(graph)[block.path]
+
+
+@lru_cache(maxsize=4)
+def _all_block_args(graph: ir.Graph) -> dict[str, dict[str, int]]:
+    """Every block's constructor arguments (computed once: classes and calls both read them)."""
+    return {
+        path: _args_of([(node, data.op) for node, data in members])
+        for path, members in ir.index(graph).by_block.items()
+    }
 
 
 def _block_class(
@@ -97,7 +111,7 @@ def _block_class(
     rep = blocks[0]
     members = {b.path: _members(graph, b) for b in blocks}
     ops = dict(members[rep.path])
-    params = _params(blocks, members, spec)
+    params = _params(graph, blocks, members, spec)
     names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
     fused = _agreed_fusions(blocks, members)
     kinds = {b.shortcut for b in blocks if b.downsample}
@@ -155,18 +169,27 @@ def _args_of(ops: list[tuple[str, ir.Op]]) -> dict[str, int]:
     """The constructor arguments an instance's ops were built from, with their values."""
     found: dict[str, int] = {}
     for _, op in ops:
-        for f in fields(op):
-            value = getattr(op, f.name)
+        names = _INT_FIELDS.get(type(op))
+        if names is None:
+            names = _INT_FIELDS[type(op)] = tuple(f.name for f in fields(op) if f.type == "int")
+        for name in names:
+            value = getattr(op, name)
             if isinstance(value, Arg):
                 found.setdefault(value.name, int(value))
     return found
 
 
+_INT_FIELDS: dict[type, tuple[str, ...]] = {}  # op class -> the fields that can hold an Arg
+
+
 def _params(
-    blocks: list[ir.Block], members: dict[str, list[tuple[str, ir.Op]]], spec: Spec
+    graph: ir.Graph,
+    blocks: list[ir.Block],
+    members: dict[str, list[tuple[str, ir.Op]]],
+    spec: Spec,
 ) -> tuple[Param, ...]:
     """The class's constructor parameters: those some instance sets away from the default."""
-    values = [_args_of(members[b.path]) for b in blocks]
+    values = [_block_args(graph, b) for b in blocks]
     used = {name for v in values for name in v}
     dilated = any(v.get(d, 1) != 1 for v in values for d in _DILATIONS)
     wanted = {
@@ -191,7 +214,7 @@ def _params(
 
 def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str = "rates[i]") -> str:
     """The expression that builds one block: `Bottleneck(256, 128, 512, stride=2, ...)`."""
-    values = _args_of(_members(graph, block))
+    values = _block_args(graph, block)
     names = {p.name for p in cls.params}
     args = [str(values[c]) for c in ("in_channels", "mid_channels", "out_channels")]
     for name in ("stride", "groups", "dilation"):
@@ -285,9 +308,9 @@ class _Walk:
         pending, start = "", ""
         acts: list[str] = []
         swallowed: set[str] = set()
-        for node, data in ir.nodes(graph):
+        for node, data in ir.index(graph).by_block[block.path]:
             attr = node[len(prefix) :].split("#")[0]
-            if data.block != block.path or "." in attr or node in swallowed:
+            if "." in attr or node in swallowed:
                 continue
             op = data.op
             if node == block.add or not isinstance(op, (*_MODULES, ir.Act)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
@@ -17,6 +17,8 @@ from resgen.codegen.stem import Outside, build_outside
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec
+
+_Op = TypeVar("_Op", ir.Norm, ir.Drop)
 
 if TYPE_CHECKING:
     from resgen.codegen.deploy import DeployExtras
@@ -152,24 +154,24 @@ HELPERS = (
 
 def _helpers(graph: ir.Graph, fused: set[str]) -> tuple[str, ...]:
     """The helper classes the graph's ops (and the fused convs the classes use) need."""
+    ops = ir.index(graph).by_type
     found = set(fused) | ({"FusedConv2d"} if fused else set())
-    for _, data in ir.nodes(graph):
-        match data.op:
-            case ir.Affine():
-                found.add("Affine")
-            case ir.Norm(norm="frozen_batch"):
-                found.add("FrozenBatchNorm2d")
-            case ir.Pad():
-                found.add("PadShortcut")
-            case ir.Mul():
-                found.add("SqueezeExcite")  # unless a channel conv says ECA
-            case ir.ChannelConv():
-                found.add("EfficientChannelAttention")
-            case ir.Drop(drop="path"):
-                found.add("DropPath")
-    if "EfficientChannelAttention" in found:
-        found.discard("SqueezeExcite")
+    wanted = {
+        "Affine": ir.Affine in ops,
+        "FrozenBatchNorm2d": any(n.norm == "frozen_batch" for n in _ops(ops, ir.Norm)),
+        "PadShortcut": ir.Pad in ops,
+        # A channel conv says ECA; otherwise a gating product says SE.
+        "SqueezeExcite": ir.Mul in ops and ir.ChannelConv not in ops,
+        "EfficientChannelAttention": ir.ChannelConv in ops,
+        "DropPath": any(d.drop == "path" for d in _ops(ops, ir.Drop)),
+    }
+    found.update(name for name, needed in wanted.items() if needed)
     return tuple(h for h in HELPERS if h in found)
+
+
+def _ops(ops: dict[type, list[ir.Op]], kind: type[_Op]) -> list[_Op]:
+    """The graph's ops of one class, typed as that class."""
+    return [op for op in ops.get(kind, []) if isinstance(op, kind)]
 
 
 def _render_stage(

@@ -38,8 +38,9 @@ class Outside:
 
 def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     act_attr = "relu" if spec.act == "relu" else "act"
-    stem_nodes = [(n, d) for n, d in ir.nodes(graph) if d.stage == "stem" and n != "input"]
-    head_nodes = [(n, d) for n, d in ir.nodes(graph) if d.stage == "head"]
+    outside = ir.index(graph).outside
+    stem_nodes = [(n, d) for n, d in outside["stem"] if n != "input"]
+    head_nodes = outside["head"]
     pre_pool = [(n, d) for n, d in head_nodes if isinstance(d.op, (ir.Norm, ir.Affine, ir.Act))]
     stem_statements, stem_acts = _statements(graph, stem_nodes, act_attr)
     final, final_acts = _statements(graph, pre_pool, act_attr)

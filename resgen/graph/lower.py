@@ -11,7 +11,6 @@ Each block kind is one function from a planned `ir.Block` to its nodes, register
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,7 +228,7 @@ def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
         add = out = s.add("add", ir.Add(), y, _lower_shortcut(s, block, shortcut_in))
     if not block.preact:
         out = s.relu(3 if block.type == "bottleneck" else 2, out)
-    return dataclasses.replace(block, input=x, output=out, add=add)
+    return block.wired(x, out, add)
 
 
 def _strides(s: Scope, b: ir.Block) -> tuple[int, int]:
