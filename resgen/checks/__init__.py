@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from resgen.checks.counts import node_counts
 from resgen.checks.shapes import infer_shapes
@@ -57,18 +56,23 @@ class Analysis:
 
     def rows(self) -> list[StageRow]:
         """Sum params and MACs per stage, in network order."""
-        order: dict[str, dict[str, Any]] = {}
+        # Nodes of a stage are consecutive in graph order: sum runs of equal stages.
+        params, macs = self.params, self.macs
+        sums: dict[str, list[int]] = {}
+        last: dict[str, str] = {}
+        stage, row = "", [0, 0]
         for node, data in ir.nodes(self.graph):
-            if data.kind == ir.INPUT:
-                continue
-            row = order.setdefault(data.stage, {"params": 0, "macs": 0, "last": node})
-            row["params"] += self.params[node]
-            row["macs"] += self.macs[node]
-            row["last"] = node
+            if data.stage != stage:
+                stage = data.stage
+                row = sums.setdefault(stage, [0, 0])
+            if data.op.kind != ir.INPUT:
+                row[0] += params[node]
+                row[1] += macs[node]
+                last[stage] = node
         depth = {s.name: len(s.blocks) for s in ir.stages_of(self.graph)}
         return [
-            StageRow(name, depth.get(name, 0), self.shapes[row["last"]], row["params"], row["macs"])
-            for name, row in order.items()
+            StageRow(name, depth.get(name, 0), self.shapes[last[name]], *sums[name])
+            for name in last
         ]
 
 

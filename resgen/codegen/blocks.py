@@ -8,8 +8,8 @@ class's constructor parameters. The trained graph gives the normal build, the fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from functools import lru_cache
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.graph import ir
@@ -52,6 +52,7 @@ class BlockClass:
     stride_on_1x1: bool
     grouped: bool
     params: tuple[Param, ...]
+    arg_fields: tuple[tuple[str, str], ...]  # constructor argument -> the Block field it is
     defaults_dilation: bool  # `first_dilation = first_dilation or dilation`
     modules: tuple[Decl, ...]  # the residual branch's convs and norms, in order
     act: Decl | None  # the block's activation module, when some op still uses it
@@ -89,31 +90,24 @@ def block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[BlockCl
 def _members(graph: ir.Graph, block: ir.Block) -> list[tuple[str, ir.Op]]:
     """A block's nodes as (path relative to the block, op), in graph order."""
     prefix = len(block.path) + 1
-    return [(node[prefix:], data.op) for node, data in ir.index(graph).by_block[block.path]]
+    return [(node[prefix:], data.op) for node, data in ir.nodes_by_block(graph)[block.path]]
 
 
-def _block_args(graph: ir.Graph, block: ir.Block) -> dict[str, int]:
-    return _all_block_args(graph)[block.path]
-
-
-@lru_cache(maxsize=4)
-def _all_block_args(graph: ir.Graph) -> dict[str, dict[str, int]]:
-    """Every block's constructor arguments (computed once: classes and calls both read them)."""
-    return {
-        path: _args_of([(node, data.op) for node, data in members])
-        for path, members in ir.index(graph).by_block.items()
-    }
+def _block_args(block: ir.Block, fields_of: dict[str, str]) -> dict[str, int]:
+    """A block's constructor arguments, read off the Block fields its class's Args hold."""
+    return {name: int(getattr(block, field)) for name, field in fields_of.items()}
 
 
 def _block_class(
     graph: ir.Graph, spec: Spec, blocks: list[ir.Block], template: str, *, deploy: bool
 ) -> BlockClass:
     rep = blocks[0]
-    members = {b.path: _members(graph, b) for b in blocks}
-    ops = dict(members[rep.path])
-    params = _params(graph, blocks, members, spec)
+    ops = dict(_members(graph, rep))
+    fields_of = _arg_fields(ops.values())
+    params = _params(blocks, fields_of, spec)
     names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
-    fused = _agreed_fusions(blocks, members)
+    # Only a deploy graph marks fusions; every instance must agree on them.
+    fused = _agreed_fusions(graph, blocks) if deploy else {}
     kinds = {b.shortcut for b in blocks if b.downsample}
     shortcut = kinds.pop() if kinds else None
     with_shortcut = next((b for b in blocks if b.downsample), None)
@@ -138,6 +132,7 @@ def _block_class(
         stride_on_1x1=spec.block.stride_on == "1x1",
         grouped="groups" in names,
         params=params,
+        arg_fields=tuple(fields_of.items()),
         defaults_dilation="first_dilation" in names,
         modules=modules,
         act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
@@ -165,31 +160,26 @@ def _is_arg(value: object, name: str) -> bool:
     return isinstance(value, Arg) and value.name == name
 
 
-def _args_of(ops: list[tuple[str, ir.Op]]) -> dict[str, int]:
-    """The constructor arguments an instance's ops were built from, with their values."""
-    found: dict[str, int] = {}
-    for _, op in ops:
+def _arg_fields(ops: Iterable[ir.Op]) -> dict[str, str]:
+    """The constructor arguments a block's ops were built from: name -> the Block field."""
+    found: dict[str, str] = {}
+    for op in ops:
         names = _INT_FIELDS.get(type(op))
         if names is None:
             names = _INT_FIELDS[type(op)] = tuple(f.name for f in fields(op) if f.type == "int")
         for name in names:
             value = getattr(op, name)
             if isinstance(value, Arg):
-                found.setdefault(value.name, int(value))
+                found.setdefault(value.name, value.field)
     return found
 
 
 _INT_FIELDS: dict[type, tuple[str, ...]] = {}  # op class -> the fields that can hold an Arg
 
 
-def _params(
-    graph: ir.Graph,
-    blocks: list[ir.Block],
-    members: dict[str, list[tuple[str, ir.Op]]],
-    spec: Spec,
-) -> tuple[Param, ...]:
+def _params(blocks: list[ir.Block], fields_of: dict[str, str], spec: Spec) -> tuple[Param, ...]:
     """The class's constructor parameters: those some instance sets away from the default."""
-    values = [_block_args(graph, b) for b in blocks]
+    values = [_block_args(b, fields_of) for b in blocks]
     used = {name for v in values for name in v}
     dilated = any(v.get(d, 1) != 1 for v in values for d in _DILATIONS)
     wanted = {
@@ -200,7 +190,7 @@ def _params(
         "downsample": any(b.downsample for b in blocks),
         "attention": "attention" in used,
         "residual": _residual(blocks) == "param",
-        "drop_path": any(isinstance(op, ir.Drop) for b in blocks for _, op in members[b.path]),
+        "drop_path": any(b.drop_path > 0 for b in blocks),
     }
     attention = spec.block.attention
     out = []
@@ -214,7 +204,7 @@ def _params(
 
 def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str = "rates[i]") -> str:
     """The expression that builds one block: `Bottleneck(256, 128, 512, stride=2, ...)`."""
-    values = _block_args(graph, block)
+    values = {name: int(getattr(block, field)) for name, field in cls.arg_fields}
     names = {p.name for p in cls.params}
     args = [str(values[c]) for c in ("in_channels", "mid_channels", "out_channels")]
     for name in ("stride", "groups", "dilation"):
@@ -249,13 +239,12 @@ def _residual(blocks: list[ir.Block]) -> str:
     return "never" if plain == {True} else "always"
 
 
-def _agreed_fusions(
-    blocks: list[ir.Block], members: dict[str, list[tuple[str, ir.Op]]]
-) -> dict[str, str]:
+def _agreed_fusions(graph: ir.Graph, blocks: list[ir.Block]) -> dict[str, str]:
     """Convs every instance fuses alike; a per-stage plain flag, say, leaves the last unfused."""
     agreed: dict[str, str] | None = None
     for block in blocks:
-        mine = {rel: op.fused for rel, op in members[block.path] if isinstance(op, ir.Conv)}
+        ops = _members(graph, block)
+        mine = {rel: op.fused for rel, op in ops if isinstance(op, ir.Conv)}
         agreed = mine if agreed is None else {k: v for k, v in agreed.items() if mine.get(k) == v}
     return {k: v for k, v in (agreed or {}).items() if v}
 
@@ -308,7 +297,7 @@ class _Walk:
         pending, start = "", ""
         acts: list[str] = []
         swallowed: set[str] = set()
-        for node, data in ir.index(graph).by_block[block.path]:
+        for node, data in ir.nodes_by_block(graph)[block.path]:
             attr = node[len(prefix) :].split("#")[0]
             if "." in attr or node in swallowed:
                 continue

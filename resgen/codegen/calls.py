@@ -84,14 +84,6 @@ def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
     return callee, (channels, *eps)
 
 
-def norm_expression(op: ir.Norm | ir.Affine, channels: str) -> str:
-    """A norm (or affine) module's constructor on one line, for the model's own modules."""
-    if isinstance(op, ir.Affine):
-        return f"Affine({channels})"
-    callee, args = _norm_ctor(op, channels)
-    return f"{callee}({', '.join(args)})"
-
-
 # Activation constructors; in-place where torch allows it, as torchvision does.
 ACTIVATIONS = {
     "relu": ("nn.ReLU", ("inplace=True",)),

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
-from resgen.codegen.calls import Decl
-from resgen.codegen.stem import Outside, build_outside
+from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec
-
-_Op = TypeVar("_Op", ir.Norm, ir.Drop)
 
 if TYPE_CHECKING:
     from resgen.codegen.deploy import DeployExtras
@@ -91,7 +88,7 @@ def build_render_model(
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
     class_name, functions = (f"{spec.model_class}Deploy", ["fold_state_dict"]) if deploy else (
         spec.model_class, [])  # fmt: skip
-    helpers = _helpers(graph, _fused_classes(classes, outside))
+    helpers = _helpers(classes, outside)
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
     class_doc = tuple(
         textwrap.wrap(
@@ -126,13 +123,6 @@ def build_render_model(
     )
 
 
-def _fused_classes(classes: tuple[BlockClass, ...], outside: Outside) -> set[str]:
-    """The FusedConv2d kinds the module's convs are written with."""
-    calls = [d.call for c in classes for d in c.modules]
-    calls += [d.call for d in outside.stem if isinstance(d, Decl)]
-    return {c.callee for c in calls} & {"ConvReLU", "ConvAddReLU"}
-
-
 def _sorted_exports(names: list[str]) -> tuple[str, ...]:
     """Sort as ruff's RUF022 does: CONSTANTS, then Classes, then functions."""
     return tuple(sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n)))
@@ -152,26 +142,22 @@ HELPERS = (
 )
 
 
-def _helpers(graph: ir.Graph, fused: set[str]) -> tuple[str, ...]:
-    """The helper classes the graph's ops (and the fused convs the classes use) need."""
-    ops = ir.index(graph).by_type
-    found = set(fused) | ({"FusedConv2d"} if fused else set())
-    wanted = {
-        "Affine": ir.Affine in ops,
-        "FrozenBatchNorm2d": any(n.norm == "frozen_batch" for n in _ops(ops, ir.Norm)),
-        "PadShortcut": ir.Pad in ops,
-        # A channel conv says ECA; otherwise a gating product says SE.
-        "SqueezeExcite": ir.Mul in ops and ir.ChannelConv not in ops,
-        "EfficientChannelAttention": ir.ChannelConv in ops,
-        "DropPath": any(d.drop == "path" for d in _ops(ops, ir.Drop)),
-    }
-    found.update(name for name, needed in wanted.items() if needed)
-    return tuple(h for h in HELPERS if h in found)
-
-
-def _ops(ops: dict[type, list[ir.Op]], kind: type[_Op]) -> list[_Op]:
-    """The graph's ops of one class, typed as that class."""
-    return [op for op in ops.get(kind, []) if isinstance(op, kind)]
+def _helpers(classes: tuple[BlockClass, ...], outside: Outside) -> tuple[str, ...]:
+    """The helper classes the module uses: those its calls name, and the templates' own."""
+    calls = [d.call for c in classes for d in (*c.modules, c.act, c.attention) if d is not None]
+    calls += [item for c in classes for item in c.shortcut_items]
+    for d in outside.stem:
+        calls += [item.call for item in d.items] if isinstance(d, Sequential) else [d.call]
+    if outside.final_norm is not None:
+        calls.append(outside.final_norm)
+    used = {call.callee for call in calls}
+    if used & {"ConvReLU", "ConvAddReLU"}:
+        used.add("FusedConv2d")  # their base class
+    if any(c.shortcut == ir.ShortcutKind.PAD for c in classes):
+        used.add("PadShortcut")  # templates/shortcuts/pad.py.jinja
+    if any(c.drop_path for c in classes):
+        used.add("DropPath")
+    return tuple(h for h in HELPERS if h in used)
 
 
 def _render_stage(

@@ -7,9 +7,10 @@ forward statements that nest ops until an activation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call, norm_expression
+from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.graph import ir
 from resgen.spec.model import Spec
 
@@ -17,11 +18,19 @@ _NAMES = {"in_channels"}  # the model's constructor argument that a stem conv re
 
 
 @dataclass(frozen=True)
+class Item:
+    """One module of a Sequential, on a line of its own, with a comment where it says why."""
+
+    call: Call
+    comment: str
+
+
+@dataclass(frozen=True)
 class Sequential:
     """`self.<attr> = nn.Sequential(...)`: one module per line, at its state_dict index."""
 
     attr: str
-    items: tuple[str, ...]  # each a full line: `nn.ReLU(inplace=True),  # comment`
+    items: tuple[Item, ...]
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class Outside:
 
     stem: tuple[Decl | Sequential, ...]  # in order; the activation module sits before the pool
     stem_statements: tuple[Statement, ...]
-    final_norm: str  # constructor of the pre-activation nets' closing norm; "" for none
+    final_norm: Call | None  # the pre-activation nets' closing norm
     final_statement: str  # "" or `self.relu(self.bn_final(x))`
     stem_conv: str  # path of the first conv, whose weight tells the input channels
     uses_act: bool
@@ -38,9 +47,7 @@ class Outside:
 
 def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     act_attr = "relu" if spec.act == "relu" else "act"
-    outside = ir.index(graph).outside
-    stem_nodes = [(n, d) for n, d in outside["stem"] if n != "input"]
-    head_nodes = outside["head"]
+    stem_nodes, head_nodes = _outside(graph)
     pre_pool = [(n, d) for n, d in head_nodes if isinstance(d.op, (ir.Norm, ir.Affine, ir.Act))]
     stem_statements, stem_acts = _statements(graph, stem_nodes, act_attr)
     final, final_acts = _statements(graph, pre_pool, act_attr)
@@ -64,11 +71,20 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     return Outside(
         stem=tuple(decls),
         stem_statements=tuple(stem_statements),
-        final_norm=norm_expression(norm, str(norm.channels)) if norm is not None else "",
+        final_norm=module_call(norm, _NAMES, first=False, indent=8) if norm else None,
         final_statement=final[0].expr if final else "",
         stem_conv=first_conv,
         uses_act=uses_act,
     )
+
+
+def _outside(graph: ir.Graph) -> tuple[list[tuple[str, ir.Node]], list[tuple[str, ir.Node]]]:
+    """The stem's nodes (the input left out) and the head's: before and after the stages."""
+    order = list(graph)  # graph order is network order; a list of ids is cheap to search
+    stages = ir.stages_of(graph)
+    first, last = order.index(stages[0].blocks[0].input), order.index(stages[-1].output)
+    stem = [(n, ir.node(graph, n)) for n in order[1 : first + 1]]
+    return stem, [(n, ir.node(graph, n)) for n in order[last + 1 :]]
 
 
 def _module(node: str) -> str:
@@ -89,24 +105,25 @@ def _sequential(
     members: list[tuple[str, ir.Op]],
     folds: dict[str, str],
     spec: Spec,
-) -> tuple[str, ...]:
+) -> tuple[Item, ...]:
     """A Sequential's lines; module `attr.k` sits at index k, as in the trained module.
 
     A norm folded away (or a spec without norms) leaves an nn.Identity placeholder there.
     """
-    lines: dict[int, str] = {}
+    items: dict[int, Item] = {}
     for node, op in members:
         index = int(node.split(".")[1])
-        if isinstance(op, ir.Act):
-            act = act_call(spec)
-            lines[index] = f"{act.callee}({', '.join(act.args)}),"
-        else:
-            call = module_call(op, _NAMES, first=False, indent=12)
-            lines[index] = f"{call.callee}({', '.join(call.args)}),"
+        call = (
+            act_call(spec)
+            if isinstance(op, ir.Act)
+            else module_call(op, _NAMES, first=False, indent=12)
+        )
+        items[index] = Item(dataclasses.replace(call, exploded=False), "")
+    identity = Call("nn.Identity", (), False)
     for norm, conv in folds.items():
         if norm.startswith(attr + "."):
-            lines[int(norm.split(".")[1])] = f"nn.Identity(),  # {norm}: folded into {conv}"
-    return tuple(lines.get(i, "nn.Identity(),") for i in range(max(lines) + 1))
+            items[int(norm.split(".")[1])] = Item(identity, f"{norm}: folded into {conv}")
+    return tuple(items.get(i, Item(identity, "")) for i in range(max(items) + 1))
 
 
 def _statements(

@@ -50,12 +50,7 @@ class Run:
 
 def nodes_by_block(graph: ir.Graph) -> dict[str, list[str]]:
     """Group block nodes by block path, each list in graph order."""
-    grouped: dict[str, list[str]] = {}
-    for node, data in ir.nodes(graph):
-        block = data.block
-        if block is not None:
-            grouped.setdefault(block, []).append(node)
-    return grouped
+    return {block: [n for n, _ in nodes] for block, nodes in ir.nodes_by_block(graph).items()}
 
 
 def in_ports(graph: ir.Graph, node: str) -> list[tuple[str, int]]:

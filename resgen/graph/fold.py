@@ -90,7 +90,7 @@ def fold(graph: ir.Graph) -> ir.Graph:
 
 
 def _set_op(graph: ir.Graph, node: str, op: ir.Op) -> None:
-    graph.nodes[node]["node"] = dataclasses.replace(ir.node(graph, node), op=op)
+    graph.nodes[node]["node"] = ir.node(graph, node)._replace(op=op)
 
 
 def _bypass(graph: ir.Graph, node: str) -> str:

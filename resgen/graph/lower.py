@@ -61,7 +61,8 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
                     first_dilation=Arg(dilation if i == 0 else stage_dilation,
                                        "first_dilation"),
                     shortcut=shortcut, drop_path=spec.drop_path * index / max(total - 1, 1),
-                    attention_size=Arg(_attention_size(spec, cout), "attention"), loc=loc,
+                    attention_size=Arg(_attention_size(spec, cout), "attention", "attention_size"),
+                    loc=loc,
                 )
             )  # fmt: skip
             channels = cout
@@ -231,6 +232,11 @@ def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
     return block.wired(x, out, add)
 
 
+def _named(value: int, name: str) -> int:
+    """A block argument passed under another name (a bottleneck's one 3x3 takes `dilation`)."""
+    return value.named(name) if isinstance(value, Arg) else value
+
+
 def _strides(s: Scope, b: ir.Block) -> tuple[int, int]:
     """A bottleneck's (1x1, 3x3) strides: v1 strides its first 1x1, v1.5 its 3x3."""
     return (b.stride, 1) if s.spec.block.stride_on == "1x1" else (1, b.stride)
@@ -250,7 +256,7 @@ def _bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.mid_channels, 1, stride=s1))
     # A bottleneck has one 3x3: the class's `dilation` is the block's first dilation.
     y = s.conv_norm(2, y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
-                    dilation=Arg(b.first_dilation, "dilation"))  # fmt: skip
+                    dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
     y = s.conv_norm(3, s.relu(2, y), b.mid_channels, b.out_channels, 1)
     return y, x
 
@@ -273,7 +279,7 @@ def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1, stride=s1)
     y = s.relu(2, s.norm("bn2", y, b.mid_channels))
     y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
-               dilation=Arg(b.first_dilation, "dilation"))  # fmt: skip
+               dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
     y = s.relu(3, s.norm("bn3", y, b.mid_channels))
     y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
     return y, (pre if b.projection else x)
