@@ -6,11 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from resgen.diagnostics import Diagnostic, Location, ResgenError, TextReporter, error
 from resgen.files import write_atomic
 from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
+
+if TYPE_CHECKING:
+    from resgen.spec.load import LoadedSpec
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -31,6 +34,17 @@ SpecArg: TypeAlias = str | Path
 
 def err(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def load_or_report(spec: SpecArg) -> LoadedSpec | None:
+    """Load a spec through the front door; print its diagnostics and return None if it fails."""
+    from resgen.api import load_spec
+
+    try:
+        return load_spec(spec)
+    except ResgenError as exc:
+        print_diagnostics(exc.diagnostics)
+        return None
 
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:

@@ -12,10 +12,11 @@ from resgen.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     err,
+    load_or_report,
     print_diagnostics,
     write_output,
 )
-from resgen.diagnostics import Location, ResgenError, error, has_errors
+from resgen.diagnostics import Location, error, has_errors
 from resgen.draw import DETAILS, RANKDIRS
 
 HELP = "draw the network with Graphviz: SVG, PNG, PDF or DOT"
@@ -39,17 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resgen.api import load_spec
     from resgen.draw import draw_dot
     from resgen.draw.render import DotMissingError, RenderFailedError, render
     from resgen.pipeline import check
 
     if args.out not in (None, "-") and _draw_target(args.out, "x") is None:
         return EXIT_USAGE
-    try:
-        loaded = load_spec(args.spec)
-    except ResgenError as exc:
-        print_diagnostics(exc.diagnostics)
+    loaded = load_or_report(args.spec)
+    if loaded is None:
         return EXIT_FINDINGS
     analysis = check(loaded)
     print_diagnostics(analysis.diagnostics)

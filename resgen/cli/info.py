@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, print_diagnostics
-from resgen.diagnostics import ResgenError, has_errors
+from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, load_or_report, print_diagnostics
+from resgen.diagnostics import has_errors
 
 HELP = "per-stage table of shapes, params and MACs"
 
@@ -27,14 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resgen.api import load_spec
     from resgen.pipeline import check
     from resgen.report import info_json, info_table
 
-    try:
-        loaded = load_spec(args.spec)
-    except ResgenError as exc:
-        print_diagnostics(exc.diagnostics)
+    loaded = load_or_report(args.spec)
+    if loaded is None:
         return EXIT_FINDINGS
     analysis = check(loaded)
     print_diagnostics(analysis.diagnostics)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, print_diagnostics
-from resgen.diagnostics import ResgenError
+from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, load_or_report
 
 HELP = "print a spec with its `extends` bases merged in"
 
@@ -18,13 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resgen.api import load_spec
     from resgen.spec.resolve import dump_resolved
 
-    try:
-        loaded = load_spec(args.spec)
-    except ResgenError as exc:
-        print_diagnostics(exc.diagnostics)
+    loaded = load_or_report(args.spec)
+    if loaded is None:
         return EXIT_FINDINGS
     sys.stdout.write(dump_resolved(loaded.spec, fmt=args.output, defaults=args.defaults))
     return EXIT_OK
