@@ -57,7 +57,8 @@ class BlockClass:
     modules: tuple[Decl, ...]  # the residual branch's convs and norms, in order
     act: Decl | None  # the block's activation module, when some op still uses it
     attention: Decl | None
-    residual: str  # "always", "never" (plain blocks) or "param" (per stage)
+    adds: bool  # every instance adds its shortcut
+    residual_flag: bool  # some instances do (per-stage plain blocks): a `residual` argument
     drop_path: bool
     shortcut: str  # "" or the ShortcutKind of the `downsample` module
     shortcut_items: tuple[Call, ...]  # the downsample Sequential's convs and norms
@@ -137,7 +138,8 @@ def _block_class(
         modules=modules,
         act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
         attention=_attention(spec),
-        residual=_residual(blocks),
+        adds=all(b.add is not None for b in blocks),
+        residual_flag=_residual_flag(blocks),
         drop_path=any(isinstance(op, ir.Drop) for op in ops.values()),
         shortcut=str(shortcut or ""),
         shortcut_items=_shortcut_items(graph, with_shortcut, names),
@@ -189,7 +191,7 @@ def _params(blocks: list[ir.Block], fields_of: dict[str, str], spec: Spec) -> tu
         "first_dilation": dilated and "first_dilation" in used,
         "downsample": any(b.downsample for b in blocks),
         "attention": "attention" in used,
-        "residual": _residual(blocks) == "param",
+        "residual": _residual_flag(blocks),
         "drop_path": any(b.drop_path > 0 for b in blocks),
     }
     attention = spec.block.attention
@@ -216,7 +218,7 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append("downsample=True")
     if "attention" in names:
         args.append(f"attention={values['attention']}")
-    if block.add is None and cls.residual == "param":
+    if block.add is None and cls.residual_flag:
         args.append("residual=False")
     if cls.drop_path:
         args.append(f"drop_path={rate}")
@@ -232,11 +234,9 @@ def _attention(spec: Spec) -> Decl | None:
     return Decl("se", Call(callee, args, False))
 
 
-def _residual(blocks: list[ir.Block]) -> str:
-    plain = {b.add is None for b in blocks}
-    if len(plain) == 2:
-        return "param"
-    return "never" if plain == {True} else "always"
+def _residual_flag(blocks: list[ir.Block]) -> bool:
+    """Whether some instances add their shortcut and others, in plain stages, do not."""
+    return len({b.add is None for b in blocks}) == 2
 
 
 def _agreed_fusions(graph: ir.Graph, blocks: list[ir.Block]) -> dict[str, str]:

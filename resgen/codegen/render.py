@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
+from resgen.codegen.calls import Call, Decl
 from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
@@ -64,7 +65,7 @@ class RenderModel:
     outside: Outside  # the stem and the closing norm
     stem_shape: str
     stages: tuple[StageRender, ...]
-    head_pool: str  # "avg" | "max"
+    head_pool: Decl  # the global pool: `avgpool` (torchvision's name) or `global_maxpool`
     dropout: float
     features: int
     pooled_shape: str
@@ -114,13 +115,19 @@ def build_render_model(
         outside=outside,
         stem_shape=_batch_shape(analysis.shapes[ir.stages_of(graph)[0].blocks[0].input]),
         stages=stages,
-        head_pool=spec.head.pool,
+        head_pool=_head_pool(spec),
         dropout=spec.head.dropout,
         features=last.blocks[-1].out_channels,
         pooled_shape=_batch_shape(analysis.shapes["flatten"]),
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
     )
+
+
+def _head_pool(spec: Spec) -> Decl:
+    if spec.head.pool == "avg":
+        return Decl("avgpool", Call("nn.AdaptiveAvgPool2d", ("(1, 1)",), False))
+    return Decl("global_maxpool", Call("nn.AdaptiveMaxPool2d", ("(1, 1)",), False))
 
 
 def _sorted_exports(names: list[str]) -> tuple[str, ...]:
