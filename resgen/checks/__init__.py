@@ -131,7 +131,7 @@ def check_size(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
 
 def check_shortcut_kinds(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
     """One block class has one kind of downsample module; per-stage overrides must agree."""
-    kinds: dict[str, ir.BlockInfo] = {}
+    kinds: dict[str, ir.Block] = {}
     found = []
     for block in ir.blocks_of(graph):
         if not block.downsample:

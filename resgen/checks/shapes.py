@@ -86,7 +86,7 @@ def apply_op(op: ir.Op, shape: ir.Shape) -> ir.Shape:
 
 
 def _check_add(
-    block: ir.BlockInfo, in_shapes: list[ir.Shape], diagnostics: list[Diagnostic]
+    block: ir.Block, in_shapes: list[ir.Shape], diagnostics: list[Diagnostic]
 ) -> ir.Shape:
     residual, shortcut = in_shapes
     if residual == shortcut:

@@ -20,7 +20,7 @@ from resgen.graph import ir
 class BlockParts:
     """One block's nodes in graph order, split around its residual add."""
 
-    info: ir.BlockInfo
+    info: ir.Block
     nodes: tuple[str, ...]
     body: tuple[str, ...]  # the residual branch
     shortcut: tuple[str, ...]  # ops on the shortcut; empty for an identity shortcut
@@ -71,7 +71,7 @@ def _upstream(graph: ir.Graph, start: str, within: set[str]) -> set[str]:
     return seen
 
 
-def split_block(graph: ir.Graph, info: ir.BlockInfo, nodes: Sequence[str]) -> BlockParts:
+def split_block(graph: ir.Graph, info: ir.Block, nodes: Sequence[str]) -> BlockParts:
     """Split a block around its add; nodes both branches need (a pre-activation) are the body's."""
     within = set(nodes)
     if info.add is None:  # a plain block: all branch

@@ -294,10 +294,6 @@ class Block:
         return self.shortcut.has_module
 
 
-# The name code that predates `Block` uses.
-BlockInfo = Block
-
-
 @dataclass(frozen=True)
 class StageInfo:
     """A stage: its module name, its blocks and the node it ends with."""
