@@ -7,42 +7,65 @@ are ignored. This equals torch.utils.flop_counter.FlopCounterMode's total / 2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from resgen.graph import ir
 
 
 def count_params(op: ir.Op) -> int:
     """Trainable parameters of one op (buffers such as running stats excluded)."""
-    match op:
-        case ir.Conv(in_channels=cin, out_channels=cout, kernel=k, groups=g, bias=bias):
-            return cout * (cin // g) * k * k + (cout if bias else 0)
-        case ir.Norm(norm=norm, channels=c):
-            # Frozen batch norm keeps its affine and statistics as buffers, not parameters.
-            return 0 if norm == "frozen_batch" else 2 * c
-        case ir.ChannelConv(kernel=k):
-            return k
-        case ir.Linear(in_features=fin, out_features=fout, bias=bias):
-            return fin * fout + (fout if bias else 0)
-    return 0  # an Affine's scale and shift are buffers
+    count = _PARAMS.get(type(op))
+    return count(op) if count else 0  # an Affine's scale and shift are buffers
+
+
+def _conv_params(op: ir.Conv) -> int:
+    k = op.kernel
+    return op.out_channels * (op.in_channels // op.groups) * k * k + (
+        op.out_channels if op.bias else 0
+    )
+
+
+def _norm_params(op: ir.Norm) -> int:
+    # Frozen batch norm keeps its affine and statistics as buffers, not parameters.
+    return 0 if op.norm == "frozen_batch" else 2 * op.channels
+
+
+def _linear_params(op: ir.Linear) -> int:
+    return op.in_features * op.out_features + (op.out_features if op.bias else 0)
+
+
+# Dispatch on the op's class: the counts run once per node, and a dict lookup is cheaper than
+# trying class patterns one by one.
+_PARAMS: dict[type, Callable[[Any], int]] = {
+    ir.Conv: _conv_params,
+    ir.Norm: _norm_params,
+    ir.ChannelConv: lambda op: op.kernel,
+    ir.Linear: _linear_params,
+}
 
 
 def count_macs(op: ir.Op, out_shape: ir.Shape | None) -> int:
     """Multiply-adds of one op for one sample, given its output shape."""
     if out_shape is None:
         return 0
-    match op:
-        case ir.Conv(in_channels=cin, kernel=k, groups=g):
-            cout, h, w = out_shape
-            return cout * h * w * (cin // g) * k * k
-        case ir.Linear(in_features=fin, out_features=fout):
-            return fin * fout
-        case ir.ChannelConv(kernel=k):
-            return out_shape[0] * k
+    if isinstance(op, ir.Conv):
+        k = op.kernel
+        cout, h, w = out_shape
+        return cout * h * w * (op.in_channels // op.groups) * k * k
+    if isinstance(op, ir.Linear):
+        return op.in_features * op.out_features
+    if isinstance(op, ir.ChannelConv):
+        return out_shape[0] * op.kernel
     return 0
 
 
 def node_counts(
     graph: ir.Graph, shapes: dict[str, ir.Shape | None]
 ) -> tuple[dict[str, int], dict[str, int]]:
-    params = {n: count_params(data.op) for n, data in ir.nodes(graph)}
-    macs = {n: count_macs(data.op, shapes[n]) for n, data in ir.nodes(graph)}
+    params: dict[str, int] = {}
+    macs: dict[str, int] = {}
+    for node, data in ir.nodes(graph):
+        params[node] = count_params(data.op)
+        macs[node] = count_macs(data.op, shapes[node])
     return params, macs

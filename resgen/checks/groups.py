@@ -38,15 +38,16 @@ def check_groups(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
 
 
 def _problem(op: ir.Op) -> tuple[str, str, str] | None:
-    match op:
-        case ir.Conv(groups=groups, in_channels=cin, out_channels=cout):
-            sides = (("input", cin), ("output", cout))
-            bad = [f"{channels} {side}" for side, channels in sides if channels % groups]
-            if bad:
-                what = " and ".join(bad)
-                message = f"groups={groups} does not divide its {what} channels"
-                return "conv-groups", message, _CONV_HINT
-        case ir.Norm(norm="group", groups=groups, channels=channels) if channels % groups:
-            message = f"a GroupNorm of {groups} groups cannot split {channels} channels"
-            return "norm-groups", message, _NORM_HINT
+    if isinstance(op, ir.Conv):
+        groups = op.groups
+        if groups == 1:
+            return None
+        sides = (("input", op.in_channels), ("output", op.out_channels))
+        bad = [f"{channels} {side}" for side, channels in sides if channels % groups]
+        if bad:
+            message = f"groups={groups} does not divide its {' and '.join(bad)} channels"
+            return "conv-groups", message, _CONV_HINT
+    elif isinstance(op, ir.Norm) and op.norm == "group" and op.channels % op.groups:
+        message = f"a GroupNorm of {op.groups} groups cannot split {op.channels} channels"
+        return "norm-groups", message, _NORM_HINT
     return None

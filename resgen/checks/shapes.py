@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from resgen.diagnostics import Diagnostic, error
 from resgen.graph import ir
@@ -39,7 +41,8 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
     # Lowering inserts nodes in a topological order and is deterministic, so plain node order
     # is a deterministic topological order too (and linear time for 10,000-block specs).
     for node, data in ir.nodes(graph):
-        kind = data.kind
+        op = data.op
+        kind = op.kind
         if kind == ir.INPUT:
             shapes[node] = graph.graph["input_shape"]
             continue
@@ -54,7 +57,7 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
             shape = known[0]  # the gate is (C, 1, 1) and broadcasts over H and W
             assert known[1] == (shape[0], 1, 1), (node, known)
         else:
-            shape = apply_op(data.op, known[0])
+            shape = apply_op(op, known[0])
             if min(shape) <= 0:
                 diagnostics.append(_empty_shape(graph, node, known[0], shape))
                 shape = None
@@ -64,25 +67,43 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
 
 def apply_op(op: ir.Op, shape: ir.Shape) -> ir.Shape:
     """The output shape of a one-input op."""
-    match op:
-        case ir.Conv(out_channels=cout, kernel=k, stride=s, padding=p, dilation=d):
-            _, h, w = shape
-            return (cout, conv_out(h, k, s, p, d), conv_out(w, k, s, p, d))
-        case ir.Pool(kernel=k, stride=s, padding=p, ceil_mode=ceil):
-            c, h, w = shape
-            return (c, pool_out(h, k, s, p, ceil), pool_out(w, k, s, p, ceil))
-        case ir.GlobalPool():
-            return (shape[0], 1, 1)
-        case ir.Flatten():
-            return (math.prod(shape),)
-        case ir.Linear(out_features=features):
-            return (features,)
-        case ir.Pad(stride=s, out_channels=cout):
-            _, h, w = shape
-            return (cout, -(-h // s), -(-w // s))  # x[:, :, ::s, ::s]
-        case ir.ChannelConv(kernel=k, padding=p):
-            return (conv_out(shape[0], k, 1, p), *shape[1:])
-    return shape  # norm, affine, act, drop: shape-preserving
+    apply = _APPLY.get(type(op))
+    return apply(op, shape) if apply else shape  # norm, affine, act, drop: shape-preserving
+
+
+def _conv(op: ir.Conv, shape: ir.Shape) -> ir.Shape:
+    _, h, w = shape
+    k, s, p, d = op.kernel, op.stride, op.padding, op.dilation
+    return (op.out_channels, conv_out(h, k, s, p, d), conv_out(w, k, s, p, d))
+
+
+def _pool(op: ir.Pool, shape: ir.Shape) -> ir.Shape:
+    c, h, w = shape
+    k, s, p, ceil = op.kernel, op.stride, op.padding, op.ceil_mode
+    return (c, pool_out(h, k, s, p, ceil), pool_out(w, k, s, p, ceil))
+
+
+def _pad(op: ir.Pad, shape: ir.Shape) -> ir.Shape:
+    _, h, w = shape
+    s = op.stride
+    return (op.out_channels, -(-h // s), -(-w // s))  # x[:, :, ::s, ::s]
+
+
+def _channel_conv(op: ir.ChannelConv, shape: ir.Shape) -> ir.Shape:
+    return (conv_out(shape[0], op.kernel, 1, op.padding), *shape[1:])
+
+
+# Dispatch on the op's class: this runs once per node, and a dict lookup beats trying class
+# patterns one by one.
+_APPLY: dict[type, Callable[[Any, ir.Shape], ir.Shape]] = {
+    ir.Conv: _conv,
+    ir.Pool: _pool,
+    ir.GlobalPool: lambda op, shape: (shape[0], 1, 1),
+    ir.Flatten: lambda op, shape: (math.prod(shape),),
+    ir.Linear: lambda op, shape: (op.out_features,),
+    ir.Pad: _pad,
+    ir.ChannelConv: _channel_conv,
+}
 
 
 def _check_add(

@@ -31,15 +31,17 @@ class SizeReport:
 
 def _spatial_op(op: ir.Op) -> Callable[[int], int] | None:
     """The size function of an op, or None when it keeps every size."""
-    match op:
-        case ir.Conv(kernel=k, stride=s, padding=p, dilation=d):
-            if s == 1 and 2 * p == d * (k - 1):
-                return None
-            return lambda h: conv_out(h, k, s, p, d)
-        case ir.Pool(kernel=k, stride=s, padding=p, ceil_mode=ceil):
-            return lambda h: pool_out(h, k, s, p, ceil)
-        case ir.Pad(stride=s) if s != 1:
-            return lambda h: -(-h // s)
+    if isinstance(op, ir.Conv):
+        k, s, p, d = op.kernel, op.stride, op.padding, op.dilation
+        if s == 1 and 2 * p == d * (k - 1):
+            return None
+        return lambda h: conv_out(h, k, s, p, d)
+    if isinstance(op, ir.Pool):
+        k, s, p, ceil = op.kernel, op.stride, op.padding, op.ceil_mode
+        return lambda h: pool_out(h, k, s, p, ceil)
+    if isinstance(op, ir.Pad) and op.stride != 1:
+        s = op.stride
+        return lambda h: -(-h // s)
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.graph import ir
@@ -32,8 +33,7 @@ _DILATIONS = ("dilation", "first_dilation")
 ATTENTION = {"se": ("SqueezeExcite", "16"), "eca": ("EfficientChannelAttention", "3")}
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str
     annotation: str
     default: str
@@ -91,7 +91,7 @@ def block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[BlockCl
 def _members(graph: ir.Graph, block: ir.Block) -> list[tuple[str, ir.Op]]:
     """A block's nodes as (path relative to the block, op), in graph order."""
     prefix = len(block.path) + 1
-    return [(node[prefix:], data.op) for node, data in ir.nodes_by_block(graph)[block.path]]
+    return [(node[prefix:], ir.op(graph, node)) for node in block.nodes]
 
 
 def _block_args(block: ir.Block, fields_of: dict[str, str]) -> dict[str, int]:
@@ -297,7 +297,8 @@ class _Walk:
         pending, start = "", ""
         acts: list[str] = []
         swallowed: set[str] = set()
-        for node, data in ir.nodes_by_block(graph)[block.path]:
+        for node in block.nodes:
+            data = ir.node(graph, node)
             attr = node[len(prefix) :].split("#")[0]
             if "." in attr or node in swallowed:
                 continue

@@ -6,8 +6,7 @@ Shared by block classes (resgen.codegen.blocks) and the model's own modules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import NamedTuple
 
 from resgen.graph import ir
 from resgen.graph.ir import Arg
@@ -16,8 +15,7 @@ from resgen.spec.model import Spec
 LINE = 88  # ruff's line length: a call that fits stays on one line, as ruff writes it
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """`callee(args)`: on one line, or one argument per line with a trailing comma."""
 
     callee: str
@@ -25,17 +23,15 @@ class Call:
     exploded: bool
 
 
-@dataclass(frozen=True)
-class Decl:
+class Decl(NamedTuple):
     """`self.<attr> = <call>` in a constructor."""
 
     attr: str
     call: Call
-    items: ClassVar[tuple[str, ...]] = ()  # a Sequential's lines (resgen.codegen.stem)
+    items: tuple[()] = ()  # a Sequential's modules (resgen.codegen.stem); a Decl has none
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     target: str  # "out" | "pre"
     expr: str
     comment: str  # "" or what a fused conv computes

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
@@ -22,26 +22,23 @@ if TYPE_CHECKING:
     from resgen.codegen.deploy import DeployExtras
 
 
-@dataclass(frozen=True)
-class StageEntry:
+class StageEntry(NamedTuple):
     """`call` once, or repeated `for var in range` (a list comprehension)."""
 
     call: str
-    count: int
+    repeats: int
     var: str  # "i" when the call reads the drop-path rate `rates[i]`, else "_"
     range: str
 
 
-@dataclass(frozen=True)
-class StageRender:
+class StageRender(NamedTuple):
     name: str
     comment: str
     entries: tuple[StageEntry, ...]
     shape: str
 
 
-@dataclass(frozen=True)
-class FeatureInfo:
+class FeatureInfo(NamedTuple):
     module: str
     channels: int
     reduction: int

@@ -7,8 +7,8 @@ forward statements that nest ops until an activation.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.graph import ir
@@ -17,16 +17,14 @@ from resgen.spec.model import Spec
 _NAMES = {"in_channels"}  # the model's constructor argument that a stem conv reads
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """One module of a Sequential, on a line of its own, with a comment where it says why."""
 
     call: Call
     comment: str
 
 
-@dataclass(frozen=True)
-class Sequential:
+class Sequential(NamedTuple):
     """`self.<attr> = nn.Sequential(...)`: one module per line, at its state_dict index."""
 
     attr: str
@@ -118,7 +116,7 @@ def _sequential(
             if isinstance(op, ir.Act)
             else module_call(op, _NAMES, first=False, indent=12)
         )
-        items[index] = Item(dataclasses.replace(call, exploded=False), "")
+        items[index] = Item(call._replace(exploded=False), "")
     identity = Call("nn.Identity", (), False)
     for norm, conv in folds.items():
         if norm.startswith(attr + "."):

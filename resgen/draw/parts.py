@@ -50,7 +50,7 @@ class Run:
 
 def nodes_by_block(graph: ir.Graph) -> dict[str, list[str]]:
     """Group block nodes by block path, each list in graph order."""
-    return {block: [n for n, _ in nodes] for block, nodes in ir.nodes_by_block(graph).items()}
+    return {b.path: list(b.nodes) for b in ir.blocks_of(graph)}
 
 
 def in_ports(graph: ir.Graph, node: str) -> list[tuple[str, int]]:

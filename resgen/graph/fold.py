@@ -83,7 +83,7 @@ def fold(graph: ir.Graph) -> ir.Graph:
             if fused:
                 _set_op(out, node, dataclasses.replace(data.op, fused=fused))
     out.graph.update(graph.graph)
-    out.graph["stages"] = tuple(_stage(s, replaced) for s in ir.stages_of(graph))
+    out.graph["stages"] = tuple(_stage(s, replaced, out) for s in ir.stages_of(graph))
     out.graph["folds"] = {n: p.into for n, p in plans.items() if p.into is not None}
     frozen: ir.Graph = nx.freeze(out)
     return frozen
@@ -120,14 +120,17 @@ def _fusion(graph: ir.Graph, node: str, data: ir.Node) -> str:
     return ""
 
 
-def _stage(stage: ir.StageInfo, replaced: dict[str, str]) -> ir.StageInfo:
+def _stage(stage: ir.StageInfo, replaced: dict[str, str], kept: ir.Graph) -> ir.StageInfo:
     def live(node: str) -> str:
         while node in replaced:
             node = replaced[node]
         return node
 
     blocks = tuple(
-        dataclasses.replace(b, drop_path=0.0, input=live(b.input), output=live(b.output))
+        dataclasses.replace(
+            b.wired(live(b.input), live(b.output), b.add, tuple(n for n in b.nodes if n in kept)),
+            drop_path=0.0,
+        )
         for b in stage.blocks
     )
     return dataclasses.replace(stage, blocks=blocks, output=live(stage.output))
