@@ -9,7 +9,7 @@ class's constructor parameters. The trained graph gives the normal build, the fo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
@@ -39,8 +39,7 @@ class Param(NamedTuple):
     default: str
 
 
-@dataclass(frozen=True)
-class BlockClass:
+class BlockClass(NamedTuple):
     """One block class to emit: constructor, modules and forward, all precomputed."""
 
     name: str

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from resgen.checks import Analysis
 from resgen.codegen.emit import render_source
@@ -25,8 +25,7 @@ from resgen.graph.fold import fold
 from resgen.spec.load import LoadedSpec
 
 
-@dataclass(frozen=True)
-class DeployExtras:
+class DeployExtras(NamedTuple):
     """What only the deploy template prints: where the trained norms go."""
 
     trained_class: str  # ResNet50
@@ -54,7 +53,7 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> RenderModel:
     folded = folded_analysis(analysis)
     base = build_render_model(dataclasses.replace(loaded, spec=inference), folded, deploy=True)
     extras = _norm_tables(folded.graph, spec.model_class, repr(spec.norm.eps))
-    return dataclasses.replace(base, docstring=_docstring(base, folded.graph), deploy=extras)
+    return base._replace(docstring=_docstring(base, folded.graph), deploy=extras)
 
 
 def render_deploy_source(loaded: LoadedSpec, analysis: Analysis) -> str:

@@ -7,7 +7,6 @@ values.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from resgen.checks import Analysis
@@ -44,8 +43,7 @@ class FeatureInfo(NamedTuple):
     reduction: int
 
 
-@dataclass(frozen=True)
-class RenderModel:
+class RenderModel(NamedTuple):
     docstring: tuple[str, ...]
     class_name: str
     class_doc: tuple[str, ...]  # wrapped lines

@@ -7,7 +7,6 @@ forward statements that nest ops until an activation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
@@ -31,8 +30,7 @@ class Sequential(NamedTuple):
     items: tuple[Item, ...]
 
 
-@dataclass(frozen=True)
-class Outside:
+class Outside(NamedTuple):
     """What the model class builds and runs outside its blocks."""
 
     stem: tuple[Decl | Sequential, ...]  # in order; the activation module sits before the pool
