@@ -62,8 +62,42 @@ class SourceResolver:
         if lines is None:
             return None
         if isinstance(lines, str):
-            lines = self._sources[location.file] = lines.splitlines()
+            lines = self._sources[location.file] = split_lines(lines)
         return lines[location.line - 1] if location.line <= len(lines) else None
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors, git and GitHub number them: only LF ends one (CRLF's CR goes with it).
+
+    `str.splitlines` also breaks at NEL, U+2028, form feeds and lone CRs, which would shift
+    every later line against the positions the readers report.
+    """
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if text.endswith("\n") else lines
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on written as a Python escape.
+
+    Control characters, line and paragraph separators and bidirectional overrides from a file
+    name or a spec would otherwise move the cursor, recolour the terminal, end a CI log line or
+    reorder what is shown; printed escaped, they are seen.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 # The process's resolver: the spec loader registers every text it parses here.

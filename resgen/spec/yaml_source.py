@@ -3,7 +3,9 @@
 PyYAML's `compose()` keeps a mark on every node; this module turns the node graph into dicts,
 lists and scalars itself, so that it can reject what `safe_load` would silently accept or choke
 on: duplicate keys, alias bombs, recursive aliases, unknown tags, nesting too deep for Python's
-stack, and values the constructors raise on. Every problem becomes a diagnostic.
+stack, values the constructors raise on, characters YAML forbids, and plain values that YAML 1.1
+and 1.2 read differently (`yaml_rules`). Every problem becomes a diagnostic, at a line and column
+counted as editors count them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error
+from resgen.spec.yaml_rules import Lines, unacceptable_characters, version_mismatch
 
 if TYPE_CHECKING:
     from resgen.spec.source import Path, Source
@@ -33,20 +36,24 @@ _WHAT = {"int": "an integer", "float": "a number", "bool": "true or false", "tim
 
 def load_yaml(text: str, source: Source) -> Any:
     """Parse YAML text into plain data, filling `source` with positions; raise ResgenError."""
+    refused = list(unacceptable_characters(text, source.name))
+    if refused:  # PyYAML would name only the first, by its offset
+        raise ResgenError(refused)
+    lines = Lines(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        raise ResgenError([_syntax_error(exc, text, source.name)]) from None
+        raise ResgenError([_syntax_error(exc, text, source.name, lines)]) from None
     except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise ResgenError([_too_deep(_first_too_deep(text), source.name)]) from None
+        raise ResgenError([_too_deep(_first_too_deep(text, lines), source.name)]) from None
     except yaml.YAMLError as exc:
         raise ResgenError.single(
             "yaml-syntax", f"YAML syntax error: {exc}", Location(source.name)
         ) from None
     if node is None:
         return None
-    _check_expansion(node, source)
-    converter = _YamlConverter(source)
+    _check_expansion(node, source, lines)
+    converter = _YamlConverter(source, lines)
     data = converter.convert(node, ())
     if converter.diagnostics:
         raise ResgenError(converter.diagnostics)
@@ -67,7 +74,7 @@ _INDENT_HINT = (
 )
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic:
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str, lines: Lines) -> Diagnostic:
     """Word a PyYAML error for people: where the mistake most likely is, and how to fix it."""
     problem = (exc.problem or exc.context or "invalid YAML").strip()
     mark, context_mark = exc.problem_mark or exc.context_mark, exc.context_mark
@@ -78,8 +85,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic
         mark = context_mark
         message, hint = f"the {noun} here is never closed (the file ends first)", f"add {fix}"
     elif noun and context_mark:
-        line = context_mark.line + 1
-        column = context_mark.column + 1
+        line, column = lines.at(context_mark.index)
         message = f"{problem} (inside the {noun} opened at line {line}, column {column})"
         hint = f"is the {noun} on line {line} missing {fix}?"
     elif "'\\t'" in problem:
@@ -107,7 +113,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic
             hint = "start a `- item` list on the line below its key, or write `key: [a, b]`"
         elif "undefined alias" in problem:
             hint = "an alias `*name` needs an anchor `&name` on a value above it"
-    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    line, col = lines.at(mark.index) if mark else (0, 0)
     return error("yaml-syntax", f"YAML syntax error: {message}", Location(name, line, col), hint)
 
 
@@ -117,12 +123,12 @@ def _end_of_text(text: str, name: str) -> Location:
     return Location(name, body.count("\n") + 1, len(body) - (body.rfind("\n") + 1) + 1)
 
 
-def _first_too_deep(text: str) -> tuple[int, int]:
+def _first_too_deep(text: str, lines: Lines) -> tuple[int, int]:
     """Find the first node nested deeper than MAX_NESTING, walking events (no recursion)."""
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.NodeEvent) and depth >= MAX_NESTING and event.start_mark:
-            return event.start_mark.line + 1, event.start_mark.column + 1
+            return lines.at(event.start_mark.index)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
         elif isinstance(event, yaml.CollectionEndEvent):
@@ -142,7 +148,7 @@ def _too_deep(where: tuple[int, int], name: str) -> Diagnostic:
 # --- alias bombs --------------------------------------------------------------------------------
 
 
-def _check_expansion(root: yaml.Node, source: Source) -> None:
+def _check_expansion(root: yaml.Node, source: Source, lines: Lines) -> None:
     """Refuse a document whose aliases expand to more than MAX_NODES nodes, before expanding it."""
     sizes: dict[int, int] = {}
 
@@ -170,7 +176,7 @@ def _check_expansion(root: yaml.Node, source: Source) -> None:
         "too-many-nodes",
         f"the spec expands to {total:,} YAML nodes through its aliases (*name); "
         f"the limit is {MAX_NODES:,}",
-        _loc(source, node),
+        Location(source.name, *lines.at(node.start_mark.index)),
         hint="this value repeats aliases of values that repeat aliases (an alias bomb?); a spec "
         "needs a few dozen nodes",
     )
@@ -192,25 +198,22 @@ def _first_defined(first: tuple[int, int] | None, here: tuple[int, int]) -> str:
     return f" (first defined on line {first[0]})"
 
 
-def _loc(source: Source, node: yaml.Node) -> Location:
-    return Location(source.name, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
 # --- conversion ---------------------------------------------------------------------------------
 
 
 class _YamlConverter:
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, lines: Lines) -> None:
         self.source = source
+        self.lines = lines
         self.constructor = yaml.SafeLoader("")
         self.diagnostics: list[Diagnostic] = []
         self.active: set[int] = set()  # collections being converted: a repeat is a cycle
 
     def report(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> None:
-        self.diagnostics.append(error(code, message, _loc(self.source, node), hint))
+        self.diagnostics.append(error(code, message, self._location(node), hint))
 
     def convert(self, node: yaml.Node, path: Path) -> Any:
-        self.source.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.source.values.setdefault(path, self._where(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if len(path) >= MAX_NESTING:
@@ -234,7 +237,10 @@ class _YamlConverter:
             self.active.discard(id(node))
 
     def _where(self, node: yaml.Node) -> tuple[int, int]:
-        return node.start_mark.line + 1, node.start_mark.column + 1
+        return self.lines.at(node.start_mark.index)
+
+    def _location(self, node: yaml.Node) -> Location:
+        return Location(self.source.name, *self._where(node))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         kind = _SCALAR_TAGS.get(node.tag)
@@ -242,7 +248,7 @@ class _YamlConverter:
             self._unknown_tag(node)
             return None
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except (ValueError, KeyError, AttributeError, yaml.YAMLError):
             value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
             digits = len(re.sub(r"[^0-9]", "", node.value))
@@ -256,6 +262,15 @@ class _YamlConverter:
                 else "write a plain number, true/false, or a quoted string",
             )
             return None
+        # Only a plain scalar whose tag was implied by its text: `!!str on` and `"on"` are text.
+        implied = self.constructor.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, node.value, (True, False)
+        )
+        if node.style is None and node.tag == implied:
+            mismatch = version_mismatch(node.value, (kind, value), self._location(node))
+            if mismatch is not None:
+                self.diagnostics.append(mismatch)
+        return value
 
     def _unknown_tag(self, node: yaml.Node) -> None:
         tag = node.tag.replace(_TAG, "!!", 1) if node.tag.startswith(_TAG) else node.tag
