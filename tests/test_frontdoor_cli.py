@@ -54,9 +54,9 @@ def test_every_command_loads_through_the_api(
     loaded: list[object] = []
     real = resgen.api.load_spec
 
-    def spy(source: Any) -> Any:
+    def spy(source: Any, **options: Any) -> Any:  # options: extends_root (issue 13)
         loaded.append(source)
-        return real(source)
+        return real(source, **options)
 
     monkeypatch.setattr(resgen.api, "load_spec", spy)
     runs = {

@@ -34,8 +34,14 @@ def test_file_bases_are_relative_to_their_file(
 ) -> None:
     child = _tree(tmp_path / "t")
     monkeypatch.chdir(tmp_path / "t" / where)
-    spec = resgen.load_spec(os.path.relpath(child)).spec
+    # From mid/ or mid/leaf/, base.yaml is outside the default root (issue 13): allow it.
+    root = tmp_path / "t" if where in ("mid", "mid/leaf") else None
+    spec = resgen.load_spec(os.path.relpath(child), extends_root=root).spec
     assert (spec.name, spec.head.classes, spec.stages[0].width) == ("child", 7, 16)
+    if root is not None:
+        with pytest.raises(ResgenError) as exc:
+            resgen.load_spec(os.path.relpath(child))
+        assert [d.code for d in exc.value.diagnostics] == ["extends-refused"]
 
 
 def test_mapping_bases_are_relative_to_the_working_folder(
@@ -47,7 +53,11 @@ def test_mapping_bases_are_relative_to_the_working_folder(
     spec = resgen.load_spec({"extends": "mid/leaf/child.yaml", "name": "m"}).spec
     assert (spec.name, spec.head.classes) == ("m", 7)
     monkeypatch.chdir(tmp_path / "mid")
-    assert resgen.load_spec({"extends": "../base.yaml", "name": "m"}).spec.stages[0].width == 16
+    parent = {"extends": "../base.yaml", "name": "m"}  # outside the working folder: allowed only
+    assert resgen.load_spec(parent, extends_root=tmp_path).spec.stages[0].width == 16
+    with pytest.raises(ResgenError) as refused:
+        resgen.load_spec(parent)
+    assert [d.code for d in refused.value.diagnostics] == ["extends-refused"]
     with pytest.raises(ResgenError) as exc:
         resgen.load_spec({"extends": "base.yaml", "name": "m"})  # not in mid/
     (d,) = exc.value.diagnostics
@@ -82,11 +92,13 @@ def test_mapping_errors_from_bases(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_cli_and_api_load_the_same_spec(tmp_path: Path) -> None:
     child = _tree(tmp_path)
-    resolved = run_resgen("resolve", str(child), cwd=tmp_path / "mid")
+    resolved = run_resgen(
+        "resolve", str(child), "--extends-root", str(tmp_path), cwd=tmp_path / "mid"
+    )
     assert resolved.returncode == 0, resolved.stderr
     again = tmp_path / "resolved.yaml"
     again.write_text(resolved.stdout)
-    assert resgen.load_spec(again).spec == resgen.load_spec(child).spec
+    assert resgen.load_spec(again).spec == resgen.load_spec(child, extends_root=tmp_path).spec
 
 
 def test_builtin_specs_extend_builtin_specs_from_anywhere(

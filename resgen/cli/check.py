@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, SpecArg, expand_specs
+from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, SpecArg, add_extends_root, expand_specs
 from resgen.diagnostics import REPORTERS, Diagnostic, ResgenError, has_errors
 
 HELP = "validate specs and their graphs; exit 1 on any error"
@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="diagnostics format",
     )
+    add_extends_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     reporter = REPORTERS[args.output]()
     failed = has_errors(problems)
     for spec, name in files:
-        diagnostics, summary = _check_one(spec)
+        diagnostics, summary = _check_one(spec, args.extends_root)
         reporter.report_file(name, diagnostics, summary)
         failed = failed or has_errors(diagnostics)
     reporter.report(problems)
@@ -34,13 +35,13 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
-def _check_one(spec: SpecArg) -> tuple[list[Diagnostic], str]:
+def _check_one(spec: SpecArg, extends_root: list[str] | None) -> tuple[list[Diagnostic], str]:
     """Every diagnostic of one spec, and a summary of it for when it has no errors."""
     from resgen.api import load_spec
     from resgen.pipeline import check
 
     try:
-        analysis = check(load_spec(spec))
+        analysis = check(load_spec(spec, extends_root=extends_root))
     except ResgenError as exc:
         return exc.diagnostics, ""
     summary = (

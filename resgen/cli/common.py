@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias
 from resgen.diagnostics import Diagnostic, Location, ResgenError, TextReporter, error
 from resgen.files import write_atomic
 from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
+from resgen.spec.paths import os_reason
 
 if TYPE_CHECKING:
     from resgen.spec.load import LoadedSpec
@@ -36,12 +37,30 @@ def err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def load_or_report(spec: SpecArg) -> LoadedSpec | None:
+def add_extends_root(parser: argparse.ArgumentParser) -> None:
+    """The `--extends-root DIR` option: another folder `extends` may read bases from."""
+    parser.add_argument(
+        "--extends-root",
+        action="append",
+        type=_existing_dir,
+        metavar="DIR",
+        help="also let `extends` read bases in DIR (repeatable); by default only the spec's "
+        "folder, or the current folder if it holds the spec",
+    )
+
+
+def _existing_dir(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return text
+
+
+def load_or_report(spec: SpecArg, extends_root: Sequence[str] | None = None) -> LoadedSpec | None:
     """Load a spec through the front door; print its diagnostics and return None if it fails."""
     from resgen.api import load_spec
 
     try:
-        return load_spec(spec)
+        return load_spec(spec, extends_root=extends_root)
     except ResgenError as exc:
         print_diagnostics(exc.diagnostics)
         return None
@@ -63,11 +82,9 @@ def expand_specs(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[D
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            files = sorted(
-                p for p in path.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file()
-            )
-            if not files:
-                problems.append(error("no-specs", f"no .yaml, .yml or .json specs in {arg}/", None))
+            files, problem = _spec_files(path)
+            if problem is not None:
+                problems.append(problem)
             found.extend((p, display_name(p)) for p in files)
             continue
         try:
@@ -75,6 +92,28 @@ def expand_specs(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[D
         except ResgenError as exc:
             problems.extend(exc.diagnostics)
     return found, problems
+
+
+def _spec_files(folder: Path) -> tuple[list[Path], Diagnostic | None]:
+    """The spec files directly in a folder (symlinks to files included), or why there are none.
+
+    A spec-suffixed entry that is not a readable file (a symlink loop, a dangling link) is kept,
+    so that loading it reports what is wrong with it.
+    """
+    shown = display_name(folder)
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.suffix.lower() in SPEC_SUFFIXES)
+    except OSError as exc:
+        return [], error(
+            "unreadable",
+            f"cannot list the folder {shown}: {os_reason(exc)}",
+            Location(shown),
+            hint="make the folder readable (and searchable) by this user",
+        )
+    files = [p for p in entries if not p.is_dir()]
+    if not files:
+        return [], error("no-specs", f"no .yaml, .yml or .json specs in {shown}/", None)
+    return files, None
 
 
 def write_output(target: Path, content: str | bytes, what: str = "") -> bool:

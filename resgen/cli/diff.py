@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, print_diagnostics
+from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, add_extends_root, print_diagnostics
 from resgen.diagnostics import ResgenError
 
 HELP = "what changes from spec A to spec B: fields, shapes, counts"
@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", choices=("text", "json"), default="text", help="output format"
     )
+    add_extends_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from resgen.diff import format_diff
 
     try:
-        diff = diff_specs(args.spec_a, args.spec_b)
+        diff = diff_specs(args.spec_a, args.spec_b, extends_root=args.extends_root)
     except ResgenError as exc:
         print_diagnostics(exc.diagnostics)
         return EXIT_FINDINGS

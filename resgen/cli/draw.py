@@ -11,6 +11,7 @@ from resgen.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    add_extends_root,
     err,
     load_or_report,
     print_diagnostics,
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rankdir", choices=RANKDIRS, default="TB", help="top-bottom or left-right"
     )
+    add_extends_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out not in (None, "-") and _draw_target(args.out, "x") is None:
         return EXIT_USAGE
-    loaded = load_or_report(args.spec)
+    loaded = load_or_report(args.spec, args.extends_root)
     if loaded is None:
         return EXIT_FINDINGS
     analysis = check(loaded)

@@ -6,7 +6,13 @@ import argparse
 import json
 import sys
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, load_or_report, print_diagnostics
+from resgen.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_extends_root,
+    load_or_report,
+    print_diagnostics,
+)
 from resgen.diagnostics import has_errors
 
 HELP = "per-stage table of shapes, params and MACs"
@@ -24,13 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--per-block", action="store_true", help="list every block, not only stages"
     )
+    add_extends_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from resgen.pipeline import check
     from resgen.report import info_json, info_table
 
-    loaded = load_or_report(args.spec)
+    loaded = load_or_report(args.spec, args.extends_root)
     if loaded is None:
         return EXIT_FINDINGS
     analysis = check(loaded)

@@ -16,9 +16,10 @@ base file for inherited values. Which file a base is, `spec/load.py` decides, in
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from resgen.diagnostics import ResgenError
+from resgen.diagnostics import Location, ResgenError
 from resgen.spec.source import Path as DataPath
 from resgen.spec.source import Source
 
@@ -64,16 +65,7 @@ def _merge_value(base: Any, child: Any, path: DataPath, src: Source, out: Source
 def _patch_stages(base: list[Any], patches: dict[Any, Any], src: Source, out: Source) -> list[Any]:
     stages = list(base)
     for key, patch in patches.items():
-        where = src.locate(("stages", key), key=True)
-        number = int(key) if str(key).isdigit() else 0
-        if not 1 <= number <= len(stages):
-            raise ResgenError.single(
-                "extends-stage",
-                f"stage {key!r} does not exist in the base spec (it has stages 1 to {len(stages)})",
-                where,
-                hint="stage patches are keyed by 1-based stage number: `stages: {3: {depth: 23}}`",
-            )
-        index = number - 1
+        index = _stage_index(key, len(stages), src.locate(("stages", key), key=True))
         if not isinstance(patch, dict) or not isinstance(stages[index], dict):
             stages[index] = patch
             _take_positions(("stages", key), ("stages", index), src, out)
@@ -96,6 +88,43 @@ def _patch_stages(base: list[Any], patches: dict[Any, Any], src: Source, out: So
             out.values[("stages", index)] = src.values[("stages", key)]
             out.origins.pop(("stages", index), None)
     return stages
+
+
+def _stage_index(key: Any, count: int, where: Location) -> int:
+    """The list index a stage patch key names: a plain ASCII decimal number from 1 to `count`.
+
+    Only ASCII digits count: `str.isdigit` also takes superscripts and other scripts' digits,
+    which `int()` then rejects or silently reads as numbers.
+    """
+    hint = "stage patches are keyed by 1-based stage number: `stages: {3: {depth: 23}}`"
+    text = (
+        str(key) if isinstance(key, str) or (isinstance(key, int) and key.bit_length() < 64) else ""
+    )
+    if isinstance(key, bool) or not re.fullmatch(r"[0-9]+", text, flags=re.ASCII):
+        raise ResgenError.single(
+            "extends-stage",
+            f"stage patch key {_shorten(key)} is not a stage number (a plain decimal number)",
+            where,
+            hint=hint,
+        )
+    digits = text.lstrip("0")
+    number = int(digits) if 0 < len(digits) <= len(str(count)) else 0
+    if not 1 <= number <= count:
+        raise ResgenError.single(
+            "extends-stage",
+            f"stage {_shorten(text)} does not exist in the base spec (it has stages 1 to {count})",
+            where,
+            hint=hint,
+        )
+    return number - 1
+
+
+def _shorten(key: Any) -> str:
+    """A key as a message shows it: quoted, and cut short when it is long (a 4,000-digit key)."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"a {key.bit_length()}-bit number" if key.bit_length() >= 64 else repr(str(key))
+    text = repr(key) if isinstance(key, str) else f"{type(key).__name__} {key!r}"
+    return text if len(text) <= 40 else f"{text[:30]}...' ({len(str(key)):,} characters)"
 
 
 def _take_key_position(path: DataPath, src: Source, out: Source) -> None:

@@ -69,8 +69,11 @@ _OTHER_ENCODINGS = (
 )
 
 
-def decode_bytes(raw: bytes, name: str) -> str:
-    """Decode a spec file's bytes as UTF-8 or raise a diagnostic saying why it cannot be read."""
+def decode_bytes(raw: bytes, name: str, *, echo: bool = True) -> str:
+    """Decode a spec file's bytes as UTF-8 or raise a diagnostic saying why it cannot be read.
+
+    Without `echo` (an `extends` base), the diagnostic describes the bytes and shows none of them.
+    """
     if len(raw) > MAX_FILE_BYTES:
         raise ResgenError.single(
             "file-too-large",
@@ -97,6 +100,7 @@ def decode_bytes(raw: bytes, name: str) -> str:
                     "binary-file",
                     "spec file is binary (it contains a NUL byte), not YAML or JSON text",
                     hint="pass a .yaml, .yml or .json spec",
+                    echo=echo,
                 )
             ]
         )
@@ -112,16 +116,21 @@ def decode_bytes(raw: bytes, name: str) -> str:
                     "encoding",
                     f"spec file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
                     hint="save the file as UTF-8",
+                    echo=echo,
                 )
             ]
         ) from None
     return text.removeprefix("\ufeff")
 
 
-def _at_byte(raw: bytes, index: int, name: str, code: str, message: str, hint: str) -> Diagnostic:
-    """A diagnostic at a byte offset; its line is shown as text, undecodable bytes replaced."""
-    lines = [part.decode("utf-8", "replace").rstrip("\r") for part in raw.split(b"\n")]
-    SOURCES.register_lines(name, lines)
+def _at_byte(
+    raw: bytes, index: int, name: str, code: str, message: str, hint: str, *, echo: bool
+) -> Diagnostic:
+    """A diagnostic at a byte offset; with `echo`, its line is shown (bad bytes replaced)."""
+    if echo:
+        lines = [part.decode("utf-8", "replace").rstrip("\r") for part in raw.split(b"\n")]
+        SOURCES.register_lines(name, lines)
     start = raw.rfind(b"\n", 0, index) + 1
     column = len(raw[start:index].decode("utf-8", "replace")) + 1
-    return error(code, message, Location(name, raw.count(b"\n", 0, index) + 1, column), hint)
+    where = Location(name, raw.count(b"\n", 0, index) + 1, column)
+    return error(code, message, where, hint, excerpt=echo)
