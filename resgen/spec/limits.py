@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from resgen.codegen.names import defined_names
+from resgen.codegen.names import defined_names, reserved_reason
 from resgen.diagnostics import Diagnostic, error
 from resgen.spec.model import MAX_DEPTH, Spec
 from resgen.spec.source import Source
@@ -17,13 +17,9 @@ from resgen.spec.source import Source
 # block, so more in all would make `resgen check` take minutes.
 MAX_DEPTH_TOTAL = MAX_DEPTH
 
-# Names the generated module defines or imports at its top level (templates/ and its deploy
-# variant), read off the templates: a model class of the same name would replace one of them.
-GENERATED_NAMES = defined_names()
-# Modules the generated code imports: a generated `<name>.py` must not shadow them when its
-# directory is on sys.path.
-IMPORTED_MODULES = frozenset({"torch", "re", "collections", "typing", "math"})
 
+# Names the generated module defines or imports at its top level, read off the templates.
+GENERATED_NAMES = defined_names()
 
 SpecPass = Callable[[Spec, Source], list[Diagnostic]]
 
@@ -53,27 +49,39 @@ def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
                     hint="width x block.base_width must be at least 64",
                 )
             )
-    dunder = spec.name.startswith("__") and spec.name.endswith("__")
-    if dunder or spec.name in IMPORTED_MODULES:
+    found += check_names(spec, source)
+    return found
+
+
+def check_names(spec: Spec, source: Source) -> list[Diagnostic]:
+    """A `name` or model class that would break the generated module or what imports it."""
+    found = []
+    reason = reserved_reason(spec.name, module=True)
+    if reason is not None:
         found.append(
             error(
                 "reserved-name",
-                f"name: {spec.name!r} would make {spec.name}.py, which "
-                + ("Python reserves" if dunder else f"shadows the `{spec.name}` module"),
+                f"name: {spec.name!r} would make {spec.name}.py, which {reason}"
+                if reason.startswith("shadows")
+                else f"name: {spec.name!r} {_as_name(reason)}",
                 source.locate(("name",)),
                 hint="choose another name; it becomes the generated file's name",
             )
         )
     model_class = spec.model_class
-    if model_class in GENERATED_NAMES or model_class.startswith("__"):
+    reason = reserved_reason(model_class, module=False)
+    if reason is not None:
         field = "class_name" if spec.class_name else "name"
         found.append(
             error(
                 "reserved-name",
-                f"{field}: the model class {model_class!r} would replace a name the generated "
-                "module defines",
+                f"{field}: the model class {model_class!r} {_as_name(reason)}",
                 source.locate((field,)),
                 hint="set `class_name` to another name",
             )
         )
     return found
+
+
+def _as_name(reason: str) -> str:
+    return f"cannot be used: {reason}" if reason.startswith("Python") else reason
