@@ -13,7 +13,6 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resgen.spec.model import NormSpec, Spec
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
 # Formats matplotlib writes without extra packages; `-o FILE` picks one by extension.
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+PLOT_SUFFIXES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
 @dataclass(frozen=True)
@@ -273,8 +272,14 @@ def _caption(results: Sequence[ProbeResult]) -> str:
     return "\n".join(lines)
 
 
-def plot_results(results: Sequence[ProbeResult], path: Path) -> None:
-    """Draw gradient norm (log scale) and activation std against block depth into `path`."""
+def plot_results(results: Sequence[ProbeResult], fmt: str) -> bytes:
+    """Gradient norm (log scale) and activation std against block depth, as a png, svg or pdf.
+
+    The caller writes the bytes (atomically, with the umask's mode), so no half-written plot is
+    left behind by a failure or a signal.
+    """
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")  # no display; only the file
@@ -299,6 +304,7 @@ def plot_results(results: Sequence[ProbeResult], path: Path) -> None:
     ax_grad.legend()
     first = results[0]
     fig.suptitle(f"At initialisation: seed {first.seed}, batch {first.batch}, norm: {norms}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=120)
     plt.close(fig)
+    return buffer.getvalue()

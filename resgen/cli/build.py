@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import difflib
-import sys
+import shlex
 from pathlib import Path
+from typing import NamedTuple
 
 from resgen.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     SpecArg,
+    add_extends_root,
     err,
     expand_specs,
     print_diagnostics,
     write_output,
 )
-from resgen.diagnostics import ResgenError, error
-from resgen.spec.load import display_name
+from resgen.diagnostics import Diagnostic, Location, ResgenError, error
 
 HELP = "check specs and generate one PyTorch file per spec"
+
+
+class Output(NamedTuple):
+    """One file a build writes: where, what, and which spec (for messages)."""
+
+    target: Path
+    text: str
+    spec: str  # the spec's name in messages
+    location: Location | None  # the spec's `name:`, which decides the file name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,83 +45,94 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; print a diff and exit 1 if any file would change",
+        help="write nothing; print a diff and exit 1 if any file would change, is not a regular "
+        "file, or was generated from a spec that is gone (when SPEC_OR_DIR are folders)",
     )
     parser.add_argument(
         "--deploy",
         action="store_true",
         help="also write <name>_deploy.py: an inference module with its norms folded into convs",
     )
+    add_extends_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Compile every spec, then (if no two outputs share a file name) write or compare them all."""
     files, problems = expand_specs(args.specs)
     print_diagnostics(problems)
+    out_dir = Path(args.out)
+    outputs: list[Output] = []
     failed = bool(problems)
-    outputs: dict[str, str] = {}  # spec name -> the file it came from, to catch duplicates
-    drift = 0
     for spec, name in files:
-        texts = _generate(spec, name, Path(args.out), outputs, deploy=args.deploy)
-        if texts is None:
-            failed = True
-            continue
-        for target, text in texts.items():
-            if args.check:
-                drift += _report_drift(target, text)
-            elif not write_output(target, text, f" ({name})"):
-                failed = True
-    if args.check and drift:
-        err(
-            f"{drift} generated file{'s' if drift != 1 else ''} out of date; "
-            f"run: resgen build {' '.join(args.specs)} -o {args.out}"
-            + (" --deploy" if args.deploy else "")
-        )
-    return EXIT_FINDINGS if failed or drift else EXIT_OK
+        texts = _generate(spec, name, out_dir, deploy=args.deploy, extends_root=args.extends_root)
+        failed |= texts is None
+        outputs.extend(texts or ())
+    clashes = _clashes(outputs)
+    if clashes:
+        print_diagnostics(clashes)
+        err("wrote nothing: two specs would write the same file")
+        return EXIT_FINDINGS
+    if args.check:
+        from resgen.cli.drift import report_drift
+
+        whole = not failed and all(Path(arg).is_dir() for arg in args.specs)
+        drift = report_drift(outputs, out_dir, orphans=whole)
+        if drift:
+            err(
+                f"{drift} generated file{'s' if drift != 1 else ''} out of date; "
+                "run: "
+                + shlex.join(
+                    ["resgen", "build", *args.specs, "-o", str(args.out)]
+                    + (["--deploy"] if args.deploy else [])
+                )  # fmt: skip
+            )
+        return EXIT_FINDINGS if failed or drift else EXIT_OK
+    for output in outputs:
+        failed |= not write_output(output.target, output.text, f" ({output.spec})")
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def _generate(
-    spec: SpecArg, name: str, out_dir: Path, outputs: dict[str, str], *, deploy: bool
-) -> dict[Path, str] | None:
+    spec: SpecArg, name: str, out_dir: Path, *, deploy: bool, extends_root: list[str] | None
+) -> list[Output] | None:
     """The files one spec compiles to; None, after printing why, if it does not compile."""
     from resgen.api import load_spec
     from resgen.pipeline import compile_spec
 
     try:
-        compiled = compile_spec(load_spec(spec))
+        compiled = compile_spec(load_spec(spec, extends_root=extends_root).for_output(out_dir))
     except ResgenError as exc:
         print_diagnostics(exc.diagnostics)
         return None
     model = compiled.loaded.spec.name
-    if model in outputs:
-        duplicate = error(
-            "duplicate-name",
-            f"two specs are named {model!r}: {outputs[model]} and {name}",
-            compiled.loaded.source.locate(("name",)),
-            hint="each spec's `name` becomes its output file and must be unique",
-            excerpt=False,
-        )
-        print_diagnostics([duplicate])
-        return None
-    outputs[model] = name
+    where = compiled.loaded.source.locate(("name",))
     assert compiled.source is not None
-    texts = {out_dir / f"{model}.py": compiled.source}
+    outputs = [Output(out_dir / f"{model}.py", compiled.source, name, where)]
     if deploy:
         from resgen.codegen.deploy import render_deploy_source
 
-        texts[out_dir / f"{model}_deploy.py"] = render_deploy_source(
-            compiled.loaded, compiled.analysis
+        text = render_deploy_source(compiled.loaded, compiled.analysis)
+        outputs.append(Output(out_dir / f"{model}_deploy.py", text, f"{name}, --deploy", where))
+    return outputs
+
+
+def _clashes(outputs: list[Output]) -> list[Diagnostic]:
+    """Two outputs with one file name (letter case aside: macOS and Windows ignore it)."""
+    seen: dict[str, Output] = {}
+    clashes = []
+    for output in outputs:
+        key = output.target.name.casefold()
+        first = seen.setdefault(key, output)
+        if first is output:
+            continue
+        clashes.append(
+            error(
+                "duplicate-name",
+                f"two specs would write {output.target.name}: {first.spec} and {output.spec}",
+                output.location,
+                hint="each spec's `name` becomes its output file (and <name>_deploy.py with "
+                "--deploy), so names must differ, also in letter case",
+                excerpt=False,
+            )
         )
-    return texts
-
-
-def _report_drift(target: Path, text: str) -> int:
-    old = target.read_text(encoding="utf-8") if target.is_file() else ""
-    if old == text:
-        return 0
-    label = display_name(target)
-    diff = difflib.unified_diff(
-        old.splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile=f"{label} (on disk)" if old else "/dev/null", tofile=f"{label} (from spec)",
-    )  # fmt: skip
-    sys.stdout.writelines(diff)
-    return 1
+    return clashes

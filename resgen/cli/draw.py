@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from resgen.cli.common import (
     print_diagnostics,
     write_output,
 )
-from resgen.diagnostics import Location, error, has_errors
+from resgen.diagnostics import Diagnostic, Location, error, has_errors, printable, warning
 from resgen.draw import DETAILS, RANKDIRS
 
 HELP = "draw the network with Graphviz: SVG, PNG, PDF or DOT"
@@ -38,12 +39,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rankdir", choices=RANKDIRS, default="TB", help="top-bottom or left-right"
     )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop Graphviz's `dot` after this long (default 60)",
+    )
     add_extends_root(parser)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 86400")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from resgen.draw import draw_dot
-    from resgen.draw.render import DotMissingError, RenderFailedError, render
+    from resgen.draw.render import DotMissingError, Rendered, RenderFailedError, render
     from resgen.pipeline import check
 
     if args.out not in (None, "-") and _draw_target(args.out, "x") is None:
@@ -62,14 +80,29 @@ def run(args: argparse.Namespace) -> int:
     assert found is not None
     target, fmt = found
     try:
-        data = render(text, fmt)
+        rendered = render(text, fmt, args.timeout)
     except DotMissingError as exc:
-        target, data = target.with_suffix(".dot"), text.encode("utf-8")
+        target, rendered = target.with_suffix(".dot"), Rendered(text.encode("utf-8"), ())
         err(f"warning: Graphviz's `dot` is not on PATH, so this writes the DOT text; {exc}")
     except RenderFailedError as exc:
-        print_diagnostics([error("render-failed", f"Graphviz could not render the drawing: {exc}")])
-        return EXIT_USAGE
-    return code if write_output(target, data, f" ({args.detail} detail)") else EXIT_FINDINGS
+        hint = (
+            "try --detail block or stage, or a longer --timeout" if "longer" in str(exc) else None
+        )
+        message = f"Graphviz could not render the drawing: {exc}"
+        print_diagnostics([error("render-failed", message, Location(str(target)), hint=hint)])
+        return EXIT_FINDINGS
+    print_diagnostics([_graphviz_warning(line, fmt) for line in rendered.warnings])
+    written = write_output(target, rendered.data, f" ({args.detail} detail)")
+    return code if written else EXIT_FINDINGS
+
+
+def _graphviz_warning(line: str, fmt: str) -> Diagnostic:
+    """What `dot` said, passed on; for a shrunken bitmap, how to get a readable drawing."""
+    hint = None
+    if fmt == "png" and ("scaling" in line.lower() or "too large" in line.lower()):
+        hint = "draw to .svg or .pdf (no size limit), or use a lower --detail (block or stage)"
+    said = line.removeprefix("Warning: ").removeprefix("dot: ")
+    return warning("graphviz", f"dot: {printable(said)}", None, hint=hint)
 
 
 def _draw_target(out: str, name: str) -> tuple[Path, str] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,15 +13,18 @@ from resgen.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    add_extends_root,
     err,
     print_diagnostics,
+    write_output,
 )
 from resgen.diagnostics import Diagnostic, ResgenError, error, has_errors
-from resgen.spec.load import display_name
 
 if TYPE_CHECKING:
+    from resgen.checks import Analysis
     from resgen.spec.model import Spec
 
+MAX_BATCH = 2**20  # far beyond memory for any image net; keeps tensor sizes in int64
 HELP = "gradient norms and activations of every block at initialisation (torch)"
 
 
@@ -34,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="--no-norm probes the specs with `norm: {type: none}`",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seeds weights, input and labels")
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="seeds weights, input and labels (0 to 2**64-1)"
+    )
     parser.add_argument("--batch", type=_batch_size, default=32, help="batch size (default 32)")
     parser.add_argument(
         "-o",
@@ -43,12 +50,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FORMAT",
         help="text (a table, the default), json, or a plot file ending in .png, .svg or .pdf",
     )
+    add_extends_root(parser)
+
+
+def _decimal(text: str) -> int:
+    # ASCII digits only: int() would also take "1_000", "٣" or a 4,000-digit number.
+    if not re.fullmatch(r"[0-9]{1,30}", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number written in digits 0-9")
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    value = _decimal(text)
+    if value >= 2**64:  # torch's generators take a 64-bit seed
+        raise argparse.ArgumentTypeError(f"{text} is out of range: a seed is 0 to 2**64-1")
+    return value
 
 
 def _batch_size(text: str) -> int:
-    value = int(text)
+    value = _decimal(text)
     if value < 2:  # batch norm needs two samples to have a batch statistic
         raise argparse.ArgumentTypeError("the batch needs at least 2 samples")
+    if value > MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: at most {MAX_BATCH:,} samples")
     return value
 
 
@@ -70,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
             ]
         )
         return EXIT_USAGE
-    specs, problems = _checked_specs(args.specs)
+    if plot is not None and plot.is_dir():
+        return EXIT_FINDINGS if not write_output(plot, b"") else EXIT_OK  # the unwritable message
+    specs, analyses, problems = _checked_specs(args.specs, args.extends_root)
+    problems.extend(_too_big(analyses, args.batch))
     print_diagnostics(problems)
     if has_errors(problems):
         return EXIT_FINDINGS
@@ -84,26 +111,71 @@ def run(args: argparse.Namespace) -> int:
     except ResgenError as exc:  # a twin or a norm-less variant that does not check
         print_diagnostics(exc.diagnostics)
         return EXIT_FINDINGS
+    except (MemoryError, RuntimeError) as exc:  # torch raises RuntimeError for failed allocations
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+            raise
+        print_diagnostics([_memory_error(f"allocating the batch failed: {exc}".splitlines()[0])])
+        return EXIT_FINDINGS
     if args.output == "json":
         print(json.dumps(results_json(results), indent=2))
         return EXIT_OK
     Console(stderr=plot is not None).print(results_table(results))
     if plot is not None:
-        plot_results(results, plot)
-        err(f"wrote {display_name(plot)}")
+        data = plot_results(results, PLOT_SUFFIXES[plot.suffix.lower()])
+        return EXIT_OK if write_output(plot, data) else EXIT_FINDINGS
     return EXIT_OK
 
 
-def _checked_specs(sources: list[str]) -> tuple[list[Spec], list[Diagnostic]]:
+def _too_big(analyses: list[Analysis], batch: int) -> list[Diagnostic]:
+    """A diagnostic when a probe would need more memory than the machine has, before torch runs.
+
+    Training mode keeps every node's output for the backward pass: 4 bytes per element.
+    """
+    import math
+
+    memory = _physical_memory()
+    found = []
+    for analysis in analyses:
+        per_sample = 4 * sum(math.prod(s) for s in analysis.shapes.values() if s)
+        if memory and per_sample * batch > memory:
+            fits = max(memory // max(per_sample, 1), 0)
+            found.append(
+                _memory_error(
+                    f"a batch of {batch:,} needs about {per_sample * batch / 2**30:,.1f} GiB of "
+                    f"activations; this machine has {memory / 2**30:,.1f} GiB",
+                    fits,
+                )
+            )
+    return found
+
+
+def _memory_error(message: str, fits: int | None = None) -> Diagnostic:
+    hint = f"use --batch {fits} or less" if fits and fits >= 2 else "use a smaller --batch"
+    return error("out-of-memory", message, None, hint=hint)
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on this platform
+        return None
+
+
+def _checked_specs(
+    sources: list[str], extends_root: list[str] | None
+) -> tuple[list[Spec], list[Analysis], list[Diagnostic]]:
     from resgen.api import check_spec
 
-    specs, problems = [], []
+    specs, analyses, problems = [], [], []
     for source in sources:
         try:
-            specs.append(check_spec(source)[0].spec)
+            loaded, analysis = check_spec(source, extends_root=extends_root)
         except ResgenError as exc:
             problems.extend(exc.diagnostics)
-    return specs, problems
+            continue
+        specs.append(loaded.spec)
+        analyses.append(analysis)
+    return specs, analyses, problems
 
 
 def _variants(specs: list[Spec], *, twin: bool, norm: bool) -> list[Spec]:

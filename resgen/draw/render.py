@@ -1,12 +1,20 @@
-"""DOT text -> SVG, PNG or PDF through the `graphviz` package and Graphviz's `dot` binary."""
+"""DOT text -> SVG, PNG or PDF through Graphviz's `dot` binary, with a time limit.
+
+`dot` runs as a child process with the DOT text on stdin and the drawing on stdout; no file is
+written until it succeeds, so a failed, empty or timed-out render leaves nothing behind.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 # Output formats by file extension; `dot` means the DOT text itself, no rendering.
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 DEFAULT_SUFFIX = ".svg"
+DEFAULT_TIMEOUT = 60.0  # seconds; ResNet-1202 at op detail takes a few
 INSTALL_HINT = (
     "install Graphviz to render it: `sudo apt-get install graphviz`, `brew install graphviz`, "
     "or https://graphviz.org/download/"
@@ -18,7 +26,14 @@ class DotMissingError(Exception):
 
 
 class RenderFailedError(Exception):
-    """`dot` ran and failed; the message is its stderr."""
+    """`dot` failed, timed out or wrote nothing; the message says which, with its stderr."""
+
+
+class Rendered(NamedTuple):
+    """A drawing, and what `dot` said on the way (its warnings, one per line)."""
+
+    data: bytes
+    warnings: tuple[str, ...]
 
 
 def format_of(path: Path) -> str | None:
@@ -26,17 +41,35 @@ def format_of(path: Path) -> str | None:
     return FORMATS.get(path.suffix.lower())
 
 
-def render(dot_text: str, fmt: str) -> bytes:
+def render(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Rendered:
     """Lay out and render DOT text; raise DotMissingError or RenderFailedError."""
-    import graphviz  # type: ignore[import-untyped]
-
     if fmt == "dot":
-        return dot_text.encode("utf-8")
+        return Rendered(dot_text.encode("utf-8"), ())
+    dot = shutil.which("dot")
+    if dot is None:
+        raise DotMissingError(INSTALL_HINT)
     try:
-        data: bytes = graphviz.pipe("dot", fmt, dot_text.encode("utf-8"), quiet=True)
-    except graphviz.ExecutableNotFound:
-        raise DotMissingError(INSTALL_HINT) from None
-    except graphviz.CalledProcessError as exc:
-        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
-        raise RenderFailedError(stderr.strip() or str(exc)) from None
-    return data
+        # subprocess.run kills `dot` on a timeout or on any exception (SIGINT included).
+        done = subprocess.run(
+            [dot, f"-T{fmt}"],
+            input=dot_text.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderFailedError(f"`dot` took longer than {timeout:g} s and was stopped") from None
+    except OSError as exc:  # not executable, or vanished since `which`
+        raise RenderFailedError(f"cannot run {dot}: {exc.strerror or exc}") from None
+    said = tuple(_lines(done.stderr))
+    if done.returncode != 0:
+        how = f"exit status {done.returncode}" if done.returncode > 0 else "killed by a signal"
+        raise RenderFailedError("; ".join(said) or f"`dot` failed ({how}) and said nothing")
+    if not done.stdout:
+        raise RenderFailedError("; ".join(("`dot` wrote an empty drawing", *said)))
+    return Rendered(done.stdout, said)
+
+
+def _lines(stderr: bytes) -> list[str]:
+    text = stderr.decode("utf-8", "replace")
+    return [line.strip() for line in text.splitlines() if line.strip()]
