@@ -219,3 +219,39 @@ def test_permission_denied_on_a_base_for_real(tmp_path: Path) -> None:
     (tmp_path / "child.yaml").write_text("extends: base.yaml\nname: child\n")
     result = run_resgen("check", "child.yaml", cwd=tmp_path)
     assert result.returncode == 1 and "permission denied" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "²",
+        "٣",
+        "\uff11",
+        "⑶",
+        "3.0",
+        "-1",
+        "+2",
+        " 2",
+        "0",
+        "5",
+        "1" * 4000,
+        10**30,
+        0,
+        -2,
+        True,
+        2.0,
+    ],
+    ids=repr,
+)
+def test_stage_patch_keys_are_plain_ascii_numbers(key: object) -> None:
+    patch = {"extends": "resnet18", "name": "m", "stages": {key: {"depth": 3}}}
+    with pytest.raises(ResgenError) as exc:
+        resgen.load_spec(patch)
+    (d,) = exc.value.diagnostics
+    assert d.code == "extends-stage" and len(d.message) < 200, d.message
+
+
+@pytest.mark.parametrize("key", ["3", "03", 3])
+def test_a_plain_stage_number_patches_its_stage(key: object) -> None:
+    patch = {"extends": "resnet18", "name": "m", "stages": {key: {"depth": 5}}}
+    assert resgen.load_spec(patch).spec.stages[2].depth == 5
