@@ -8,6 +8,7 @@ source files at the edge), and the reporters are chosen by name from `REPORTERS`
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import sys
@@ -98,6 +99,20 @@ def _escape(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def use_safe_streams() -> None:
+    """Make stdout and stderr write a character their encoding lacks as an escape.
+
+    Under `PYTHONIOENCODING=ascii`, a cp1252 console or a C locale, a file name or a spec value
+    with other characters would otherwise end the run in UnicodeEncodeError.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            # Closed or detached: printing will say so itself.
+            with contextlib.suppress(OSError, ValueError):
+                reconfigure(errors="backslashreplace")
 
 
 # The process's resolver: the spec loader registers every text it parses here.
@@ -231,7 +246,8 @@ class TextReporter(Reporter):
     def format(self, diagnostic: Diagnostic) -> str:
         loc = diagnostic.location
         where = f"{loc}: " if loc else ""
-        lines = [f"{where}{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"]
+        header = f"{where}{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
+        lines = [printable(header)]
         shown = None
         if self.resolver is not None and diagnostic.excerpt:
             shown = self.resolver.line(loc)
@@ -241,7 +257,7 @@ class TextReporter(Reporter):
             lines.append(f"  {gutter} | {text}")
             lines.append(f"  {' ' * len(gutter)} | {' ' * caret}^")
         if diagnostic.hint:
-            lines.append(f"  hint: {diagnostic.hint}")
+            lines.append(f"  hint: {printable(diagnostic.hint)}")
         return "\n".join(lines)
 
     def report(self, diagnostics: Iterable[Diagnostic]) -> None:
@@ -254,7 +270,7 @@ class TextReporter(Reporter):
         if has_errors(diagnostics):
             self.failed += 1
         else:
-            print(f"{name}: ok ({summary})", file=sys.stderr)
+            print(printable(f"{name}: ok ({summary})"), file=sys.stderr)
 
     def finish(self) -> None:
         plural = "s" if self.checked != 1 else ""
@@ -269,13 +285,13 @@ class GitHubReporter(Reporter):
         props = []
         loc = diagnostic.location
         if loc:
-            props.append(f"file={_gh_escape(loc.file, prop=True)}")
+            props.append(f"file={_gh_escape(printable(loc.file), prop=True)}")
             if loc.line > 0:
                 props.append(f"line={loc.line}")
                 props.append(f"col={loc.column}")
         props.append(f"title=resgen {diagnostic.code}")
         message = diagnostic.message + (f" (hint: {diagnostic.hint})" if diagnostic.hint else "")
-        return f"::{kind} {','.join(props)}::{_gh_escape(message)}"
+        return f"::{kind} {','.join(props)}::{_gh_escape(printable(message))}"
 
     def report(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
