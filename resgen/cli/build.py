@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 + shlex.join(
                     ["resgen", "build", *args.specs, "-o", str(args.out)]
                     + (["--deploy"] if args.deploy else [])
-                )  # fmt: skip
+                )
             )
         return EXIT_FINDINGS if failed or drift else EXIT_OK
     for output in outputs:

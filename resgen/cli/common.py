@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from resgen.diagnostics import Diagnostic, Location, ResgenError, TextReporter, error
+from resgen.diagnostics import Diagnostic, Location, ResgenError, TextReporter, error, printable
 from resgen.files import write_atomic
 from resgen.spec.load import SPEC_SUFFIXES, display_name, resolve_spec_path
 from resgen.spec.paths import os_reason
@@ -34,7 +34,8 @@ SpecArg: TypeAlias = str | Path
 
 
 def err(text: str) -> None:
-    print(text, file=sys.stderr)
+    """Print a line on stderr, escaping what a terminal would act on (paths come from users)."""
+    print(printable(text), file=sys.stderr)
 
 
 def add_extends_root(parser: argparse.ArgumentParser) -> None:
