@@ -18,8 +18,8 @@ from tests.conftest import ROOT, run_resgen
 SPEC = str(ROOT / "specs" / "resnet50d.yaml")
 
 
-def _build(out: Path, cwd: Path = ROOT, **env: str) -> dict[str, bytes]:
-    result = run_resgen("build", SPEC, "--deploy", "-o", str(out), env=env, cwd=cwd)
+def _build(out: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> dict[str, bytes]:
+    result = run_resgen("build", SPEC, "--deploy", "-o", str(out), env=env or {}, cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
@@ -38,8 +38,8 @@ def test_builds_read_and_write_no_cache_folder(tmp_path: Path) -> None:
     for folder in (home, xdg, old, tmp_path / "cwd"):
         folder.mkdir()
     env = {"HOME": str(home), "XDG_CACHE_HOME": str(xdg), "RESGEN_CACHE_DIR": str(old)}
-    first = _build(tmp_path / "a", **env)
-    relative = _build(tmp_path / "b", cwd=tmp_path / "cwd", **{**env, "XDG_CACHE_HOME": "rel"})
+    first = _build(tmp_path / "a", env)
+    relative = _build(tmp_path / "b", {**env, "XDG_CACHE_HOME": "rel"}, cwd=tmp_path / "cwd")
     assert first == relative == _build(tmp_path / "a")
     assert set(first) == {"resnet50d.py", "resnet50d_deploy.py"}
     for folder in (home, xdg, old, tmp_path / "cwd"):
@@ -48,7 +48,7 @@ def test_builds_read_and_write_no_cache_folder(tmp_path: Path) -> None:
 
 def test_planted_cache_entries_are_never_loaded(tmp_path: Path) -> None:
     """Truncated, corrupted or hostile entries where the old cache lived change nothing."""
-    expected = _build(tmp_path / "clean", RESGEN_CACHE_DIR=str(tmp_path / "none"))
+    expected = _build(tmp_path / "clean", {"RESGEN_CACHE_DIR": str(tmp_path / "none")})
     cache = tmp_path / "cache"
     folder = cache / "resgen" / f"jinja2-{jinja2.__version__}"
     folder.mkdir(parents=True)
@@ -66,4 +66,4 @@ def test_planted_cache_entries_are_never_loaded(tmp_path: Path) -> None:
     for entry in entries[1:]:
         entry.write_bytes(entry.read_bytes()[:12] + b"\xff" * 64)
     env = {"XDG_CACHE_HOME": str(cache), "RESGEN_CACHE_DIR": str(folder.parent), "HOME": str(cache)}
-    assert _build(tmp_path / "planted", **env) == expected
+    assert _build(tmp_path / "planted", env) == expected

@@ -125,21 +125,28 @@ def _fifo(path: Path) -> None:
     os.mkfifo(path)
 
 
+def _link_to_file(target: Path, outside: Path, good: bytes) -> None:
+    outside.write_bytes(good)
+    target.symlink_to(outside)
+
+
+def _link_to_fifo(target: Path, outside: Path, good: bytes) -> None:
+    _fifo(outside)
+    target.symlink_to(outside)
+
+
 # Each case puts something at out/resnet18.py; `outside` is a file beyond the output folder.
-CASES: dict[str, Callable[[Path, Path, bytes], None]] = {
+CASES: dict[str, Callable[[Path, Path, bytes], object]] = {
     "missing": lambda target, outside, good: None,
     "up to date": lambda target, outside, good: target.write_bytes(good),
     "stale": lambda target, outside, good: target.write_bytes(good.replace(b"1000", b"10")),
     "crlf": lambda target, outside, good: target.write_bytes(good.replace(b"\n", b"\r\n")),
     "not utf-8": lambda target, outside, good: target.write_bytes(b"\xff\xfe" + good),
     "empty": lambda target, outside, good: target.write_bytes(b""),
-    "symlink to same": lambda target, outside, good: (
-        outside.write_bytes(good),
-        target.symlink_to(outside),
-    ),
-    "symlink to fifo": lambda target, outside, good: (_fifo(outside), target.symlink_to(outside)),
-    "dangling symlink": lambda target, outside, good: target.symlink_to(outside),
-    "fifo": lambda target, outside, good: _fifo(target),
+    "symlink to same": _link_to_file,
+    "symlink to fifo": _link_to_fifo,
+    "dangling symlink": lambda target, outside, good: os.symlink(outside, target),
+    "fifo": lambda target, outside, good: os.mkfifo(target),
 }
 
 
