@@ -9,6 +9,7 @@ ruff format, the models only import torch, and a sample of each kind passes mypy
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,11 +39,16 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every spec built again, as `make build` builds it."""
-    out = tmp_path_factory.mktemp("generated")
-    result = run_resgen(*BUILD, "-o", str(out))
+    """Every spec built again, as `make build` builds it, in a copy of the repository's layout.
+
+    The docstring names the spec by its path from the output folder's parent (`specs/x.yaml`),
+    so the copy keeps `specs/` and `generated/` side by side.
+    """
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copytree(SPECS, root / "specs")
+    result = run_resgen(*BUILD, "-o", "generated", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    return root / "generated"
 
 
 @pytest.mark.parametrize("name", EXPECTED)

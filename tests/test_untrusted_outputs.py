@@ -200,7 +200,7 @@ def test_check_reports_an_unreadable_generated_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Root reads any file, so the permission error is simulated where --check reads."""
-    from resgen.cli import drift
+    from resgen import drift
 
     (tmp_path / "resnet18.py").write_text("x\n")
 

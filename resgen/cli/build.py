@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -73,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
         err("wrote nothing: two specs would write the same file")
         return EXIT_FINDINGS
     if args.check:
-        from resgen.cli.drift import report_drift
-
         whole = not failed and all(Path(arg).is_dir() for arg in args.specs)
         drift = report_drift(outputs, out_dir, orphans=whole)
         if drift:
@@ -136,3 +136,25 @@ def _clashes(outputs: list[Output]) -> list[Diagnostic]:
             )
         )
     return clashes
+
+
+def report_drift(outputs: Sequence[Output], out_dir: Path, *, orphans: bool) -> int:
+    """Print a diff or a diagnostic for each output that differs from disk; count them.
+
+    With `orphans`, also count the generated files in `out_dir` that no output names.
+    """
+    from resgen.drift import compare, find_orphans
+
+    drift = 0
+    for output in outputs:
+        found = compare(output.target, output.text)
+        drift += found is not None
+        if isinstance(found, str):
+            sys.stdout.write(found)
+        elif found is not None:
+            print_diagnostics([found])
+    if orphans:
+        lost = find_orphans(out_dir, [output.target for output in outputs])
+        print_diagnostics(lost)
+        drift += len(lost)
+    return drift
