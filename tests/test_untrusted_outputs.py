@@ -263,7 +263,9 @@ def test_signals_leave_no_temp_file_and_no_traceback(tmp_path: Path, signum: int
     """Signals at moments spread over a run: while importing, compiling and writing."""
     out = tmp_path / "out"
     seen = set()
-    for delay in (0.04, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0):
+    # From 0.1 s: before that Python itself is still starting (no program can catch a signal
+    # there); resgen installs its handlers before importing anything of its own.
+    for delay in (0.1, 0.15, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0):
         process = subprocess.Popen(
             [sys.executable, "-m", "resgen", "build", str(SPECS), "--deploy", "-o", str(out)],
             cwd=ROOT,
@@ -275,9 +277,14 @@ def test_signals_leave_no_temp_file_and_no_traceback(tmp_path: Path, signum: int
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
         seen.add(process.returncode)
-        assert process.returncode in (0, 128 + signum), stderr
+        if process.returncode == -signum:
+            # Python itself was still starting, before resgen could install its handlers (a
+            # loaded machine): the default action killed it before it printed or wrote anything.
+            assert not stderr, stderr
+        else:
+            assert process.returncode in (0, 128 + signum), stderr
         assert "Traceback" not in stderr and "internal error" not in stderr
-        assert process.returncode == 0 or "resgen: interrupted" in stderr
+        assert process.returncode in (0, -signum) or "resgen: interrupted" in stderr
         if out.exists():
             _no_temp_files(out)
     assert 128 + signum in seen

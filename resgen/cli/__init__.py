@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is not None:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+        else:
+            _hold_signals()
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -95,6 +97,17 @@ def _catch_signals(previous: dict[int, Any]) -> None:
             previous[signum] = signal.signal(signum, _on_signal)
         except ValueError:  # not the main thread: leave signals to the caller
             return
+
+
+def _hold_signals() -> None:
+    """The program's work is done: a signal from now on stays pending and dies with the process.
+
+    Python resets signal handlers to the default while it shuts down, so a SIGTERM arriving then
+    would kill the finished process (exit -15) instead of letting it exit with its code.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        with contextlib.suppress(ValueError, OSError):
+            signal.pthread_sigmask(signal.SIG_BLOCK, set(_CAUGHT))
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
