@@ -8,9 +8,11 @@ Markdown and LaTeX follow the ResNet paper's Table 1: stage, output size, block 
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -183,6 +185,41 @@ def info_json(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False
     }
 
 
+# Wide enough for any table resgen prints: a pipe or a file gets every cell whole.
+PIPE_WIDTH = 100_000
+
+
+def wants_colour(stream: IO[str]) -> bool:
+    """Colour on a terminal; `NO_COLOR` (https://no-color.org) turns it off, `FORCE_COLOR` on."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def table_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
+    """A rich Console for tables: full width and plain on a pipe or file, fitted on a terminal.
+
+    Rich fits a table to 80 columns when it cannot ask a terminal, cutting cells to `9,437,1…`;
+    output that is not a terminal gets every cell whole instead (colour follows `wants_colour`).
+    """
+    stream = file or (sys.stderr if stderr else sys.stdout)
+    isatty = getattr(stream, "isatty", None)
+    terminal = bool(isatty and isatty())
+    colour = wants_colour(stream)
+    return Console(
+        file=stream,
+        width=None if terminal else PIPE_WIDTH,
+        force_terminal=colour,
+        no_color=not colour,
+        color_system=("auto" if terminal else "standard") if colour else None,
+        highlight=False,
+        emoji=False,
+    )
+
+
 def info_table(
     loaded: LoadedSpec,
     analysis: Analysis,
@@ -191,7 +228,7 @@ def info_table(
     per_block: bool = False,
 ) -> None:
     """Print the per-stage table to the terminal."""
-    console = console or Console()
+    console = console or table_console()
     table = build_table(loaded, analysis, per_block=per_block)
     # Text, not a str: rich would read `[red]` or `[/x]` in a file name as markup.
     out = RichTable(title=Text(table.title), caption=Text(table.footer))
