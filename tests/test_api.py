@@ -132,10 +132,12 @@ def test_build_model_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     x = torch.randn(2, 1, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(x), reference.eval()(x), rtol=0, atol=0)
-    # Each call is a fresh module: no state shared between builds, nothing in sys.modules.
+    # Each spec gets its own module, registered under a name from its source's hash (issue 14,
+    # section 6: models pickle); generated modules hold only class definitions, no state.
     other = resgen.build_model(SMALL)
-    assert type(other).__module__ == "resgen_generated_small"
-    assert type(other).__module__ not in sys.modules
+    assert type(other).__module__.startswith("resgen_generated_small_")
+    assert sys.modules[type(other).__module__].Small is type(other)
+    assert type(other).__module__ != type(model).__module__
     assert other(torch.randn(1, 3, 64, 64)).shape == (1, 10)
 
 
