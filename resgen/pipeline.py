@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,17 @@ from resgen.checks import (
 from resgen.checks.groups import check_groups
 from resgen.diagnostics import Diagnostic, ResgenError, has_errors
 from resgen.graph import ir, lower
+from resgen.spec.inert import check_inert_keys
 from resgen.spec.limits import SpecPass, check_spec_limits
 from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
 
 # Passes over the validated spec, before anything is lowered: a spec that asks for an absurd
-# amount of work (a million blocks, say) is refused before the work starts.
-SPEC_PASSES: tuple[SpecPass, ...] = (check_spec_limits,)
+# amount of work (a million blocks, say) is refused before the work starts. Their warnings join
+# the graph passes' in the Analysis.
+SPEC_PASSES: tuple[SpecPass, ...] = (
+    check_spec_limits,
+    check_inert_keys,  # keys the user wrote that change nothing
+)
 
 # Passes over the graph, in order; each may read what the ones before it found (`Facts`).
 GRAPH_PASSES: tuple[GraphPass, ...] = (
@@ -74,10 +79,16 @@ def gc_paused() -> Iterator[None]:
 
 def validate(loaded: LoadedSpec) -> LoadedSpec:
     """Run the spec passes over a loaded spec; raise ResgenError if any finds an error."""
+    spec_diagnostics(loaded)
+    return loaded
+
+
+def spec_diagnostics(loaded: LoadedSpec) -> list[Diagnostic]:
+    """The spec passes' warnings; raise ResgenError if any finds an error."""
     found = [d for run in SPEC_PASSES for d in run(loaded.spec, loaded.source)]
     if has_errors(found):
         raise ResgenError(found)
-    return loaded
+    return found
 
 
 def load_file(path: Path, name: str | None = None) -> LoadedSpec:
@@ -96,9 +107,12 @@ def check(loaded: LoadedSpec) -> Analysis:
     The spec passes run again first (they cost microseconds), so that a spec loaded past the
     front door still cannot make lowering build a million blocks.
     """
-    validate(loaded)
+    warnings = spec_diagnostics(loaded)
     with gc_paused():
-        return analyze(lower(loaded))
+        analysis = analyze(lower(loaded))
+    if not warnings:
+        return analysis
+    return replace(analysis, diagnostics=(*warnings, *analysis.diagnostics))
 
 
 def analyze(graph: ir.Graph) -> Analysis:

@@ -1,11 +1,12 @@
-"""`resgen check`: validate specs and their graphs; exit 1 on any error."""
+"""`resgen check`: validate specs and their graphs; exit 1 on any error (`--strict`: warning)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, SpecArg, add_extends_root, expand_specs
-from resgen.diagnostics import REPORTERS, Diagnostic, ResgenError, has_errors
+from resgen.diagnostics import REPORTERS, Diagnostic, ResgenError, Severity, has_errors
 
 HELP = "validate specs and their graphs; exit 1 on any error"
 
@@ -19,6 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="diagnostics format",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings as errors: report them as errors and exit 1 (for CI and pre-commit)",
+    )
     add_extends_root(parser)
 
 
@@ -28,11 +34,20 @@ def run(args: argparse.Namespace) -> int:
     failed = has_errors(problems)
     for spec, name in files:
         diagnostics, summary = _check_one(spec, args.extends_root)
+        if args.strict:
+            diagnostics = [_as_error(d) for d in diagnostics]
+            summary = summary if not has_errors(diagnostics) else ""
         reporter.report_file(name, diagnostics, summary)
         failed = failed or has_errors(diagnostics)
     reporter.report(problems)
     reporter.finish()
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _as_error(diagnostic: Diagnostic) -> Diagnostic:
+    if diagnostic.severity is Severity.WARNING:
+        return dataclasses.replace(diagnostic, severity=Severity.ERROR)
+    return diagnostic
 
 
 def _check_one(spec: SpecArg, extends_root: list[str] | None) -> tuple[list[Diagnostic], str]:

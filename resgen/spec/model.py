@@ -12,6 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from resgen.spec import inert
+from resgen.spec.inert import ALWAYS, when, when_sibling
+
 # Limits that keep a typo from asking for a model that cannot exist: they are far above any
 # published ResNet, and low enough that resgen never allocates or loops absurdly.
 MAX_CHANNELS = 1 << 16
@@ -39,13 +42,19 @@ class _Model(BaseModel):
 class InputSpec(_Model):
     """The input tensor the shapes are checked for."""
 
-    channels: Channels = Field(3, description="Input channels (3 for RGB images).")
+    channels: Channels = Field(
+        3, description="Input channels (3 for RGB images).", json_schema_extra=ALWAYS
+    )
     size: (
         Annotated[int, Field(ge=1, le=MAX_SIZE)]
         | Annotated[
             list[Annotated[int, Field(ge=1, le=MAX_SIZE)]], Field(min_length=2, max_length=2)
         ]
-    ) = Field(224, description="Input height and width in pixels: one number, or [height, width].")
+    ) = Field(
+        224,
+        description="Input height and width in pixels: one number, or [height, width].",
+        json_schema_extra=ALWAYS,
+    )
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -64,11 +73,18 @@ class StemSpec(_Model):
         "conv7",
         description="conv7: one 7x7 stride-2 conv (torchvision); deep: three 3x3 convs, the "
         "first with stride 2 (ResNet-C/D, timm `conv1.0/1/3/4/6`); cifar: one 3x3 stride-1 conv.",
+        json_schema_extra=ALWAYS,
     )
     width: Channels | None = Field(
         None,
         description="Output channels of the stem. Default 64 (conv7), 16 (cifar), "
         "the last of `widths` (deep).",
+        json_schema_extra=when_sibling(
+            "type",
+            ("conv7", "cifar"),
+            "`width` is used by conv7 and cifar stems",
+            "a deep stem takes `widths: [32, 32, 64]` (its output width is the last)",
+        ),
     )
     widths: list[Channels] | None = Field(
         None,
@@ -76,15 +92,23 @@ class StemSpec(_Model):
         max_length=3,
         description="deep stem only: the widths of its three convs, e.g. [32, 32, 64] (ResNet-C/D) "
         "or timm's tiered [24, 32, 64]. Default [32, 32, 64].",
+        json_schema_extra=when_sibling(
+            "type",
+            ("deep",),
+            "`widths` is used by deep stems only",
+            "set `stem.type: deep`, or give a conv7 or cifar stem one `width`",
+        ),
     )
     pool: Literal["max", "none"] | None = Field(
         None,
         description="max: 3x3 stride-2 max-pool after the stem; none. Default max, none for cifar.",
+        json_schema_extra=ALWAYS,
     )
     norm: bool = Field(
         True,
         description="Norm and activation after the stem's last conv. Pre-activation nets, whose "
         "first block normalises its input, use false.",
+        json_schema_extra=ALWAYS,
     )
 
     @property
@@ -115,13 +139,28 @@ class AttentionSpec(_Model):
 
     type: Literal["se", "eca"] = Field(
         description="se: squeeze-and-excitation (Hu et al. 2018; timm `se.fc1/fc2`); "
-        "eca: efficient channel attention (Wang et al. 2020; timm `se.conv`)."
+        "eca: efficient channel attention (Wang et al. 2020; timm `se.conv`).",
+        json_schema_extra=ALWAYS,
     )
     reduction: Annotated[int, Field(ge=1, le=1024)] = Field(
-        16, description="se: hidden channels = block channels / reduction, rounded to `divisor`."
+        16,
+        description="se: hidden channels = block channels / reduction, rounded to `divisor`.",
+        json_schema_extra=when_sibling(
+            "type",
+            ("se",),
+            "`reduction` is used by SE attention only",
+            "ECA sizes its 1-D kernel from the channels; use `type: se` for a reduction",
+        ),
     )
     divisor: Annotated[int, Field(ge=1, le=1024)] = Field(
-        8, description="se: round the hidden channels to a multiple of this (timm: 8)."
+        8,
+        description="se: round the hidden channels to a multiple of this (timm: 8).",
+        json_schema_extra=when_sibling(
+            "type",
+            ("se",),
+            "`divisor` is used by SE attention only",
+            "ECA has no hidden layer to round; use `type: se` for a divisor",
+        ),
     )
 
 
@@ -130,33 +169,58 @@ class BlockSpec(_Model):
 
     type: Literal["basic", "bottleneck"] = Field(
         description="basic: two 3x3 convs (ResNet-18/34); "
-        "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper)."
+        "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper).",
+        json_schema_extra=ALWAYS,
     )
     expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
         None,
         description="Block output channels = stage width x expansion. "
         "Default 1 for basic, 4 for bottleneck.",
+        json_schema_extra=when(
+            inert.any_stage_of_block_type,
+            "`expansion` applies to stages of `block.type`; every stage overrides `block`",
+            "remove `expansion`, or let a stage use `block.type`",
+        ),
     )
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
-        1, description="Groups of the 3x3 conv (ResNeXt cardinality)."
+        1,
+        description="Groups of the 3x3 conv (ResNeXt cardinality).",
+        json_schema_extra=when(
+            inert.any_stage_without("groups"),
+            "`block.groups` applies to stages without their own `groups`; every stage sets one",
+            "remove `block.groups`, or a stage's `groups` so that it takes `block.groups`",
+        ),
     )
     base_width: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
         64,
         description="Bottleneck inner width per group at stage width 64 "
         "(torchvision's width_per_group): inner = int(width * base_width / 64) * groups. "
         "128 gives Wide ResNet-50-2.",
+        json_schema_extra=when(
+            inert.any_bottleneck,
+            "`base_width` sizes bottleneck blocks and no stage uses them",
+            "set `block.type: bottleneck` (or a stage's `block: bottleneck`), or remove it",
+        ),
     )
     stride_on: Literal["3x3", "1x1"] = Field(
         "3x3",
         description="Which bottleneck conv carries the stride: 3x3 (v1.5, torchvision, "
         "ResNet-B) or 1x1 (v1, the paper and Caffe).",
+        json_schema_extra=when(
+            inert.any_strided_bottleneck,
+            "`stride_on` picks the bottleneck conv that strides; no bottleneck stage has a stride",
+            "it counts with `block.type: bottleneck` and a stage with `stride: 2`; else remove it",
+        ),
     )
     preact: bool = Field(
         False,
         description="Pre-activation blocks (He et al. 2016): norm-act-conv, no activation after "
         "the add, projections take the pre-activated input, a final norm-act before the pool.",
+        json_schema_extra=ALWAYS,
     )
-    attention: AttentionSpec | None = Field(None, description="Channel attention: se or eca.")
+    attention: AttentionSpec | None = Field(
+        None, description="Channel attention: se or eca.", json_schema_extra=ALWAYS
+    )
 
     def out_factor(self, block_type: str) -> int:
         if self.expansion is not None and block_type == self.type:
@@ -171,11 +235,28 @@ class NormSpec(_Model):
         "batch",
         description="batch: BatchNorm2d; group: GroupNorm; frozen_batch: BatchNorm with fixed "
         "statistics and affine (detection backbones); none: no norm (convs then get a bias).",
+        json_schema_extra=ALWAYS,
     )
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
-        32, description="group norm only: the number of groups."
+        32,
+        description="group norm only: the number of groups.",
+        json_schema_extra=when_sibling(
+            "type",
+            ("group",),
+            "`groups` is used by group norm only",
+            "set `norm.type: group` for GroupNorm with these groups, or remove `groups`",
+        ),
     )
-    eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(1e-5, description="Epsilon.")
+    eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        1e-5,
+        description="Epsilon.",
+        json_schema_extra=when_sibling(
+            "type",
+            ("batch", "group", "frozen_batch"),
+            "`eps` is used by a norm layer and `norm.type: none` has none",
+            "remove `eps`, or choose a norm type",
+        ),
+    )
 
 
 Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
@@ -185,37 +266,58 @@ Shortcut = Literal["identity", "pad", "projection", "projection_all", "avgpool_p
 class StageSpec(_Model):
     """A run of blocks at one resolution; channels come from the previous stage."""
 
-    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = Field(description="Number of blocks.")
+    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = Field(
+        description="Number of blocks.", json_schema_extra=ALWAYS
+    )
     width: Channels = Field(
-        description="Stage width (torchvision's planes): block output = width x expansion."
+        description="Stage width (torchvision's planes): block output = width x expansion.",
+        json_schema_extra=ALWAYS,
     )
     stride: Annotated[int, Field(ge=1, le=64)] = Field(
-        1, description="Stride of the stage's first block (2 halves the resolution)."
+        1,
+        description="Stride of the stage's first block (2 halves the resolution).",
+        json_schema_extra=ALWAYS,
     )
     dilation: Annotated[int, Field(ge=1, le=64)] = Field(
         1,
         description="Dilation of the stage's 3x3 convs; the first block keeps the previous "
         "stage's dilation (torchvision's replace_stride_with_dilation rule).",
+        json_schema_extra=when(
+            inert.dilation_reaches_a_conv,
+            "a stage's first block keeps the previous stage's dilation, so in a last stage of "
+            "one bottleneck block it reaches no conv",
+            "give the stage `depth: 2` or more (its later blocks take the dilation), or remove it",
+        ),
     )
     block: Literal["basic", "bottleneck"] | None = Field(
-        None, description="Override the block type for this stage."
+        None, description="Override the block type for this stage.", json_schema_extra=ALWAYS
     )
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
-        None, description="Override the 3x3 conv groups for this stage."
+        None,
+        description="Override the 3x3 conv groups for this stage.",
+        json_schema_extra=ALWAYS,
     )
     shortcut: Shortcut | None = Field(
-        None, description="Override the shortcut for this stage (none: a plain stage)."
+        None,
+        description="Override the shortcut for this stage (none: a plain stage).",
+        json_schema_extra=ALWAYS,
     )
 
 
 class HeadSpec(_Model):
     """The classifier after the last stage."""
 
-    pool: Literal["avg", "max"] = Field("avg", description="Global pooling: avg or max.")
-    classes: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
-        1000, description="Classifier outputs; 0 means no classifier (returns pooled features)."
+    pool: Literal["avg", "max"] = Field(
+        "avg", description="Global pooling: avg or max.", json_schema_extra=ALWAYS
     )
-    dropout: Ratio = Field(0.0, description="Dropout probability before the classifier.")
+    classes: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        1000,
+        description="Classifier outputs; 0 means no classifier (returns pooled features).",
+        json_schema_extra=ALWAYS,
+    )
+    dropout: Ratio = Field(
+        0.0, description="Dropout probability before the classifier.", json_schema_extra=ALWAYS
+    )
 
 
 class Spec(_Model):
@@ -226,23 +328,34 @@ class Spec(_Model):
         description="Build on another spec: a built-in name (resnet50) or a path relative to "
         "this file. Mappings merge, lists replace, `stages: {3: {depth: 23}}` patches stage 3, "
         "null removes a key.",
+        json_schema_extra=ALWAYS,
     )
     name: Identifier = Field(
-        description="Model name, a Python identifier; also the generated file's name."
+        description="Model name, a Python identifier; also the generated file's name.",
+        json_schema_extra=ALWAYS,
     )
     class_name: Identifier | None = Field(
         None,
         description="Name of the generated model class. Default: from name "
         "(resnet50 -> ResNet50, resnext50_32x4d -> ResNeXt50_32x4d).",
+        json_schema_extra=ALWAYS,
     )
-    description: str = Field("", max_length=2000, description="One line for the docstring.")
+    description: str = Field(
+        "", max_length=2000, description="One line for the docstring.", json_schema_extra=ALWAYS
+    )
     input: InputSpec = Field(
-        default_factory=lambda: InputSpec(), description="The input shapes are checked for."
+        default_factory=lambda: InputSpec(),
+        description="The input shapes are checked for.",
+        json_schema_extra=ALWAYS,
     )
     stem: StemSpec = Field(
-        default_factory=lambda: StemSpec(), description="Layers before the first stage."
+        default_factory=lambda: StemSpec(),
+        description="Layers before the first stage.",
+        json_schema_extra=ALWAYS,
     )
-    block: BlockSpec = Field(description="The residual block the stages repeat.")
+    block: BlockSpec = Field(
+        description="The residual block the stages repeat.", json_schema_extra=ALWAYS
+    )
     shortcut: Shortcut = Field(
         "projection",
         description="identity: add x as is (shapes must agree); pad: paper option A, subsample "
@@ -250,27 +363,48 @@ class Spec(_Model):
         "shape changes (torchvision); projection_all: option C, in every block; "
         "avgpool_projection: ResNet-D, 2x2 avg-pool (ceil mode) then stride-1 1x1 conv + norm "
         "where the shape changes; none: no shortcut at all (the paper's plain nets).",
+        json_schema_extra=when(
+            inert.any_stage_without("shortcut"),
+            "`shortcut` applies to stages without their own `shortcut`; every stage sets one",
+            "remove it, or a stage's `shortcut` so that it takes this one",
+        ),
     )
-    norm: NormSpec = Field(default_factory=lambda: NormSpec(), description="Normalisation.")
-    act: Activation = Field("relu", description="Activation function used everywhere.")
+    norm: NormSpec = Field(
+        default_factory=lambda: NormSpec(), description="Normalisation.", json_schema_extra=ALWAYS
+    )
+    act: Activation = Field(
+        "relu", description="Activation function used everywhere.", json_schema_extra=ALWAYS
+    )
     stages: list[StageSpec] = Field(
-        min_length=1, max_length=64, description="The stages, in order."
+        min_length=1, max_length=64, description="The stages, in order.", json_schema_extra=ALWAYS
     )
     output_stride: Literal[8, 16, 32] | None = Field(
         None,
         description="Cap the network's total stride (8 or 16 for segmentation): later stages "
         "trade their stride for dilation (torchvision's replace_stride_with_dilation).",
+        json_schema_extra=when(
+            inert.stride_exceeds_output_stride,
+            "the network's stride (the stem's and every stage's) is already at most "
+            "`output_stride`, so no stage trades stride for dilation",
+            "a smaller `output_stride` dilates the last stages; else remove it",
+        ),
     )
-    head: HeadSpec = Field(default_factory=lambda: HeadSpec(), description="Pooling, classifier.")
+    head: HeadSpec = Field(
+        default_factory=lambda: HeadSpec(),
+        description="Pooling, classifier.",
+        json_schema_extra=ALWAYS,
+    )
     drop_path: Ratio = Field(
         0.0,
         description="Stochastic depth: the last block's drop-path rate; block i of n gets "
         "rate * i / (n - 1) (timm's linear decay).",
+        json_schema_extra=ALWAYS,
     )
     zero_init_residual: bool = Field(
         False,
         description="Initialise each block's last norm weight (its last conv for pre-activation "
         "blocks) to zero, so every block starts as the identity (Goyal et al. 2017).",
+        json_schema_extra=ALWAYS,
     )
 
     @property

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
+from resgen.spec.inert import effect_of, models_of
 from resgen.spec.model import Spec
 
 SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
@@ -29,6 +32,10 @@ def json_schema() -> dict[str, Any]:
         for name, model in defs.items()
         if f"#/$defs/{name}" in objects
     }
+    for model in models_of(Spec):
+        rules = _inert_rules(model)
+        if rules:
+            defs[model.__name__]["allOf"] = rules
     patch = patches["SpecPatch"]
     extends = spec["properties"]["extends"]
     patch["properties"]["extends"] = {
@@ -60,6 +67,28 @@ def json_schema() -> dict[str, Any]:
 def json_schema_text() -> str:
     """Return the JSON Schema as the text `resgen schema` writes (stable, `\\n`-terminated)."""
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _inert_rules(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """if/then rules for the fields whose Effect reads a sibling key: unless the sibling takes one
+    of the values for which the field counts, the field must be absent. A patch (`extends`) has
+    none, as its sibling may come from the base. Effects that read other parts of the spec are
+    said by the field's description only (JSON Schema cannot compute a stage's block type)."""
+    rules = []
+    for name in model.model_fields:
+        effect = effect_of(model, name)
+        if effect is None or effect.sibling is None:
+            continue
+        key, values = effect.sibling
+        when = {
+            "enum": list(values),
+            "description": f"The `{key}` values for which `{name}` counts.",
+        }
+        counts: dict[str, Any] = {"properties": {key: when}}
+        if model.model_fields[key].default not in values:
+            counts["required"] = [key]
+        rules.append({"if": {"not": counts}, "then": {"not": {"required": [name]}}})
+    return rules
 
 
 def _as_patch(model: dict[str, Any], objects: set[str]) -> dict[str, Any]:
