@@ -72,6 +72,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
+        # timm calls the ECA module `se` too, so the state_dict keys are timm's
         self.se = EfficientChannelAttention(attention)
         self.downsample: nn.Module | None = None
         if downsample:

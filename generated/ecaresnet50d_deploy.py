@@ -177,6 +177,7 @@ class Bottleneck(nn.Module):
         )
         self.conv3 = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=True)
         self.relu = nn.ReLU(inplace=True)
+        # timm calls the ECA module `se` too, so the state_dict keys are timm's
         self.se = EfficientChannelAttention(attention)
         self.downsample: nn.Module | None = None
         if downsample:

@@ -58,6 +58,7 @@ class PreActBottleneck(nn.Module):
         self.downsample: nn.Module | None = None
         if downsample:
             # Both self.conv2 and self.downsample downsample the input when stride != 1.
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

@@ -182,6 +182,7 @@ class Bottleneck(nn.Module):
         self.conv3 = ConvAddReLU(mid_channels, out_channels, kernel_size=1, bias=True)
         self.downsample: nn.Module | None = None
         if downsample:
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

@@ -181,6 +181,7 @@ class BasicBlock(nn.Module):
         )
         self.downsample: nn.Module | None = None
         if downsample:
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

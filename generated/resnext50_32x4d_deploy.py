@@ -154,7 +154,7 @@ class ConvAddReLU(FusedConv2d):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 grouped, 1x1 expand, each conv with its norm folded in."""
+    """1x1, 3x3 grouped, 1x1 expand, each conv with its norm folded in."""
 
     def __init__(
         self,
@@ -184,6 +184,7 @@ class Bottleneck(nn.Module):
         self.conv3 = ConvAddReLU(mid_channels, out_channels, kernel_size=1, bias=True)
         self.downsample: nn.Module | None = None
         if downsample:
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

@@ -179,6 +179,7 @@ class Bottleneck(nn.Module):
         self.se = SqueezeExcite(out_channels, attention)
         self.downsample: nn.Module | None = None
         if downsample:
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

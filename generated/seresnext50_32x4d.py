@@ -42,7 +42,7 @@ class SqueezeExcite(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 grouped, 1x1 expand; the stride sits on the 3x3 (v1.5)."""
+    """1x1, 3x3 grouped, 1x1 expand; the stride sits on the 3x3 (v1.5)."""
 
     def __init__(
         self,

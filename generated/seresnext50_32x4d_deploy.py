@@ -148,7 +148,7 @@ class SqueezeExcite(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 grouped, 1x1 expand, each conv with its norm folded in."""
+    """1x1, 3x3 grouped, 1x1 expand, each conv with its norm folded in."""
 
     def __init__(
         self,
@@ -181,6 +181,7 @@ class Bottleneck(nn.Module):
         self.se = SqueezeExcite(out_channels, attention)
         self.downsample: nn.Module | None = None
         if downsample:
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

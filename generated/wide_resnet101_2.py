@@ -25,7 +25,7 @@ __all__ = [
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3, 1x1 expand; the stride sits on the 3x3 (v1.5)."""
+    """1x1, 3x3, 1x1 expand; the stride sits on the 3x3 (v1.5)."""
 
     def __init__(
         self,

@@ -56,6 +56,7 @@ class PreActBasicBlock(nn.Module):
         self.downsample: nn.Module | None = None
         if downsample:
             # Both self.conv1 and self.downsample downsample the input when stride != 1.
+            # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels,

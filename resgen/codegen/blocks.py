@@ -50,17 +50,21 @@ class BlockClass(NamedTuple):
     folded: bool  # deploy: norms were folded into this class's convs
     stride_on_1x1: bool
     grouped: bool
+    reduces: bool  # every instance's first 1x1 narrows (or keeps) the width: "1x1 reduce"
+    expands: bool  # every instance's last 1x1 widens: "1x1 expand"
     params: tuple[Param, ...]
     arg_fields: tuple[tuple[str, str], ...]  # constructor argument -> the Block field it is
     defaults_dilation: bool  # `first_dilation = first_dilation or dilation`
     modules: tuple[Decl, ...]  # the residual branch's convs and norms, in order
     act: Decl | None  # the block's activation module, when some op still uses it
     attention: Decl | None
+    attention_comment: str  # why an ECA module is called `se`; "" for none
     adds: bool  # every instance adds its shortcut
     residual_flag: bool  # some instances do (per-stage plain blocks): a `residual` argument
     drop_path: bool
     shortcut: str  # "" or the ShortcutKind of the `downsample` module
     shortcut_items: tuple[Call, ...]  # the downsample Sequential's convs and norms
+    lone_shortcut_item: bool  # a Sequential of one module, kept for its `downsample.0` keys
     stride_conv: str  # the branch conv that carries the stride, named in a comment
     stride_comment: bool  # say so beside the projection (the normal build)
     shortcut_input: str  # "x" or "pre"
@@ -131,17 +135,25 @@ def _block_class(
         folded=bool(graph.graph.get("folds")) and _folds_here(graph, rep),
         stride_on_1x1=spec.block.stride_on == "1x1",
         grouped="groups" in names,
+        reduces=all(b.mid_channels <= b.in_channels for b in blocks),
+        expands=all(b.out_channels > b.mid_channels for b in blocks),
         params=params,
         arg_fields=tuple(fields_of.items()),
         defaults_dilation="first_dilation" in names,
         modules=modules,
         act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
         attention=_attention(spec),
+        attention_comment=(
+            "timm calls the ECA module `se` too, so the state_dict keys are timm's"
+            if spec.block.attention is not None and spec.block.attention.type == "eca"
+            else ""
+        ),
         adds=all(b.add is not None for b in blocks),
         residual_flag=_residual_flag(blocks),
         drop_path=any(isinstance(op, ir.Drop) for op in ops.values()),
         shortcut=str(shortcut or ""),
-        shortcut_items=_shortcut_items(graph, with_shortcut, names),
+        shortcut_items=(items := _shortcut_items(graph, with_shortcut, names)),
+        lone_shortcut_item=len(items) == 1,
         stride_conv=stride_conv,
         stride_comment=bool(stride_conv) and not deploy,
         shortcut_input=_shortcut_input(graph, with_shortcut, walk),

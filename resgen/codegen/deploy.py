@@ -111,9 +111,13 @@ def _docstring(base: RenderModel, graph: ir.Graph) -> tuple[str, ...]:
     text = (
         "Deploy build: an inference-only module. "
         + ("; ".join(parts) + ". " if parts else "")
-        + "Drop-path and dropout are gone; activations run in place where torch allows, and on "
-        "an NVIDIA GPU a ReLU (with the add before it) runs in its conv's cuDNN kernel; "
-        "inputs and weights are channels_last unless channels_last=False. Load trained weights "
+        + "Drop-path and dropout are gone; activations run in place where torch allows"
+        + (
+            ", and on an NVIDIA GPU a ReLU (with the add before it) runs in its conv's cuDNN kernel"
+            if "FusedConv2d" in base.helpers
+            else ""
+        )
+        + "; inputs and weights are channels_last unless channels_last=False. Load trained weights "
         f"with {base.class_name}.from_trained(model) or fold_state_dict(), and run it "
         "under torch.inference_mode()."
     )

@@ -49,6 +49,8 @@ class RenderModel(NamedTuple):
     class_doc: tuple[str, ...]  # wrapped lines
     exports: tuple[str, ...]
     conv_bias: bool  # convs have biases (a spec without norms)
+    conv_init: Call  # He init with the gain of the spec's activation
+    init_comment: str  # why the gain is ReLU's for an activation torch has no gain for; or ""
     helpers: tuple[str, ...]  # helper classes to emit: "FrozenBatchNorm2d", "DropPath", ...
     block_classes: tuple[BlockClass, ...]
     in_channels: int
@@ -88,7 +90,7 @@ def build_render_model(
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
     class_doc = tuple(
         textwrap.wrap(
-            f"{spec.model_class}: {len(stages)} stages of "
+            f"{spec.model_class}: {len(stages)} stage{'s' if len(stages) != 1 else ''} of "
             f"{' and '.join(c.name for c in classes)} blocks ({depths}).",
             88,
         )
@@ -99,6 +101,10 @@ def build_render_model(
         class_doc=class_doc,
         exports=_sorted_exports([*helpers, *(c.name for c in classes), class_name, *functions]),
         conv_bias=spec.norm.type == "none",
+        conv_init=_conv_init(spec),
+        init_comment=""
+        if spec.act in _GAINS
+        else f"{spec.act} has no gain in torch.nn.init; ReLU's suits a ReLU-like activation",
         helpers=helpers,
         block_classes=classes,
         in_channels=spec.input.channels,
@@ -117,6 +123,19 @@ def build_render_model(
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
     )
+
+
+# torch.nn.init's gains: (nonlinearity, negative slope). Others get ReLU's, said in a comment.
+_GAINS = {"relu": ("relu", ""), "leaky_relu": ("leaky_relu", "0.01"), "tanh": ("tanh", "")}
+
+
+def _conv_init(spec: Spec) -> Call:
+    """He-normal (fan_out) init, with the gain of the spec's activation, as torch spells it."""
+    nonlinearity, slope = _GAINS.get(spec.act, ("relu", ""))
+    args = ("module.weight", *([f"a={slope}"] if slope else []), 'mode="fan_out"',
+            f'nonlinearity="{nonlinearity}"')  # fmt: skip
+    one_line = f"nn.init.kaiming_normal_({', '.join(args)})"
+    return Call("nn.init.kaiming_normal_", args, 16 + len(one_line) > 100)  # ruff's limit
 
 
 def _head_pool(spec: Spec) -> Decl:
