@@ -96,7 +96,8 @@ def test_dot_is_deterministic_across_hash_seeds() -> None:
 
 # name -> (drawn nodes, drawn edges): input, stem, head, output, and per stage a first block
 # (branch, projection, add) then the identical rest as one branch and one add.
-BLOCK_COUNTS = {"resnet18": (21, 27), "resnet50": (24, 31), "resnet152": (24, 31)}
+# Edges include one `x N` loop per collapsed run (resnet18: layer1.0-1; the others: 4 runs).
+BLOCK_COUNTS = {"resnet18": (21, 28), "resnet50": (24, 35), "resnet152": (24, 35)}
 
 
 @pytest.mark.parametrize("name", sorted(BLOCK_COUNTS))
@@ -137,6 +138,22 @@ def test_collapsed_runs_are_marked_x_n() -> None:
     for run, n in (("layer1.1-2", 2), ("layer2.1-7", 7), ("layer3.1-35", 35), ("layer4.1-2", 2)):
         assert f"\u00d7 {n}</b>" in labels[run]
         assert labels[run].count("1x1 conv") == 2  # drawn once, not n times
+    # Each of the N blocks has its own shortcut and add: a stacked add, the identity arc into it
+    # says `x N`, and a loop from the add back to the body says the whole block repeats N times.
+    attrs = {n.id: n.attrs for n in d.nodes()}
+    edges = {(e.src, e.dst): e.attrs for e in d.edges}
+    for run, n in (("layer1.1-2", 2), ("layer2.1-7", 7), ("layer3.1-35", 35), ("layer4.1-2", 2)):
+        assert attrs[run]["peripheries"] == "2" and attrs[f"{run}.add"]["peripheries"] == "2"
+        loop = edges[(f"{run}.add", run)]
+        assert loop["label"] == f"<b>\u00d7 {n}</b>" and loop["constraint"] == "false"
+        stage = run.split(".")[0]
+        arc = edges[(f"{stage}.0.add", f"{run}.add")]
+        assert arc["label"].startswith(f"<i>identity</i> \u00d7 {n}<br/>"), arc
+    # A single block keeps one add, one shortcut and no loop.
+    assert "peripheries" not in attrs["layer1.0.add"]
+    assert not any(dst == src.removesuffix(".add") for src, dst in edges if src == "layer1.0.add")
+    projection = edges[("layer1.0.shortcut", "layer1.0.add")]["label"]
+    assert projection.startswith("<i>projection</i><br/>")
 
 
 def test_shortcut_styles() -> None:
@@ -164,6 +181,10 @@ def test_shapes_on_every_edge() -> None:
     for detail in ("stage", "block", "op"):
         d = build_drawing(loaded, analysis, detail)
         for edge in d.edges:
+            if edge.src == f"{edge.dst}.add":  # a run's `x N` loop: no tensor of its own
+                assert re.fullmatch(r"<b>\u00d7 \d+</b>", edge.attrs["label"]), edge
+                assert edge.attrs["label"] == f"<b>\u00d7 {run_size(edge.dst)}</b>", edge
+                continue
             shape = edge.attrs["label"].split("<br/>")[-1]
             assert re.fullmatch(r"(\d+x)*\d+", shape), edge
 
@@ -275,8 +296,9 @@ def test_render_svg_block_detail(tmp_path: Path) -> None:
     for expected in ("input", "stem", "layer1.0", "layer1.0.shortcut", "layer3.1-35",
                      "layer3.1-35.add", "head", "output"):  # fmt: skip
         assert expected in nodes
-    assert len(nodes) == 24 and len(edges) == 31
+    assert len(nodes) == 24 and len(edges) == 35
     assert "layer3.0.add->layer3.1-35" in edges
+    assert "layer3.1-35.add->layer3.1-35" in edges  # the `x 35` loop
 
 
 @needs_dot
@@ -346,12 +368,26 @@ def test_cli_user_mistakes(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [blocker]
 
 
-def test_cli_without_graphviz_writes_dot(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_cli_without_graphviz_writes_dot_and_fails(tmp_path: Path, suffix: str) -> None:
+    """The user asked for a picture and did not get one: exit 1, after writing the DOT text."""
     empty = tmp_path / "bin"
     empty.mkdir()
-    result = run_resgen("draw", "resnet18", "-o", "r.png", cwd=tmp_path, env={"PATH": str(empty)})
-    assert result.returncode == 0, result.stderr
-    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warning) == 1 and "install Graphviz" in warning[0]
+    out = f"r{suffix}"
+    result = run_resgen("draw", "resnet18", "-o", out, cwd=tmp_path, env={"PATH": str(empty)})
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error[no-graphviz]" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"{out}: error[no-graphviz]")
+    assert "wrote the DOT text to r.dot" in errors[0]
+    assert "hint: install Graphviz" in result.stderr and "Traceback" not in result.stderr
     assert (tmp_path / "r.dot").read_text().startswith('digraph "resnet18"')
-    assert not (tmp_path / "r.png").exists()
+    assert not (tmp_path / out).exists()
+
+
+def test_cli_dot_output_needs_no_graphviz(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = run_resgen("draw", "resnet18", "-o", "r.dot", cwd=tmp_path, env={"PATH": str(empty)})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "wrote r.dot (block detail)\n"
+    assert (tmp_path / "r.dot").read_text().startswith('digraph "resnet18"')

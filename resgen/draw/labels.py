@@ -16,6 +16,7 @@ MACS_CONVENTION = (
 )
 
 NORM_SHORT = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN"}
+DROP_NAMES = {"path": "drop path"}  # `dropout` names itself
 # Ops that follow the op before them on the same line of a block's recipe.
 LIGHT_KINDS = (ir.NORM, ir.AFFINE, ir.ACT, ir.DROP)
 
@@ -43,6 +44,18 @@ def fmt_count(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def fmt_value(value: object) -> str:
+    """Every number a label shows: floats to six significant digits, `0.06` not `0.0600...01`.
+
+    Rates are computed (`0.3 * 2 / 10`), so their binary rounding would otherwise reach the page.
+    """
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(fmt_value(v) for v in value) + ")"
+    return str(value)
+
+
 def _size(value: Any) -> str:
     """A kernel size: `3x3` for 3, `1x7` for (1, 7)."""
     if isinstance(value, (tuple, list)):
@@ -62,7 +75,7 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             if g != 1:
                 text += f", groups {g}"
             if d not in (1, (1, 1)):
-                text += f", dilation {d}"
+                text += f", dilation {fmt_value(d)}"
             return text
         case ir.Norm(norm=norm):
             return NORM_SHORT.get(norm, f"{norm} norm") if short else f"{norm} norm"
@@ -81,8 +94,8 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
         case ir.Mul():
             return "multiply"
         case ir.Drop(drop=drop, rate=rate):
-            return f"{drop} {rate}"
-    extra = [f"{k}={v}" for k, v in ir.op_fields(op)]
+            return f"{DROP_NAMES.get(drop, drop)} {fmt_value(rate)}"
+    extra = [f"{k}={fmt_value(v)}" for k, v in ir.op_fields(op)]
     return " ".join([op.kind.replace("_", " "), ", ".join(extra)]).strip()
 
 

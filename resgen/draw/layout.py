@@ -161,14 +161,21 @@ def output_node(ctx: Context) -> Node:
     return Node(OUTPUT, label, {"shape": "box", "style": "rounded", "group": "main"})
 
 
-def edge_attrs(ctx: Context, src: str, dst: str, port: int) -> dict[str, str]:
-    """Label an edge with the tensor it carries; style shortcuts and broken adds."""
+def edge_attrs(
+    ctx: Context, src: str, dst: str, port: int, *, collapsed: bool = False
+) -> dict[str, str]:
+    """Label an edge with the tensor it carries; style shortcuts and broken adds.
+
+    With `collapsed` runs (block detail), a shortcut into a run of N blocks says `x N`: each
+    block of the run has its own.
+    """
     label = [escape(fmt_shape(ctx.analysis.shapes.get(src)))]
     attrs: dict[str, str] = {}
     parts = ctx.adds.get(dst)
     if parts is not None and port == ir.SHORTCUT_PORT:
         kind = shortcut_kind(ctx.graph, parts)
-        label.insert(0, f"<i>{escape(kind)}</i>")
+        n = len(ctx.run_of[parts.info.path].blocks) if collapsed else 1
+        label.insert(0, f"<i>{escape(kind)}</i>" + (f" \u00d7 {n}" if n > 1 else ""))
         attrs["weight"] = "0"  # let the main path run straight
         if kind == "identity":
             attrs.update(color=lb.IDENTITY_LINE)
@@ -182,7 +189,11 @@ def edge_attrs(ctx: Context, src: str, dst: str, port: int) -> dict[str, str]:
 
 
 def map_edges(
-    ctx: Context, rep: dict[str, str], skip: Callable[[str, str], bool] | None = None
+    ctx: Context,
+    rep: dict[str, str],
+    skip: Callable[[str, str], bool] | None = None,
+    *,
+    collapsed: bool = False,
 ) -> tuple[Edge, ...]:
     """The IR's edges between the drawn nodes that stand for their ends, first one kept."""
     graph = ctx.graph
@@ -192,7 +203,7 @@ def map_edges(
             key = (rep[src], rep[dst])
             if key[0] == key[1] or key in drawn or (skip is not None and skip(src, dst)):
                 continue
-            drawn[key] = Edge(*key, edge_attrs(ctx, src, dst, port))
+            drawn[key] = Edge(*key, edge_attrs(ctx, src, dst, port, collapsed=collapsed))
     for node in graph.nodes:
         if graph.out_degree(node) == 0:
             key = (rep[node], OUTPUT)

@@ -41,8 +41,10 @@ def format_of(path: Path) -> str | None:
     return FORMATS.get(path.suffix.lower())
 
 
-def render(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Rendered:
-    """Lay out and render DOT text; raise DotMissingError or RenderFailedError."""
+def render(
+    dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT, *, dpi: int | None = None
+) -> Rendered:
+    """Lay out and render DOT text (at `dpi` if given); raise DotMissingError, RenderFailedError."""
     if fmt == "dot":
         return Rendered(dot_text.encode("utf-8"), ())
     dot = shutil.which("dot")
@@ -51,7 +53,7 @@ def render(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Rendere
     try:
         # subprocess.run kills `dot` on a timeout or on any exception (SIGINT included).
         done = subprocess.run(
-            [dot, f"-T{fmt}"],
+            [dot, f"-T{fmt}", *([f"-Gdpi={dpi}"] if dpi is not None else [])],
             input=dot_text.encode("utf-8"),
             capture_output=True,
             timeout=timeout,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from resgen.checks.shapes import fmt_shape
 from resgen.draw import labels as lb
-from resgen.draw.dot import Cluster, Drawing, Html, Node, escape, html_lines
+from resgen.draw.dot import Cluster, Drawing, Edge, Html, Node, escape, html_lines
 from resgen.draw.layout import (
     INPUT_STAGE,
     Canvas,
@@ -147,8 +147,30 @@ def _run_nodes(ctx: Context, run: Run, rep: dict[str, str]) -> list[Node]:
         nodes.append(Node(run.id + ".shortcut", html_lines(*lines), _shortcut_box()))
     adds = [p.add for p in run.blocks if p.add is not None]
     if adds:
-        nodes.append(_add_node(ctx, run.id + ".add", adds, first.post))
+        add = _add_node(ctx, run.id + ".add", adds, first.post)
+        if len(run.blocks) > 1:  # one add per block: stacked, as the body is
+            add = Node(add.id, add.label, {**add.attrs, "peripheries": "2"})
+        nodes.append(add)
     return nodes
+
+
+def _repeat_edges(ctx: Context) -> list[Edge]:
+    """A loop from each collapsed run's add back to its body, labelled `x N`.
+
+    It reads as the paper's bracket: body, shortcut and add, all N times, each block with its
+    own shortcut (the shortcut arc into the add says `x N` too).
+    """
+    edges, seen = [], set()
+    for run in ctx.run_of.values():
+        n = len(run.blocks)
+        if n == 1 or run.id in seen:
+            continue
+        seen.add(run.id)
+        src = run.id + ".add" if run.first.add is not None else run.id
+        attrs = {"label": Html(f"<b>\u00d7 {n}</b>"), "constraint": "false", "style": "bold"}
+        attrs.update(color=lb.BODY_LINE, fontcolor=lb.BODY_LINE, arrowhead="vee")
+        edges.append(Edge(src, run.id, attrs))
+    return edges
 
 
 def _role_nodes(parts: BlockParts, role: str) -> tuple[str, ...]:
@@ -250,7 +272,11 @@ def draw(ctx: Context, detail: str, rankdir: str, name: str, title: Html) -> Dra
     canvas, rep = VIEWS[detail](ctx)
     canvas.add(output_node(ctx))
     items = canvas.items(lambda stage: (stage_title(ctx, stage), stage_attrs()))
-    edges = map_edges(ctx, rep, _within_run(ctx) if detail == "block" else None)
+    if detail == "block":
+        edges = map_edges(ctx, rep, _within_run(ctx), collapsed=True)
+        edges += tuple(_repeat_edges(ctx))
+    else:
+        edges = map_edges(ctx, rep)
     return Drawing(name, title, items, edges, graph_attrs(rankdir))
 
 
