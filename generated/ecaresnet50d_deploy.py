@@ -158,7 +158,7 @@ class Bottleneck(nn.Module):
         out_channels: int,
         stride: int = 1,
         downsample: bool = False,
-        attention: int = 3,
+        eca_kernel: int = 3,
     ) -> None:
         super().__init__()
         self.conv1 = ConvReLU(
@@ -178,7 +178,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=True)
         self.relu = nn.ReLU(inplace=True)
         # timm calls the ECA module `se` too, so the state_dict keys are timm's
-        self.se = EfficientChannelAttention(attention)
+        self.se = EfficientChannelAttention(eca_kernel)
         self.downsample: nn.Module | None = None
         if downsample:
             # ResNet-D: average-pool first, so the 1x1 conv sees every input pixel.
@@ -233,23 +233,23 @@ class Ecaresnet50dDeploy(nn.Module):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         # layer1: 3 blocks -> (N, 256, 56, 56)
         self.layer1 = nn.Sequential(
-            Bottleneck(64, 64, 256, downsample=True, attention=5),
-            *[Bottleneck(256, 64, 256, attention=5) for _ in range(2)],
+            Bottleneck(64, 64, 256, downsample=True, eca_kernel=5),
+            *[Bottleneck(256, 64, 256, eca_kernel=5) for _ in range(2)],
         )
         # layer2: 4 blocks -> (N, 512, 28, 28)
         self.layer2 = nn.Sequential(
-            Bottleneck(256, 128, 512, stride=2, downsample=True, attention=5),
-            *[Bottleneck(512, 128, 512, attention=5) for _ in range(3)],
+            Bottleneck(256, 128, 512, stride=2, downsample=True, eca_kernel=5),
+            *[Bottleneck(512, 128, 512, eca_kernel=5) for _ in range(3)],
         )
         # layer3: 6 blocks -> (N, 1024, 14, 14)
         self.layer3 = nn.Sequential(
-            Bottleneck(512, 256, 1024, stride=2, downsample=True, attention=5),
-            *[Bottleneck(1024, 256, 1024, attention=5) for _ in range(5)],
+            Bottleneck(512, 256, 1024, stride=2, downsample=True, eca_kernel=5),
+            *[Bottleneck(1024, 256, 1024, eca_kernel=5) for _ in range(5)],
         )
         # layer4: 3 blocks -> (N, 2048, 7, 7)
         self.layer4 = nn.Sequential(
-            Bottleneck(1024, 512, 2048, stride=2, downsample=True, attention=7),
-            *[Bottleneck(2048, 512, 2048, attention=7) for _ in range(2)],
+            Bottleneck(1024, 512, 2048, stride=2, downsample=True, eca_kernel=7),
+            *[Bottleneck(2048, 512, 2048, eca_kernel=7) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes) if num_classes > 0 else nn.Identity()

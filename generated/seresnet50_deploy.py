@@ -157,7 +157,7 @@ class Bottleneck(nn.Module):
         out_channels: int,
         stride: int = 1,
         downsample: bool = False,
-        attention: int = 16,
+        se_channels: int = 16,
     ) -> None:
         super().__init__()
         self.conv1 = ConvReLU(
@@ -176,7 +176,7 @@ class Bottleneck(nn.Module):
         )
         self.conv3 = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=True)
         self.relu = nn.ReLU(inplace=True)
-        self.se = SqueezeExcite(out_channels, attention)
+        self.se = SqueezeExcite(out_channels, se_channels)
         self.downsample: nn.Module | None = None
         if downsample:
             # A Sequential of one module: its weights keep the usual `downsample.0.*` keys.
@@ -233,23 +233,23 @@ class SEResNet50Deploy(nn.Module):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         # layer1: 3 blocks -> (N, 256, 56, 56)
         self.layer1 = nn.Sequential(
-            Bottleneck(64, 64, 256, downsample=True, attention=16),
-            *[Bottleneck(256, 64, 256, attention=16) for _ in range(2)],
+            Bottleneck(64, 64, 256, downsample=True, se_channels=16),
+            *[Bottleneck(256, 64, 256, se_channels=16) for _ in range(2)],
         )
         # layer2: 4 blocks -> (N, 512, 28, 28)
         self.layer2 = nn.Sequential(
-            Bottleneck(256, 128, 512, stride=2, downsample=True, attention=32),
-            *[Bottleneck(512, 128, 512, attention=32) for _ in range(3)],
+            Bottleneck(256, 128, 512, stride=2, downsample=True, se_channels=32),
+            *[Bottleneck(512, 128, 512, se_channels=32) for _ in range(3)],
         )
         # layer3: 6 blocks -> (N, 1024, 14, 14)
         self.layer3 = nn.Sequential(
-            Bottleneck(512, 256, 1024, stride=2, downsample=True, attention=64),
-            *[Bottleneck(1024, 256, 1024, attention=64) for _ in range(5)],
+            Bottleneck(512, 256, 1024, stride=2, downsample=True, se_channels=64),
+            *[Bottleneck(1024, 256, 1024, se_channels=64) for _ in range(5)],
         )
         # layer4: 3 blocks -> (N, 2048, 7, 7)
         self.layer4 = nn.Sequential(
-            Bottleneck(1024, 512, 2048, stride=2, downsample=True, attention=128),
-            *[Bottleneck(2048, 512, 2048, attention=128) for _ in range(2)],
+            Bottleneck(1024, 512, 2048, stride=2, downsample=True, se_channels=128),
+            *[Bottleneck(2048, 512, 2048, se_channels=128) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(2048, num_classes) if num_classes > 0 else nn.Identity()

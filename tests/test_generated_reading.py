@@ -93,3 +93,11 @@ def test_layouts_kept_for_state_dict_keys_say_so() -> None:
     )
     # A projection with its norm is a Sequential of two: no such comment there.
     assert "A Sequential of one module" not in (GENERATED / "resnet50.py").read_text()
+
+
+def test_attention_arguments_are_named_for_what_they_are() -> None:
+    se = (GENERATED / "seresnet50.py").read_text()
+    eca = (GENERATED / "ecaresnet50d.py").read_text()
+    assert "se_channels: int = 16," in se and "SqueezeExcite(out_channels, se_channels)" in se
+    assert "eca_kernel: int = 3," in eca and "EfficientChannelAttention(eca_kernel)" in eca
+    assert "attention" not in se.split("class SEResNet50")[0].split("class Bottleneck")[1]

@@ -25,12 +25,12 @@ PARAMS = {
     "dilation": ("int", "1"),
     "first_dilation": ("int | None", "None"),  # None: the same as `dilation`
     "downsample": ("bool", "False"),
-    "attention": ("int", ""),  # the default depends on the attention kind
+    "se_channels": ("int", "16"),  # SE: the squeeze's hidden width
+    "eca_kernel": ("int", "3"),  # ECA: the 1-D conv's kernel size
     "residual": ("bool", "True"),
     "drop_path": ("float", "0.0"),
 }
 _DILATIONS = ("dilation", "first_dilation")
-ATTENTION = {"se": ("SqueezeExcite", "16"), "eca": ("EfficientChannelAttention", "3")}
 
 
 class Param(NamedTuple):
@@ -108,7 +108,7 @@ def _block_class(
     rep = blocks[0]
     ops = dict(_members(graph, rep))
     fields_of = _arg_fields(ops.values())
-    params = _params(blocks, fields_of, spec)
+    params = _params(blocks, fields_of)
     names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
     # Only a deploy graph marks fusions; every instance must agree on them.
     fused = _agreed_fusions(graph, blocks) if deploy else {}
@@ -190,7 +190,7 @@ def _arg_fields(ops: Iterable[ir.Op]) -> dict[str, str]:
 _INT_FIELDS: dict[type, tuple[str, ...]] = {}  # op class -> the fields that can hold an Arg
 
 
-def _params(blocks: list[ir.Block], fields_of: dict[str, str], spec: Spec) -> tuple[Param, ...]:
+def _params(blocks: list[ir.Block], fields_of: dict[str, str]) -> tuple[Param, ...]:
     """The class's constructor parameters: those some instance sets away from the default."""
     values = [_block_args(b, fields_of) for b in blocks]
     used = {name for v in values for name in v}
@@ -201,18 +201,12 @@ def _params(blocks: list[ir.Block], fields_of: dict[str, str], spec: Spec) -> tu
         "dilation": dilated and "dilation" in used,
         "first_dilation": dilated and "first_dilation" in used,
         "downsample": any(b.downsample for b in blocks),
-        "attention": "attention" in used,
+        "se_channels": "se_channels" in used,
+        "eca_kernel": "eca_kernel" in used,
         "residual": _residual_flag(blocks),
         "drop_path": any(b.drop_path > 0 for b in blocks),
     }
-    attention = spec.block.attention
-    out = []
-    for name, (annotation, default) in PARAMS.items():
-        if wanted[name]:
-            if name == "attention" and attention is not None:
-                default = ATTENTION[attention.type][1]
-            out.append(Param(name, annotation, default))
-    return tuple(out)
+    return tuple(Param(name, *PARAMS[name]) for name in PARAMS if wanted[name])
 
 
 def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str = "rates[i]") -> str:
@@ -227,8 +221,9 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append(f"first_dilation={values['first_dilation']}")
     if block.downsample:
         args.append("downsample=True")
-    if "attention" in names:
-        args.append(f"attention={values['attention']}")
+    for name in ("se_channels", "eca_kernel"):
+        if name in names:
+            args.append(f"{name}={values[name]}")
     if block.add is None and cls.residual_flag:
         args.append("residual=False")
     if cls.drop_path:
@@ -240,9 +235,9 @@ def _attention(spec: Spec) -> Decl | None:
     attention = spec.block.attention
     if attention is None:
         return None
-    callee = ATTENTION[attention.type][0]
-    args = ("out_channels", "attention") if attention.type == "se" else ("attention",)
-    return Decl("se", Call(callee, args, False))
+    if attention.type == "se":
+        return Decl("se", Call("SqueezeExcite", ("out_channels", "se_channels"), False))
+    return Decl("se", Call("EfficientChannelAttention", ("eca_kernel",), False))
 
 
 def _residual_flag(blocks: list[ir.Block]) -> bool:

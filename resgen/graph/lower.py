@@ -36,6 +36,9 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     plans: list[list[ir.Block]] = []
     # Blocks share their arguments' values: one Arg per (value, name) is 5x cheaper than many.
     arg = cache(Arg)
+    # The argument's name says what it is: SE's hidden width or ECA's kernel size.
+    eca = spec.block.attention is not None and spec.block.attention.type == "eca"
+    attention = "eca_kernel" if eca else "se_channels"
     for number, stage in enumerate(spec.stages, start=1):
         kind = stage.block or spec.block.type
         groups = stage.groups or spec.block.groups
@@ -64,7 +67,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
                     first_dilation=arg(dilation if i == 0 else stage_dilation,
                                        "first_dilation"),
                     shortcut=shortcut, drop_path=spec.drop_path * index / max(total - 1, 1),
-                    attention_size=arg(_attention_size(spec, cout), "attention", "attention_size"),
+                    attention_size=arg(_attention_size(spec, cout), attention, "attention_size"),
                     loc=loc,
                 )
             )  # fmt: skip
