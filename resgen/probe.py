@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from resgen.spec.model import NormSpec, Spec
+from resgen.spec.model import Spec
+from resgen.spec.parts import NormSpec
 
 if TYPE_CHECKING:
     from rich.table import Table

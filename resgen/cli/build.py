@@ -104,6 +104,7 @@ def _generate(
     except ResgenError as exc:
         print_diagnostics(exc.diagnostics)
         return None
+    print_diagnostics(compiled.analysis.diagnostics)  # warnings: errors would have raised
     model = compiled.loaded.spec.name
     where = compiled.loaded.source.locate(("name",))
     assert compiled.source is not None

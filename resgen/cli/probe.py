@@ -77,9 +77,8 @@ def _batch_size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from resgen.probe import PLOT_SUFFIXES, plot_results, probe_specs, results_json, results_table
+    from resgen.report import table_console
 
     plot = None if args.output in ("text", "json") else Path(args.output)
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps(results_json(results), indent=2))
         return EXIT_OK
-    Console(stderr=plot is not None).print(results_table(results))
+    table_console(stderr=plot is not None).print(results_table(results))
     if plot is not None:
         data = plot_results(results, PLOT_SUFFIXES[plot.suffix.lower()])
         return EXIT_OK if write_output(plot, data) else EXIT_FINDINGS

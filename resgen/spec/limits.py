@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from resgen.codegen.names import defined_names, reserved_reason
 from resgen.diagnostics import Diagnostic, error
-from resgen.spec.model import MAX_DEPTH, Spec
+from resgen.spec.model import Spec
+from resgen.spec.parts import MAX_DEPTH
 from resgen.spec.source import Source
 
 # Blocks over all stages. One stage may have MAX_DEPTH; checking costs about a millisecond a

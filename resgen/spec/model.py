@@ -10,16 +10,19 @@ from __future__ import annotations
 import keyword
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from resgen.spec import inert
 from resgen.spec.inert import ALWAYS, when, when_sibling
-
-# Limits that keep a typo from asking for a model that cannot exist: they are far above any
-# published ResNet, and low enough that resgen never allocates or loops absurdly.
-MAX_CHANNELS = 1 << 16
-MAX_DEPTH = 20_000
-MAX_SIZE = 1 << 14
+from resgen.spec.parts import (
+    MAX_CHANNELS,
+    MAX_DEPTH,
+    AttentionSpec,
+    Channels,
+    InputSpec,
+    NormSpec,
+    _Model,
+)
 
 
 def _check_identifier(value: str) -> str:
@@ -32,35 +35,6 @@ def _check_identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_check_identifier), Field(max_length=64)]
-Channels = Annotated[int, Field(ge=1, le=MAX_CHANNELS)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class InputSpec(_Model):
-    """The input tensor the shapes are checked for."""
-
-    channels: Channels = Field(
-        3, description="Input channels (3 for RGB images).", json_schema_extra=ALWAYS
-    )
-    size: (
-        Annotated[int, Field(ge=1, le=MAX_SIZE)]
-        | Annotated[
-            list[Annotated[int, Field(ge=1, le=MAX_SIZE)]], Field(min_length=2, max_length=2)
-        ]
-    ) = Field(
-        224,
-        description="Input height and width in pixels: one number, or [height, width].",
-        json_schema_extra=ALWAYS,
-    )
-
-    @property
-    def hw(self) -> tuple[int, int]:
-        if isinstance(self.size, int):
-            return self.size, self.size
-        return self.size[0], self.size[1]
 
 
 Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -134,36 +108,6 @@ class StemSpec(_Model):
         return (self.pool or ("none" if self.type == "cifar" else "max")) == "max"
 
 
-class AttentionSpec(_Model):
-    """Channel attention inside every block, after the last norm (timm's placement)."""
-
-    type: Literal["se", "eca"] = Field(
-        description="se: squeeze-and-excitation (Hu et al. 2018; timm `se.fc1/fc2`); "
-        "eca: efficient channel attention (Wang et al. 2020; timm `se.conv`).",
-        json_schema_extra=ALWAYS,
-    )
-    reduction: Annotated[int, Field(ge=1, le=1024)] = Field(
-        16,
-        description="se: hidden channels = block channels / reduction, rounded to `divisor`.",
-        json_schema_extra=when_sibling(
-            "type",
-            ("se",),
-            "`reduction` is used by SE attention only",
-            "ECA sizes its 1-D kernel from the channels; use `type: se` for a reduction",
-        ),
-    )
-    divisor: Annotated[int, Field(ge=1, le=1024)] = Field(
-        8,
-        description="se: round the hidden channels to a multiple of this (timm: 8).",
-        json_schema_extra=when_sibling(
-            "type",
-            ("se",),
-            "`divisor` is used by SE attention only",
-            "ECA has no hidden layer to round; use `type: se` for a divisor",
-        ),
-    )
-
-
 class BlockSpec(_Model):
     """The residual block every stage repeats."""
 
@@ -226,37 +170,6 @@ class BlockSpec(_Model):
         if self.expansion is not None and block_type == self.type:
             return self.expansion
         return 4 if block_type == "bottleneck" else 1
-
-
-class NormSpec(_Model):
-    """The normalisation layer used everywhere."""
-
-    type: Literal["batch", "group", "frozen_batch", "none"] = Field(
-        "batch",
-        description="batch: BatchNorm2d; group: GroupNorm; frozen_batch: BatchNorm with fixed "
-        "statistics and affine (detection backbones); none: no norm (convs then get a bias).",
-        json_schema_extra=ALWAYS,
-    )
-    groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
-        32,
-        description="group norm only: the number of groups.",
-        json_schema_extra=when_sibling(
-            "type",
-            ("group",),
-            "`groups` is used by group norm only",
-            "set `norm.type: group` for GroupNorm with these groups, or remove `groups`",
-        ),
-    )
-    eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
-        1e-5,
-        description="Epsilon.",
-        json_schema_extra=when_sibling(
-            "type",
-            ("batch", "group", "frozen_batch"),
-            "`eps` is used by a norm layer and `norm.type: none` has none",
-            "remove `eps`, or choose a norm type",
-        ),
-    )
 
 
 Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
@@ -409,26 +322,6 @@ class Spec(_Model):
 
     @property
     def model_class(self) -> str:
+        from resgen.spec.naming import class_name_for  # a spec's class is named on demand
+
         return self.class_name or class_name_for(self.name)
-
-
-_WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "wide": "Wide", "seresnet": "SEResNet",
-          "seresnext": "SEResNeXt", "ecaresnet": "ECAResNet", "preact": "PreAct", "wrn": "WRN",
-          "plain": "Plain"}  # fmt: skip
-
-
-def class_name_for(name: str) -> str:
-    """Derive a class name: resnet50 -> ResNet50, wide_resnet50_2 -> WideResNet50_2."""
-    parts = []
-    for i, part in enumerate(name.split("_")):
-        head = part.rstrip("0123456789")
-        word = _WORDS.get(head.lower())
-        if word is not None:
-            part = word + part[len(head) :]
-        elif part[:1].isalpha():
-            part = part[0].upper() + part[1:]
-        parts.append(part)
-        if i > 0 and parts[-1][:1].isdigit():
-            parts[-1] = "_" + parts[-1]
-    name = "".join(parts)
-    return name if name[:1].isalpha() else "Model" + name
