@@ -121,6 +121,8 @@ def _block_class(
     convs = {rel: op for rel, op in ops.items() if rel in branch and isinstance(op, ir.Conv)}
     first = next(iter(convs))
     stride_conv = next((rel for rel, c in convs.items() if _is_arg(c.stride, "stride")), "")
+    attention = _attention(spec)
+    eca = attention is not None and attention.call.callee == "EfficientChannelAttention"
     modules = tuple(
         Decl(rel, module_call(ops[rel], names, first=rel == first, indent=8, attr=rel,
                               fused=fused.get(rel, "")))
@@ -142,12 +144,8 @@ def _block_class(
         defaults_dilation="first_dilation" in names,
         modules=modules,
         act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
-        attention=_attention(spec),
-        attention_comment=(
-            "timm calls the ECA module `se` too, so the state_dict keys are timm's"
-            if spec.block.attention is not None and spec.block.attention.type == "eca"
-            else ""
-        ),
+        attention=attention,
+        attention_comment=_ECA_COMMENT if eca else "",
         adds=all(b.add is not None for b in blocks),
         residual_flag=_residual_flag(blocks),
         drop_path=any(isinstance(op, ir.Drop) for op in ops.values()),
@@ -229,6 +227,9 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
     if cls.drop_path:
         args.append(f"drop_path={rate}")
     return f"{cls.name}({', '.join(args)})"
+
+
+_ECA_COMMENT = "timm calls the ECA module `se` too, so the state_dict keys are timm's"
 
 
 def _attention(spec: Spec) -> Decl | None:
