@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Ecaresnet50d",
+    "ECAResNet50d",
     "EfficientChannelAttention",
 ]
 
@@ -96,8 +96,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Ecaresnet50d(nn.Module):
-    """Ecaresnet50d: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
+class ECAResNet50d(nn.Module):
+    """ECAResNet50d: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Resnet101d",
+    "ResNet101d",
 ]
 
 
@@ -76,8 +76,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Resnet101d(nn.Module):
-    """Resnet101d: 4 stages of Bottleneck blocks (3, 4, 23, 3)."""
+class ResNet101d(nn.Module):
+    """ResNet101d: 4 stages of Bottleneck blocks (3, 4, 23, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

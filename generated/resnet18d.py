@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "BasicBlock",
-    "Resnet18d",
+    "ResNet18d",
 ]
 
 
@@ -74,8 +74,8 @@ class BasicBlock(nn.Module):
         return self.relu(out)
 
 
-class Resnet18d(nn.Module):
-    """Resnet18d: 4 stages of BasicBlock blocks (2, 2, 2, 2)."""
+class ResNet18d(nn.Module):
+    """ResNet18d: 4 stages of BasicBlock blocks (2, 2, 2, 2)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

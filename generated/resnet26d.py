@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Resnet26d",
+    "ResNet26d",
 ]
 
 
@@ -76,8 +76,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Resnet26d(nn.Module):
-    """Resnet26d: 4 stages of Bottleneck blocks (2, 2, 2, 2)."""
+class ResNet26d(nn.Module):
+    """ResNet26d: 4 stages of Bottleneck blocks (2, 2, 2, 2)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

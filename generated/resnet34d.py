@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "BasicBlock",
-    "Resnet34d",
+    "ResNet34d",
 ]
 
 
@@ -74,8 +74,8 @@ class BasicBlock(nn.Module):
         return self.relu(out)
 
 
-class Resnet34d(nn.Module):
-    """Resnet34d: 4 stages of BasicBlock blocks (3, 4, 6, 3)."""
+class ResNet34d(nn.Module):
+    """ResNet34d: 4 stages of BasicBlock blocks (3, 4, 6, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

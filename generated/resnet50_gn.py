@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "ResNet50Gn",
+    "ResNet50GN",
 ]
 
 
@@ -80,8 +80,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class ResNet50Gn(nn.Module):
-    """ResNet50Gn: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
+class ResNet50GN(nn.Module):
+    """ResNet50GN: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Resnet50c",
+    "ResNet50c",
 ]
 
 
@@ -80,8 +80,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Resnet50c(nn.Module):
-    """Resnet50c: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
+class ResNet50c(nn.Module):
+    """ResNet50c: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Resnet50d",
+    "ResNet50d",
 ]
 
 
@@ -76,8 +76,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Resnet50d(nn.Module):
-    """Resnet50d: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
+class ResNet50d(nn.Module):
+    """ResNet50d: 4 stages of Bottleneck blocks (3, 4, 6, 3)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

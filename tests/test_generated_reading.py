@@ -101,3 +101,19 @@ def test_attention_arguments_are_named_for_what_they_are() -> None:
     assert "se_channels: int = 16," in se and "SqueezeExcite(out_channels, se_channels)" in se
     assert "eca_kernel: int = 3," in eca and "EfficientChannelAttention(eca_kernel)" in eca
     assert "attention" not in se.split("class SEResNet50")[0].split("class Bottleneck")[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "class_name"),
+    [
+        ("resnet50d", "ResNet50d"), ("resnet18d", "ResNet18d"), ("ecaresnet50d", "ECAResNet50d"),
+        ("seresnet50", "SEResNet50"), ("resnet50_gn", "ResNet50GN"), ("resnet50c", "ResNet50c"),
+        ("resnext50_32x4d", "ResNeXt50_32x4d"), ("wide_resnet50_2", "WideResNet50_2"),
+        ("preact_resnet164", "PreActResNet164"), ("my_first_net", "MyFirstNet"),
+    ],
+)  # fmt: skip
+def test_class_names_follow_the_references_spelling(name: str, class_name: str) -> None:
+    assert resgen.load_spec(_spec(name=name)).spec.model_class == class_name
+    shipped = GENERATED / f"{name}.py"
+    if shipped.exists():
+        assert f"class {class_name}(nn.Module):" in shipped.read_text()
