@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from resgen import __version__
 from resgen.cli import build, check, diff, draw, info, probe, resolve, schema
+from resgen.cli import list as list_  # the module of `resgen list`
 from resgen.cli.common import EXIT_USAGE, Command
 
 # In the order `resgen --help` lists them.
@@ -20,6 +21,7 @@ COMMANDS: dict[str, Command] = {
     "diff": diff,
     "resolve": resolve,
     "probe": probe,
+    "list": list_,
 }
 
 
