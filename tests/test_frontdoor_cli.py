@@ -37,7 +37,7 @@ def test_entry_points(how: list[str]) -> None:
         [sys.executable, *how, "--help"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "{build,check,info,draw,schema,diff,resolve,probe,list}" in result.stdout
+    assert "{build,check,info,draw,schema,diff,resolve,probe,list,new}" in result.stdout
     for name, module in COMMANDS.items():
         assert module.HELP in " ".join(result.stdout.split()), name
 

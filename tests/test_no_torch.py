@@ -53,6 +53,7 @@ COMMANDS: dict[str, list[tuple[list[str], int]]] = {
     "resolve": [(["resolve", "specs/resnet101d.yaml"], 0)],
     "schema": [(["schema"], 0), (["schema", "-o", f"{OUT}/schema.json"], 0)],
     "list": [(["list"], 0), (["list", "-f", "json"], 0)],
+    "new": [(["new", "fresh", "--from", "resnet18", "-o", OUT], 0)],
 }
 
 # Runs `python -m resgen` once per argument list, as `python -m` would, then reports.

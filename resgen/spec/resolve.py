@@ -19,7 +19,7 @@ def dump_resolved(spec: Spec, *, fmt: str = "yaml", defaults: bool = False) -> s
     )
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
-    return "".join(_yaml_entry(key, value) for key, value in data.items())
+    return "".join(yaml_entry(key, value) for key, value in data.items())
 
 
 def _flow(value: Any) -> str:
@@ -27,7 +27,7 @@ def _flow(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def _yaml_entry(key: str, value: Any) -> str:
+def yaml_entry(key: str, value: Any) -> str:
     """One top-level key in the shipped specs' style: short collections in flow style."""
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return f"{key}:\n" + "".join(f"  - {_flow(item)}\n" for item in value)
