@@ -105,7 +105,7 @@ def test_block_shortcut_and_output_changes() -> None:
 
 def test_cli_text_and_json(tmp_path: Path) -> None:
     text = run_resgen("diff", "specs/resnet50.yaml", "resnet101", cwd=ROOT)
-    assert text.returncode == 0, text.stderr
+    assert text.returncode == 1, text.stderr  # they differ, as diff(1) says with 1
     out = text.stdout
     assert out.startswith("--- specs/resnet50.yaml (resnet50)\n+++ <builtin>/resnet101.yaml")
     assert "  stages[2].depth  6 -> 23\n" in out
@@ -113,7 +113,7 @@ def test_cli_text_and_json(tmp_path: Path) -> None:
     assert "params  25,557,032 -> 44,549,160 (+18,992,128, +74.3%)" in out
     assert "output  1000 (unchanged)" in out
     as_json = run_resgen("diff", "resnet50", "resnet101", "-o", "json")
-    assert as_json.returncode == 0, as_json.stderr
+    assert as_json.returncode == 1, as_json.stderr
     data = json.loads(as_json.stdout)
     assert data["changes"][-1] == {"path": "stages[2].depth", "change": "changed", "a": 6, "b": 23}
     assert data["identical"] is False and data["params"]["delta"] == 18_992_128
@@ -135,3 +135,11 @@ def test_cli_reports_both_specs_errors() -> None:
 @pytest.mark.parametrize("name", ["resnet18", "resnet152"])
 def test_spec_against_itself(name: str) -> None:
     assert resgen.diff_specs(name, SPECS / f"{name}.yaml").identical
+
+
+def test_cli_exits_0_for_the_same_network_and_1_for_another() -> None:
+    """As diff(1): 0 when the specs agree on every field, 1 when they differ (issue 14)."""
+    same = run_resgen("diff", "specs/resnet50.yaml", "resnet50", cwd=ROOT)
+    assert same.returncode == 0, same.stderr
+    other = run_resgen("diff", "resnet18", "resnet34", "-o", "json")
+    assert other.returncode == 1 and json.loads(other.stdout)["identical"] is False

@@ -47,8 +47,9 @@ COMMANDS: dict[str, list[tuple[list[str], int]]] = {
         for detail in ("stage", "block", "op")
     ],
     "diff": [
-        (["diff", "resnet18", "resnet50", "-o", "json"], 0),
-        (["diff", "resnet18", "resnet34"], 0),
+        (["diff", "resnet18", "resnet50", "-o", "json"], 1),  # they differ
+        (["diff", "resnet18", "resnet34"], 1),
+        (["diff", "resnet18", "resnet18"], 0),
     ],
     "resolve": [(["resolve", "specs/resnet101d.yaml"], 0)],
     "schema": [(["schema"], 0), (["schema", "-o", f"{OUT}/schema.json"], 0)],

@@ -9,7 +9,7 @@ import sys
 from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, add_extends_root, print_diagnostics
 from resgen.diagnostics import ResgenError
 
-HELP = "what changes from spec A to spec B: fields, shapes, counts"
+HELP = "what changes from spec A to spec B: fields, shapes, counts (exit 1 if they differ)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,4 +34,5 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(diff.to_json(), indent=2))
     else:
         sys.stdout.write(format_diff(diff))
-    return EXIT_OK
+    # As diff(1) does: 0 when the specs agree on every field, 1 when they differ.
+    return EXIT_OK if diff.identical else EXIT_FINDINGS
