@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +109,16 @@ def check(loaded: LoadedSpec) -> Analysis:
     """
     warnings = spec_diagnostics(loaded)
     with gc_paused():
-        analysis = analyze(lower(loaded))
-    if not warnings:
-        return analysis
-    return replace(analysis, diagnostics=(*warnings, *analysis.diagnostics))
+        return analyze(lower(loaded), warnings)
 
 
-def analyze(graph: ir.Graph) -> Analysis:
-    """Run the graph passes over a graph (a trained one, or the deploy build's folded one)."""
+def analyze(graph: ir.Graph, found: list[Diagnostic] | None = None) -> Analysis:
+    """Run the graph passes over a graph (a trained one, or the deploy build's folded one).
+
+    `found`: diagnostics that come first, the spec passes' warnings.
+    """
     facts = Facts()
-    found: list[Diagnostic] = []
+    found = list(found or [])
     for run in GRAPH_PASSES:
         found += run(graph, facts)
     return facts.freeze(graph, found)

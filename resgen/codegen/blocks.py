@@ -44,8 +44,6 @@ class BlockClass(NamedTuple):
 
     name: str
     template: str  # templates/blocks/<template>.py.jinja, which supplies the docstring
-    type: str
-    preact: bool
     deploy: bool
     folded: bool  # deploy: norms were folded into this class's convs
     stride_on_1x1: bool
@@ -131,8 +129,6 @@ def _block_class(
     return BlockClass(
         name=class_of(rep),
         template=template,
-        type=rep.type,
-        preact=rep.preact,
         deploy=deploy,
         folded=bool(graph.graph.get("folds")) and _folds_here(graph, rep),
         stride_on_1x1=spec.block.stride_on == "1x1",

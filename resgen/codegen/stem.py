@@ -38,7 +38,6 @@ class Outside(NamedTuple):
     final_norm: Call | None  # the pre-activation nets' closing norm
     final_statement: str  # "" or `self.relu(self.bn_final(x))`
     stem_conv: str  # path of the first conv, whose weight tells the input channels
-    uses_act: bool
 
 
 def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
@@ -70,7 +69,6 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
         final_norm=module_call(norm, _NAMES, first=False, indent=8) if norm else None,
         final_statement=final[0].expr if final else "",
         stem_conv=first_conv,
-        uses_act=uses_act,
     )
 
 
