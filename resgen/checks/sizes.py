@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from resgen.checks.shapes import conv_out, pool_out
+from resgen.checks.shapes import apply_op, conv_out, pool_out
 from resgen.graph import ir
 
 MAX_SIZE = 1024
+_ANY = 1 << 16  # a spatial size for channel arithmetic, which ignores it
 _CONSTANT = -1  # the value id of a size that no longer depends on the input
 PERIODS = (2, 4, 8, 16, 32, 64)
 
@@ -27,6 +29,10 @@ class SizeReport:
     failing: tuple[int, ...]  # sizes >= min_size that fail anyway
     reasons: dict[int, str]  # size -> why it fails
     summary: str
+    ranges: tuple[tuple[int, int], ...] = ()  # the sizes that work, as inclusive (low, high)
+
+    def accepts(self, size: int) -> bool:
+        return any(low <= size <= high for low, high in self.ranges)
 
 
 def _spatial_op(op: ir.Op) -> Callable[[int], int] | None:
@@ -52,19 +58,35 @@ class _Step:
     op: Callable[[int], int]
 
 
-def _skeleton(graph: ir.Graph) -> tuple[list[_Step], list[tuple[str, int, int]]]:
-    """Return the size-changing steps and the adds whose sides are different values."""
+class _Skeleton(NamedTuple):
+    steps: list[_Step]
+    checks: list[tuple[str, int, int]]  # adds whose two sides are different size values
+    clash: str | None  # an add whose sides have different channels: no size can work
+
+
+def _skeleton(graph: ir.Graph) -> _Skeleton:
+    """Return the size-changing steps, the adds whose sides differ, and any channel clash."""
     value_of: dict[str, int] = {}
+    channels: dict[str, int] = {}
     steps: list[_Step] = []
     checks: list[tuple[str, int, int]] = []
+    clash = None
     for node, data in ir.nodes(graph):
         kind = data.kind
         preds = ir.inputs_of(graph, node)
         if kind == ir.INPUT:
             value_of[node] = 0
+            channels[node] = data.op.channels if isinstance(data.op, ir.Input) else 0
             continue
         if data.stage == "head":
             break  # past the global pool nothing depends on H and W
+        # Channel counts do not depend on H and W: any spatial size gives the same answer.
+        channels[node] = apply_op(data.op, (channels[preds[0]], _ANY, _ANY))[0]
+        if kind == ir.ADD and clash is None and channels[preds[0]] != channels[preds[1]]:
+            clash = (
+                f"{ir.describe_node(graph, node)} adds {channels[preds[0]]} channels (residual "
+                f"branch) to {channels[preds[1]]} (shortcut)"
+            )
         first = value_of[preds[0]]
         op = _spatial_op(data.op)
         if kind == ir.GLOBAL_POOL or first == _CONSTANT:
@@ -79,7 +101,7 @@ def _skeleton(graph: ir.Graph) -> tuple[list[_Step], list[tuple[str, int, int]]]
         else:
             steps.append(_Step(node, first, op))
             value_of[node] = len(steps)
-    return steps, checks
+    return _Skeleton(steps, checks, clash)
 
 
 def _evaluate(steps: list[_Step], checks: list[tuple[str, int, int]], size: int,
@@ -89,44 +111,63 @@ def _evaluate(steps: list[_Step], checks: list[tuple[str, int, int]], size: int,
     for step in steps:
         out = step.op(values[step.source])
         if out <= 0:
-            return f"{describe(step.node)} gets size {values[step.source]}, too small"
+            return f"{describe(step.node)} gets spatial size {values[step.source]}, too small"
         values.append(out)
     for node, a, b in checks:
         if values[a] != values[b]:
-            return f"{describe(node)}: residual branch gives {values[a]}, shortcut {values[b]}"
+            return (
+                f"{describe(node)} adds spatial size {values[a]} (residual branch) "
+                f"to {values[b]} (shortcut)"
+            )
     return None
 
 
 def valid_sizes(graph: ir.Graph, limit: int = MAX_SIZE) -> SizeReport:
     """Evaluate every input size from 1 to `limit` and summarise the ones that work."""
-    steps, checks = _skeleton(graph)
+    steps, checks, clash = _skeleton(graph)
+    if clash is not None:
+        return SizeReport(0, (), {}, f"no input size works: {clash}")
     reasons: dict[int, str] = {}
     for size in range(1, limit + 1):
         why = _evaluate(steps, checks, size, lambda n: ir.describe_node(graph, n))
         if why:
             reasons[size] = why
-    min_size = 1
-    while min_size in reasons:
-        min_size += 1
-    failing = tuple(s for s in sorted(reasons) if s > min_size)
-    return SizeReport(min_size if min_size <= limit else 0, failing, reasons,
-                      _summarise(min_size, failing, reasons, limit))  # fmt: skip
+    ranges = _ranges([s for s in range(1, limit + 1) if s not in reasons])
+    min_size = ranges[0][0] if ranges else 0
+    failing = tuple(s for s in sorted(reasons) if s > min_size) if ranges else ()
+    return SizeReport(min_size, failing, reasons, _summarise(ranges, reasons, limit), tuple(ranges))
 
 
-def _summarise(min_size: int, failing: tuple[int, ...], reasons: dict[int, str], limit: int) -> str:
-    if min_size > limit:
-        return f"no input size up to {limit} works ({reasons[limit]})"
-    head = f"any H, W >= {min_size}"
-    if not failing:
-        return head
-    for period in PERIODS:
-        residues = {s % period for s in failing}
-        pattern = [s for s in range(min_size, limit + 1) if s % period in residues]
-        if tuple(pattern) == failing:
-            which = ", ".join(str(r) for r in sorted(residues))
-            return (
-                f"H, W >= {min_size} except sizes = {which} (mod {period}): "
-                f"{reasons[failing[0]]} at size {failing[0]}"
-            )
-    shown = ", ".join(str(s) for s in failing[:8]) + (", ..." if len(failing) > 8 else "")
-    return f"H, W >= {min_size} except {shown}: {reasons[failing[0]]} at size {failing[0]}"
+def _ranges(sizes: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive sizes as inclusive (low, high) pairs."""
+    out: list[tuple[int, int]] = []
+    for size in sizes:
+        if out and out[-1][1] == size - 1:
+            out[-1] = (out[-1][0], size)
+        else:
+            out.append((size, size))
+    return out
+
+
+def _summarise(ranges: list[tuple[int, int]], reasons: dict[int, str], limit: int) -> str:
+    """One line: which H, W work, and why the first size that does not, fails."""
+    if not ranges:
+        return f"no input size up to {limit} works (at input {limit}: {reasons[limit]})"
+    low = ranges[0][0]
+    above = [s for s in sorted(reasons) if s > low]
+    if not above:
+        return f"any H, W >= {low}"
+    why = f"at input {above[0]}: {reasons[above[0]]}"
+    runs = [f">= {a}" if b == limit else (f"{a}-{b}" if b > a else str(a)) for a, b in ranges]
+    if ranges[-1][1] == limit:
+        for period in PERIODS:
+            bad = {s % period for s in above}
+            if [s for s in range(low, limit + 1) if s % period in bad] != above:
+                continue
+            if len(bad) <= period // 2:
+                which = ", ".join(str(r) for r in sorted(bad))
+                return f"H, W >= {low} except sizes = {which} (mod {period}); {why}"
+            shown = ", ".join(runs[:3])
+            return f"H, W in {shown}, ... (repeating every {period}); {why}"
+    shown = ", ".join(runs[:6]) + (f", ... ({len(runs)} runs in all)" if len(runs) > 6 else "")
+    return f"H, W in {shown}; {why}"
