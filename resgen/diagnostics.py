@@ -187,11 +187,28 @@ def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     )
 
 
+def in_line_order(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """Sort diagnostics by line and column within each file, files in order of first mention.
+
+    Stable: diagnostics at one place (or with no line) keep the order the passes found them in.
+    """
+    files: dict[str, int] = {}
+    for d in diagnostics:
+        files.setdefault(d.location.file if d.location else "", len(files))
+
+    def key(d: Diagnostic) -> tuple[int, int, int]:
+        if d.location is None:
+            return (files[""], 0, 0)
+        return (files[d.location.file], d.location.line, d.location.column)
+
+    return sorted(diagnostics, key=key)
+
+
 class ResgenError(Exception):
     """Raised at the end of a stage that found errors; carries every diagnostic it found."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics = list(diagnostics)
+        self.diagnostics = in_line_order(diagnostics)
         super().__init__("\n".join(d.format(show_source=False) for d in self.diagnostics))
 
     @classmethod
@@ -237,7 +254,8 @@ class Reporter:
 
 
 class TextReporter(Reporter):
-    """Human text on stderr: `file:line:col: error[code]: message`, the line, a caret, a hint."""
+    """Human text: diagnostics on stderr (`file:line:col: error[code]: message`, the line, a
+    caret, a hint); a `check` run's results, each file's `ok` and the count, on stdout."""
 
     def __init__(self, resolver: SourceResolver | None = SOURCES) -> None:
         super().__init__(resolver)
@@ -269,12 +287,12 @@ class TextReporter(Reporter):
         self.checked += 1
         if has_errors(diagnostics):
             self.failed += 1
-        else:
-            print(printable(f"{name}: ok ({summary})"), file=sys.stderr)
+        else:  # flushed, so that a terminal showing both streams keeps their order
+            print(printable(f"{name}: ok ({summary})"), flush=True)
 
     def finish(self) -> None:
         plural = "s" if self.checked != 1 else ""
-        print(f"checked {self.checked} spec{plural}: {self.failed} with errors", file=sys.stderr)
+        print(f"checked {self.checked} spec{plural}: {self.failed} with errors", flush=True)
 
 
 class GitHubReporter(Reporter):

@@ -17,21 +17,32 @@ from resgen.checks import Analysis
 from resgen.checks.shapes import fmt_shape
 from resgen.report import info_json
 from resgen.spec.load import LoadedSpec
+from resgen.spec.suggest import describe_path
 
 ChangeKind = Literal["changed", "added", "removed"]
 
 
 @dataclass(frozen=True)
 class Change:
-    """One spec field that differs: its path as a user writes it (`stages[1].width`)."""
+    """One spec field that differs, at a data path: ("stages", 1, "width")."""
 
-    path: str
+    at: tuple[str | int, ...]
     kind: ChangeKind
     a: Any = None  # the value in the first spec (None when added)
     b: Any = None  # the value in the second spec (None when removed)
 
+    @property
+    def path(self) -> str:
+        """The field as messages name it, stages numbered from 1: `stage 2 width`."""
+        return describe_path(self.at)
+
+    @property
+    def pointer(self) -> str:
+        """The field as an RFC 6901 JSON Pointer, whose list indices count from 0."""
+        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in self.at)
+
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "change": self.kind}
+        out: dict[str, Any] = {"path": self.path, "pointer": self.pointer, "change": self.kind}
         if self.kind != "added":
             out["a"] = self.a
         if self.kind != "removed":
@@ -78,16 +89,16 @@ class SpecDiff:
 
 def compare_specs(a: tuple[LoadedSpec, Analysis], b: tuple[LoadedSpec, Analysis]) -> SpecDiff:
     """Compare two checked specs: their fields, and the numbers their analyses give."""
-    changes = diff_values(a[0].spec.model_dump(mode="json"), b[0].spec.model_dump(mode="json"), "")
+    changes = diff_values(a[0].spec.model_dump(mode="json"), b[0].spec.model_dump(mode="json"), ())
     return SpecDiff(info_json(*a), info_json(*b), tuple(changes))
 
 
-def diff_values(a: Any, b: Any, path: str) -> list[Change]:
+def diff_values(a: Any, b: Any, path: tuple[str | int, ...]) -> list[Change]:
     """List the leaf differences of two JSON-like values; lists of mappings go item by item."""
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[Change] = []
         for key in [*a, *(k for k in b if k not in a)]:
-            where = f"{path}.{key}" if path else str(key)
+            where = (*path, key)
             if key not in b:
                 out.append(Change(where, "removed", a=a[key]))
             elif key not in a:
@@ -98,7 +109,7 @@ def diff_values(a: Any, b: Any, path: str) -> list[Change]:
     if _is_records(a) and _is_records(b):
         out = []
         for i in range(max(len(a), len(b))):
-            where = f"{path}[{i}]"
+            where = (*path, i)
             if i >= len(b):
                 out.append(Change(where, "removed", a=a[i]))
             elif i >= len(a):

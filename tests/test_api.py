@@ -51,7 +51,7 @@ def test_mapping_errors_point_into_dict_text() -> None:
     assert '<dict>:8:13: error[invalid-value]: block.type: "basik" is not one of' in text
     assert "hint: did you mean 'basic'?" in text
     assert all(d.location and d.location.file == "<dict>" for d in exc.value.diagnostics)
-    assert "stages[0].depth: must be at least 1 (got 0)" in str(exc.value)
+    assert "stage 1 depth: must be at least 1 (got 0)" in str(exc.value)
 
 
 def test_mapping_keeps_python_types() -> None:

@@ -35,10 +35,10 @@ def test_resnet18_to_resnet34() -> None:
     assert changes.pop("name") == ("changed", "resnet18", "resnet34")
     changes.pop("description")
     assert changes == {
-        "stages[0].depth": ("changed", 2, 3),
-        "stages[1].depth": ("changed", 2, 4),
-        "stages[2].depth": ("changed", 2, 6),
-        "stages[3].depth": ("changed", 2, 3),
+        "stage 1 depth": ("changed", 2, 3),
+        "stage 2 depth": ("changed", 2, 4),
+        "stage 3 depth": ("changed", 2, 6),
+        "stage 4 depth": ("changed", 2, 3),
     }
     data = diff.to_json()
     # torchvision's counts (shared/REFERENCE.md)
@@ -68,7 +68,7 @@ def test_stage_added_and_removed() -> None:
     three = _with(stages=[*BASE["stages"], {"depth": 1, "width": 64, "stride": 2}])
     diff = resgen.diff_specs(BASE, three)
     (added,) = diff.changes
-    assert added.path == "stages[2]" and added.kind == "added"
+    assert added.path == "stage 3" and added.kind == "added"
     assert {"depth": 1, "width": 64, "stride": 2}.items() <= added.b.items()  # defaults too
     data = diff.to_json()
     layer3 = next(s for s in data["stages"] if s["name"] == "layer3")
@@ -80,7 +80,7 @@ def test_stage_added_and_removed() -> None:
     assert [s["name"] for s in data["stages"]] == order
     assert [s["name"] for s in back.to_json()["stages"]] == order
     text = format_diff(back)
-    assert '  stages[2]  removed {"depth": 1, "width": 64, "stride": 2' in text
+    assert '  stage 3  removed {"depth": 1, "width": 64, "stride": 2' in text
     assert text.index("layer3  removed 1") < text.index("head ")
 
 
@@ -108,14 +108,16 @@ def test_cli_text_and_json(tmp_path: Path) -> None:
     assert text.returncode == 1, text.stderr  # they differ, as diff(1) says with 1
     out = text.stdout
     assert out.startswith("--- specs/resnet50.yaml (resnet50)\n+++ <builtin>/resnet101.yaml")
-    assert "  stages[2].depth  6 -> 23\n" in out
+    assert "  stage 3 depth  6 -> 23\n" in out
     assert "layer3" in out and "layer1" not in out  # only stages that changed
     assert "params  25,557,032 -> 44,549,160 (+18,992,128, +74.3%)" in out
     assert "output  1000 (unchanged)" in out
     as_json = run_resgen("diff", "resnet50", "resnet101", "-o", "json")
     assert as_json.returncode == 1, as_json.stderr
     data = json.loads(as_json.stdout)
-    assert data["changes"][-1] == {"path": "stages[2].depth", "change": "changed", "a": 6, "b": 23}
+    assert data["changes"][-1] == {
+        "path": "stage 3 depth", "pointer": "/stages/2/depth", "change": "changed", "a": 6, "b": 23
+    }  # fmt: skip
     assert data["identical"] is False and data["params"]["delta"] == 18_992_128
 
 

@@ -127,7 +127,7 @@ def test_hooks_check_build_and_catch_drift(tmp_path: Path) -> None:
     bad = _pre_commit(project, env)
     log = bad.stdout + bad.stderr
     assert bad.returncode == 1, log
-    assert "specs/tiny.yaml:7:16: error[unknown-key]: unknown key 'widht' in stages[1]" in log
+    assert "specs/tiny.yaml:7:16: error[unknown-key]: unknown key 'widht' in stage 2" in log
     assert "resgen check....." in log and "Failed" in log
     (project / "specs" / "tiny.yaml").write_text(SPEC)
 

@@ -149,7 +149,8 @@ def _runs(*runs: range) -> list[int]:
     [
         (_runs(range(1, 129)), "any H, W >= 1"),
         (_runs(range(1, 5)), "H, W in 1-4; at input 5: why"),
-        (_runs(range(31, 35), range(40, 41), range(63, 129)), "H, W in 31-34, 40, >= 63; at input 35"),
+        (_runs(range(31, 35), range(40, 41), range(63, 129)),
+         "H, W in 31-34, 40, >= 63; at input 35"),
         (_runs(*(range(k - 1, k + 3) for k in range(32, 129, 32))),
          "H, W in 31-34, 63-66, 95-98, ... (repeating every 32); at input 35: why"),
         (_runs(range(2, 129, 2)), "H, W >= 2 except sizes = 1 (mod 2); at input 3: why"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from resgen.checks.counts import node_counts
 from resgen.checks.shapes import infer_shapes
 from resgen.checks.sizes import SizeReport, valid_sizes
-from resgen.diagnostics import Diagnostic, error, warning
+from resgen.diagnostics import Diagnostic, error, in_line_order, warning
 from resgen.graph import ir
 
 # A model this large is almost certainly a typo (a width of 65536 in every stage, say).
@@ -91,7 +91,8 @@ class Facts:
 
     def freeze(self, graph: ir.Graph, diagnostics: list[Diagnostic]) -> Analysis:
         assert self.sizes is not None, "find_sizes did not run"
-        return Analysis(graph, self.shapes, self.params, self.macs, tuple(diagnostics), self.sizes)
+        found = tuple(in_line_order(diagnostics))
+        return Analysis(graph, self.shapes, self.params, self.macs, found, self.sizes)
 
 
 GraphPass = Callable[[ir.Graph, Facts], list[Diagnostic]]

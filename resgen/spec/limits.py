@@ -44,7 +44,7 @@ def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
             found.append(
                 error(
                     "zero-width",
-                    f"stages[{i}]: the bottleneck's inner width, int(width x base_width / 64) x "
+                    f"stage {i + 1}: the bottleneck's inner width, int(width x base_width / 64) x "
                     f"groups = int({stage.width} x {spec.block.base_width} / 64) x groups, is 0",
                     source.locate(("stages", i, "width")),
                     hint="width x block.base_width must be at least 64",

@@ -10,7 +10,6 @@ read, and quote, any other file.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from resgen.spec.paths import (
     reference_from,
 )
 from resgen.spec.source import MAX_FILE_BYTES, Source, decode_bytes, parse_text
+from resgen.spec.suggest import closest_names
 from resgen.spec.validate import kind_of, validate_data
 
 __all__ = [
@@ -105,11 +105,11 @@ def resolve_spec_path(arg: str) -> tuple[Path, str]:
     if builtin is not None:
         return builtin, f"<builtin>/{builtin.name}"
     names = builtin_spec_names()
-    close = difflib.get_close_matches(arg, names, n=1)
+    close = closest_names(arg, names)
     hint = (
         f"did you mean the built-in spec {close[0]!r}?"
         if close
-        else f"pass a .yaml/.json file, a directory, or a built-in name ({', '.join(names)})"
+        else "pass a .yaml/.json file, a directory, or a built-in name (`resgen list` shows them)"
     )
     given = printable(arg)
     raise ResgenError.single(
@@ -290,13 +290,13 @@ def _refused(reference: str, problem: UnreadablePathError, where: Location) -> R
 def _missing_base(
     reference: str, looked_for: str | None, origin: Path | None, where: Location
 ) -> ResgenError:
-    close = difflib.get_close_matches(reference, builtin_spec_names(), n=1)
+    close = closest_names(reference, builtin_spec_names())
     relative_to = "this file" if origin is not None else "the working folder"
     hint = (
         f"did you mean the built-in spec {close[0]!r}?"
         if close
         else (
-            "give a built-in spec name (see `resgen check` of the package's specs) or a path "
+            "give a built-in spec name (`resgen list` shows them) or a path "
             f"relative to {relative_to}"
         )
     )

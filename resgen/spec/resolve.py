@@ -1,25 +1,12 @@
-"""`resgen resolve`: a spec as resgen sees it, `extends` bases merged in."""
+"""YAML in the shipped specs' style, for `resgen resolve` and `resgen new`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
-from resgen.spec.model import Spec
-
 FLOW_WIDTH = 96
-
-
-def dump_resolved(spec: Spec, *, fmt: str = "yaml", defaults: bool = False) -> str:
-    """Serialise a validated spec; without `defaults`, only fields someone actually set."""
-    data: dict[str, Any] = spec.model_dump(
-        mode="json", exclude_unset=not defaults, exclude={"extends"}
-    )
-    if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    return "".join(yaml_entry(key, value) for key, value in data.items())
 
 
 def _flow(value: Any) -> str:

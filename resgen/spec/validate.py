@@ -1,7 +1,7 @@
 """Validate parsed data against the spec models; word pydantic's errors as diagnostics.
 
 Each pydantic error becomes a diagnostic at the line and column of the value (or key) it is
-about, in the user's terms: `stages[1].width: must be at least 1 (got 0)`, a did-you-mean for a
+about, in the user's terms: `stage 2 width: must be at least 1 (got 0)`, a did-you-mean for a
 misspelt key or value, the field's description as the hint.
 """
 
@@ -16,7 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error
 from resgen.spec.model import Spec
+from resgen.spec.slips import slip_hint
 from resgen.spec.source import Source
+from resgen.spec.suggest import close_key, describe_path, misplaced_key
 
 
 def validate_data(data: Any, source: Source) -> Spec:
@@ -136,15 +138,17 @@ def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
     loc = _data_path(err["loc"], data)
     kind = err["type"]
-    where = _describe(loc)
+    where = describe_path(loc)
     if kind == "extra_forbidden":
         key = str(loc[-1])
         fields = _fields_at(loc[:-1], data)
-        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else None
+        close = close_key(key, fields)
+        hint = misplaced_key(key, loc[:-1], err.get("input")) or (
+            f"did you mean {close!r}?" if close else None
+        )
         if hint is None and fields:
             hint = f"allowed keys here: {', '.join(fields)}"
-        parent = _describe(loc[:-1]) or "the spec"
+        parent = describe_path(loc[:-1]) or "the spec"
         return error(
             "unknown-key",
             f"unknown key {key!r} in {parent}",
@@ -153,7 +157,7 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
         )
     if kind == "missing":
         key = str(loc[-1])
-        parent = _describe(loc[:-1]) or "the spec"
+        parent = describe_path(loc[:-1]) or "the spec"
         return error(
             "missing-key",
             f"{parent} needs the key {key!r}",
@@ -179,14 +183,14 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
             "wrong-type",
             f"{where}: {_type_message(kind, err['msg'])}, got {shown}",
             source.locate(loc),
-            hint=_field_description(loc, data),
+            hint=slip_hint(loc, value) or _field_description(loc, data),
         )
     message = _constraint_message(kind, err)
     return error(
         "invalid-value",
         f"{where}: {message[0].lower()}{message[1:]} (got {shown})",
         source.locate(loc),
-        hint=_field_description(loc, data),
+        hint=slip_hint(loc, value) or _field_description(loc, data),
     )
 
 
@@ -262,14 +266,6 @@ def _field_description(path: tuple[str | int, ...], data: Any) -> str | None:
     if field is None or not field.description:
         return None
     return field.description
-
-
-def _describe(path: tuple[str | int, ...]) -> str:
-    """Render a data path the way a user reads it: `stages[1].width`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
 
 
 def _show(value: Any) -> str:
