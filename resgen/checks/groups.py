@@ -1,11 +1,13 @@
 """Grouped convolutions and group norms: the groups must divide the channels.
 
 PyTorch refuses `nn.Conv2d(64, 64, 3, groups=3)` and `nn.GroupNorm(5, 64)` only when the model
-is built; this pass finds them from the graph: each stage's first bad conv, and the first bad norm.
+is built; this pass finds them from the graph: each stage's first bad conv, and the first norm
+of each channel count the group norms cannot split.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from resgen.diagnostics import Diagnostic, error
@@ -22,19 +24,39 @@ _NORM_HINT = "make `norm.groups` divide every width of the network (32 divides 6
 
 
 def check_groups(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
-    """Report every stage with a conv or group norm whose groups do not divide its channels."""
+    """Report every stage with a conv whose groups do not divide its channels, and every
+    channel count that the group norms cannot split (at its first norm)."""
     found = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[object, str]] = set()
+    norm_hint = _norm_hint(graph)
     for node, data in ir.nodes(graph):
         problem = _problem(data.op)
-        # One `norm.groups` sets every group norm: report it once, not once per stage.
-        where = "" if problem and problem[0] == "norm-groups" else data.stage
-        if problem is None or (where, problem[0]) in seen:
+        if problem is None:
             continue
-        seen.add((where, problem[0]))
         code, message, hint = problem
+        # One `norm.groups` sets every group norm: one error per channel count it cannot split.
+        where = data.op.channels if isinstance(data.op, ir.Norm) else data.stage
+        if (where, code) in seen:
+            continue
+        seen.add((where, code))
+        hint = norm_hint if code == "norm-groups" else hint
         found.append(error(code, f"{ir.describe_node(graph, node)}: {message}", data.loc, hint))
     return found
+
+
+def _norm_hint(graph: ir.Graph) -> str:
+    """Name the `norm.groups` values that divide every group norm's channels."""
+    ops = (data.op for _, data in ir.nodes(graph))
+    widths = sorted({op.channels for op in ops if isinstance(op, ir.Norm) and op.norm == "group"})
+    common = math.gcd(*widths) if widths else 0
+    fits = [g for g in range(1, common + 1) if common % g == 0]
+    if not fits:
+        return _NORM_HINT
+    shown = ", ".join(map(str, fits[-6:]))
+    return (
+        f"make `norm.groups` divide every group norm's channels ({', '.join(map(str, widths))}):"
+        f" {shown} {'does' if len(fits) == 1 else 'do'}"
+    )
 
 
 def _problem(op: ir.Op) -> tuple[str, str, str] | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from resgen.diagnostics import Location, ResgenError
+from resgen.diagnostics import Diagnostic, Location, ResgenError
 from resgen.spec.source import Path as DataPath
 from resgen.spec.source import Source
 
@@ -64,6 +64,14 @@ def _merge_value(base: Any, child: Any, path: DataPath, src: Source, out: Source
 
 def _patch_stages(base: list[Any], patches: dict[Any, Any], src: Source, out: Source) -> list[Any]:
     stages = list(base)
+    problems: list[Diagnostic] = []
+    for key in patches:  # every bad key in one run, not only the first
+        try:
+            _stage_index(key, len(stages), src.locate(("stages", key), key=True))
+        except ResgenError as exc:
+            problems += exc.diagnostics
+    if problems:
+        raise ResgenError(problems)
     for key, patch in patches.items():
         index = _stage_index(key, len(stages), src.locate(("stages", key), key=True))
         if not isinstance(patch, dict) or not isinstance(stages[index], dict):

@@ -81,6 +81,17 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str, lines: Lines)
     at_end = mark is not None and not text[mark.index :].strip()
     noun, fix = _OPENED.get(exc.context or "", ("", ""))
     hint = "check indentation, colons, quotes and brackets near this position"
+    comma = _missing_comma(problem, mark.index, text) if mark else None
+    if comma is not None:
+        before, key, start = comma
+        line, column = lines.at(start)
+        return error(
+            "yaml-syntax",
+            f"YAML syntax error: missing comma between `{before}` and `{key}:` in a `{{...}}` "
+            "mapping",
+            Location(name, line, column),
+            f"write `{before}, {key}:`: the pairs of a `{{...}}` mapping are separated by commas",
+        )
     if noun and context_mark and at_end:
         mark = context_mark
         message, hint = f"the {noun} here is never closed (the file ends first)", f"add {fix}"
@@ -115,6 +126,23 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str, lines: Lines)
             hint = "an alias `*name` needs an anchor `&name` on a value above it"
     line, col = lines.at(mark.index) if mark else (0, 0)
     return error("yaml-syntax", f"YAML syntax error: {message}", Location(name, line, col), hint)
+
+
+def _missing_comma(problem: str, index: int, text: str) -> tuple[str, str, int] | None:
+    """`{depth: 1 width: 64}`: the value before the `:` PyYAML stopped at is two words.
+
+    Return the value's last word but one, the key the user meant to start, and its offset.
+    """
+    if not problem.startswith("expected ',' or '}', but got ':'"):
+        return None
+    start = max(text.rfind(c, 0, index) for c in ":{,")
+    words = text[start + 1 : index].split()
+    if len(words) < 2:
+        return None
+    key_at = text.rfind(words[-1], 0, index)
+    if "\n" in text[start:key_at]:
+        return None  # across lines, a `{` left open is likelier than a comma left out
+    return words[-2], words[-1], key_at
 
 
 def _end_of_text(text: str, name: str) -> Location:
