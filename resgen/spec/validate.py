@@ -170,13 +170,13 @@ def _to_diagnostic(err: Any, source: Source, data: Any) -> Diagnostic:
         expected = err.get("ctx", {}).get("expected", "")
         choices = re.findall(r"'([^']*)'", expected)
         lower = {c.lower(): c for c in choices}
-        close = [lower[str(value).lower()]] if str(value).lower() in lower else []
-        close = close or difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        matches = [lower[str(value).lower()]] if str(value).lower() in lower else []
+        matches = matches or difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
         return error(
             "invalid-value",
             f"{where}: {shown} is not one of {expected}",
             source.locate(loc),
-            hint=f"did you mean {close[0]!r}?" if close else _field_description(loc, data),
+            hint=f"did you mean {matches[0]!r}?" if matches else _field_description(loc, data),
         )
     if kind.endswith("_type") or kind in {"model_type", "model_attributes_type", "dict_type"}:
         return error(
