@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from resgen.spec.model import Spec
-from resgen.spec.parts import NormSpec
+from resgen.spec.parts import InputSpec, NormSpec
 
 if TYPE_CHECKING:
     from rich.table import Table
     from torch import Tensor, nn
 
-# Formats matplotlib writes without extra packages; `-o FILE` picks one by extension.
+    from resgen.checks.sizes import SizeReport
+
+DEFAULT_BATCH = 8  # a laptop's batch: enough samples for batch norm's statistics
+MAX_DEFAULT_SIZE = 64  # px; the default input side, so a 224 px ImageNet net probes in seconds
+# Formats matplotlib writes without extra packages; `-f`, or `-o FILE`'s extension, picks one.
 PLOT_SUFFIXES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
@@ -56,6 +60,7 @@ class ProbeResult:
     norm: str  # the spec's norm type ("none" when stripped)
     seed: int
     batch: int
+    size: tuple[int, int]  # the input's height and width
     loss: float
     blocks: tuple[BlockStats, ...]
 
@@ -67,6 +72,7 @@ class ProbeResult:
             "norm": self.norm,
             "seed": self.seed,
             "batch": self.batch,
+            "size": list(self.size),
             "loss": _finite_or_none(self.loss),
             "blocks": [b.to_json() for b in self.blocks],
         }
@@ -105,8 +111,32 @@ def strip_norm(spec: Spec) -> Spec:
     return spec.model_copy(update={"norm": NormSpec(type="none")})
 
 
+def default_size(spec: Spec, sizes: SizeReport) -> tuple[int, int]:
+    """The input size to probe at: the spec's own, each side capped at MAX_DEFAULT_SIZE and
+    lowered to one the network accepts (the spec's own when it accepts none below the cap)."""
+    h, w = spec.input.hw
+    return _accepted(h, sizes), _accepted(w, sizes)
+
+
+def _accepted(side: int, sizes: SizeReport) -> int:
+    if side <= MAX_DEFAULT_SIZE or sizes.min_size == 0:
+        return side
+    failing = set(sizes.failing)
+    below = range(MAX_DEFAULT_SIZE, sizes.min_size - 1, -1)
+    return next((size for size in below if size not in failing), side)
+
+
+def at_size(spec: Spec, size: tuple[int, int]) -> Spec:
+    """The same network for inputs of `size` (height, width)."""
+    if size == spec.input.hw:
+        return spec
+    h, w = size
+    shape = InputSpec(channels=spec.input.channels, size=h if h == w else [h, w])
+    return spec.model_copy(update={"input": shape})
+
+
 def probe_spec(
-    spec: Spec, *, seed: int = 0, batch: int = 32, label: str | None = None
+    spec: Spec, *, seed: int = 0, batch: int = DEFAULT_BATCH, label: str | None = None
 ) -> ProbeResult:
     """Build a spec's model (seeded), run forward and backward once, and measure every block.
 
@@ -140,6 +170,7 @@ def probe_spec(
         norm=spec.norm.type,
         seed=seed,
         batch=batch,
+        size=spec.input.hw,
         loss=loss,
         blocks=stats,
     )
@@ -199,7 +230,7 @@ def _grad_norm(module: nn.Module) -> float:
 
 
 def probe_specs(
-    specs: Sequence[Spec], *, twin: bool = False, seed: int = 0, batch: int = 32
+    specs: Sequence[Spec], *, twin: bool = False, seed: int = 0, batch: int = DEFAULT_BATCH
 ) -> list[ProbeResult]:
     """Probe each spec, and after each its plain twin when asked (a plain spec has none)."""
     results = []
@@ -224,7 +255,7 @@ def first_block_ratios(results: Sequence[ProbeResult]) -> list[tuple[str, str, f
 
 
 def results_json(results: Sequence[ProbeResult]) -> dict[str, Any]:
-    """The machine output of `resgen probe -o json`."""
+    """The machine output of `resgen probe -f json`."""
     return {
         "runs": [r.to_json() for r in results],
         "first_block_ratios": [
@@ -265,12 +296,28 @@ def results_table(results: Sequence[ProbeResult]) -> Table:
 
 def _caption(results: Sequence[ProbeResult]) -> str:
     norms = sorted({r.norm for r in results})
-    lines = [f"norm: {', '.join(norms)}; |grad|: L2 norm of all the block's parameter gradients"]
+    lines = [
+        f"{_inputs(results)}; norm: {', '.join(norms)}",
+        "|grad|: L2 norm of all the block's parameter gradients",
+    ]
     lines += [
         f"first block |grad|, {plain} / {residual}: {ratio:.3g}"
         for plain, residual, ratio in first_block_ratios(results)
     ]
     return "\n".join(lines)
+
+
+def _inputs(results: Sequence[ProbeResult]) -> str:
+    """The input size of the runs: one, or each run's when they differ."""
+    sizes = {r.size for r in results}
+    if len(sizes) == 1:
+        return f"input {_hw(sizes.pop())}"
+    by_spec = {r.spec_name: r.size for r in results}  # a twin runs at its spec's size
+    return "input " + ", ".join(f"{_hw(size)} ({name})" for name, size in by_spec.items())
+
+
+def _hw(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]} px"
 
 
 def plot_results(results: Sequence[ProbeResult], fmt: str) -> bytes:
@@ -304,7 +351,10 @@ def plot_results(results: Sequence[ProbeResult], fmt: str) -> bytes:
         ax.grid(True, which="both", alpha=0.3)
     ax_grad.legend()
     first = results[0]
-    fig.suptitle(f"At initialisation: seed {first.seed}, batch {first.batch}, norm: {norms}")
+    fig.suptitle(
+        f"At initialisation: seed {first.seed}, batch {first.batch}, {_inputs(results)}, "
+        f"norm: {norms}"
+    )
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=120)
     plt.close(fig)

@@ -108,7 +108,7 @@ def test_check_errors_raise_with_every_diagnostic() -> None:
 
 def test_summarize_equals_info_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    result = run_resgen("info", "specs/resnet50.yaml", "-o", "json")
+    result = run_resgen("info", "specs/resnet50.yaml", "-f", "json")
     assert result.returncode == 0, result.stderr
     summary = resgen.summarize("specs/resnet50.yaml")
     assert summary == json.loads(result.stdout)

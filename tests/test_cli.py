@@ -107,7 +107,7 @@ def test_info_text_and_json() -> None:
     assert text.returncode == 0, text.stderr
     for expected in ("layer3", "1024x14x14", "25,557,032", "4,089,184,256", "total"):
         assert expected in text.stdout
-    data = json.loads(run_resgen("info", "specs/resnet50.yaml", "-o", "json").stdout)
+    data = json.loads(run_resgen("info", "specs/resnet50.yaml", "-f", "json").stdout)
     assert data["params"] == 25_557_032 and data["macs"] == 4_089_184_256
     assert [s["name"] for s in data["stages"]] == [
         "stem",

@@ -53,7 +53,7 @@ def _headers(text: str) -> list[tuple[str, int, int, str]]:
 def test_json_output_matches_text(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"tests/specs/invalid/{name}"
     code, _, text = _run(["check", spec], capsys)
-    json_code, out, err = _run(["check", spec, "-o", "json"], capsys)
+    json_code, out, err = _run(["check", spec, "-f", "json"], capsys)
     assert code == json_code == 1
     assert err == ""  # machine output only, on stdout
     report = json.loads(out)
@@ -69,7 +69,7 @@ def test_json_output_matches_text(name: str, capsys: pytest.CaptureFixture[str])
 def test_github_annotations_match_text(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"tests/specs/invalid/{name}"
     _, _, text = _run(["check", spec], capsys)
-    code, out, _ = _run(["check", spec, "-o", "github"], capsys)
+    code, out, _ = _run(["check", spec, "-f", "github"], capsys)
     assert code == 1
     annotation = re.compile(
         r"^::(?P<sev>error|warning) file=(?P<file>[^,]+),line=(?P<line>\d+),col=(?P<col>\d+),"
@@ -93,7 +93,7 @@ def test_every_command_reports_bad_specs(
         ["build", spec, "-o", str(out_dir)],
         ["build", spec, "-o", str(out_dir), "--check"],
         ["info", spec],
-        ["info", spec, "-o", "json"],
+        ["info", spec, "-f", "json"],
         ["draw", spec, "-o", "-"],
         ["diff", spec, "resnet18"],
     ):
@@ -133,7 +133,7 @@ def test_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check"])
     assert usage.value.code == 2
     with pytest.raises(SystemExit) as usage:
-        main(["check", "specs", "-o", "xml"])
+        main(["check", "specs", "-f", "xml"])
     assert usage.value.code == 2
 
 
@@ -227,7 +227,7 @@ def test_limits_are_warnings_and_cheap(capsys: pytest.CaptureFixture[str], tmp_p
     code, _, err = _run(["check", str(spec)], capsys)
     assert code == 0
     assert "warning[huge-model]" in err
-    code, out, err = _run(["info", str(spec), "-o", "json"], capsys)
+    code, out, err = _run(["info", str(spec), "-f", "json"], capsys)
     assert code == 0 and json.loads(out)
 
 

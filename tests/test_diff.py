@@ -112,7 +112,7 @@ def test_cli_text_and_json(tmp_path: Path) -> None:
     assert "layer3" in out and "layer1" not in out  # only stages that changed
     assert "params  25,557,032 -> 44,549,160 (+18,992,128, +74.3%)" in out
     assert "output  1000 (unchanged)" in out
-    as_json = run_resgen("diff", "resnet50", "resnet101", "-o", "json")
+    as_json = run_resgen("diff", "resnet50", "resnet101", "-f", "json")
     assert as_json.returncode == 1, as_json.stderr
     data = json.loads(as_json.stdout)
     assert data["changes"][-1] == {
@@ -143,5 +143,5 @@ def test_cli_exits_0_for_the_same_network_and_1_for_another() -> None:
     """As diff(1): 0 when the specs agree on every field, 1 when they differ (issue 14)."""
     same = run_resgen("diff", "specs/resnet50.yaml", "resnet50", cwd=ROOT)
     assert same.returncode == 0, same.stderr
-    other = run_resgen("diff", "resnet18", "resnet34", "-o", "json")
+    other = run_resgen("diff", "resnet18", "resnet34", "-f", "json")
     assert other.returncode == 1 and json.loads(other.stdout)["identical"] is False

@@ -19,7 +19,7 @@ CLI = ROOT / "resgen" / "cli"
 
 def test_one_module_per_command_each_small() -> None:
     modules = {p.stem for p in CLI.glob("*.py")}
-    assert set(COMMANDS) | {"__init__", "__main__", "parser", "common"} == modules
+    assert set(COMMANDS) | {"__init__", "__main__", "parser", "common", "options"} == modules
     for path in CLI.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert len(text.splitlines()) < 200, path.name
@@ -62,7 +62,7 @@ def test_every_command_loads_through_the_api(
     runs = {
         ("check", "specs/resnet18.yaml", "resnet34"): 2,
         ("build", "resnet18", "-o", str(tmp_path)): 1,
-        ("info", "resnet18", "-o", "json"): 1,
+        ("info", "resnet18", "-f", "json"): 1,
         ("draw", "resnet18", "-o", "-"): 1,
         ("resolve", "resnet101d"): 1,
         ("diff", "resnet18", "resnet34"): 2,

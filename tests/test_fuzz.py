@@ -253,7 +253,7 @@ def test_cli_never_crashes_on_mutated_specs(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"spec{suffix}"
         path.write_bytes(raw)
-        for args in (["check", str(path)], ["check", str(path), "-o", "json"], ["info", str(path)]):
+        for args in (["check", str(path)], ["check", str(path), "-f", "json"], ["info", str(path)]):
             code = main(args)
             err = capsys.readouterr().err
             assert code in (0, 1), (args, err)

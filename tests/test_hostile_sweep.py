@@ -90,7 +90,7 @@ def _many(specs: list[str], out: Path) -> list[list[str]]:
     """The commands that take many specs: one run each covers the whole corpus."""
     return [
         ["check", *specs],
-        ["check", *specs, "-o", "github"],
+        ["check", *specs, "-f", "github"],
         ["build", *specs, "-o", str(out / "gen")],
         ["build", *specs, "-o", str(out / "gen"), "--check", "--deploy"],
     ]
@@ -99,7 +99,7 @@ def _many(specs: list[str], out: Path) -> list[list[str]]:
 def _single(spec: str, out: Path) -> list[list[str]]:
     """The commands that take one spec: one run per corpus entry."""
     return [
-        ["info", spec, "-o", "latex"],
+        ["info", spec, "-f", "latex"],
         ["draw", spec, "-o", str(out / "x.dot")],
         ["diff", spec, "resnet18"],
         ["resolve", spec],

@@ -68,7 +68,7 @@ def test_info_matches_golden(spec: str, fmt: str, per_block: bool) -> None:
     ("spec", "fmt", "per_block"), CASES[:8], ids=[f"{c[1]}" for c in CASES[:8]]
 )
 def test_cli_prints_the_golden_output(spec: str, fmt: str, per_block: bool) -> None:
-    args = ["info", spec, "-o", fmt, *(["--per-block"] if per_block else [])]
+    args = ["info", spec, "-f", fmt, *(["--per-block"] if per_block else [])]
     result = run_resgen(*args, env={"COLUMNS": WIDTH})
     assert result.returncode == 0, result.stderr
     assert result.stdout == golden_path(spec, fmt, per_block).read_text(encoding="utf-8")
@@ -129,8 +129,8 @@ def test_valid_inputs_are_the_checks_summary() -> None:
 
 
 def test_info_user_mistakes() -> None:
-    bad = run_resgen("info", "resnet50", "-o", "html")
+    bad = run_resgen("info", "resnet50", "-f", "html")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
-    broken = run_resgen("info", "tests/golden/specs/broken_identity.yaml", "-o", "latex")
+    broken = run_resgen("info", "tests/golden/specs/broken_identity.yaml", "-f", "latex")
     assert broken.returncode == 1 and "error[shortcut-shape]" in broken.stderr
     assert r"\begin{tabular}" in broken.stdout and "Traceback" not in broken.stderr

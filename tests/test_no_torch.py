@@ -25,8 +25,9 @@ OUT = "{out}"  # replaced by a temporary folder
 COMMANDS: dict[str, list[tuple[list[str], int]]] = {
     "check": [
         (["check", "specs"], 0),
-        (["check", "tests/specs/invalid", "-o", "json"], 1),
-        (["check", "specs/resnet50.yaml", "-o", "github"], 0),
+        (["check", "tests/specs/invalid", "-f", "json"], 1),
+        (["check", "specs/resnet50.yaml", "-f", "github"], 0),
+        (["check", "resnet18", "-o", f"{OUT}/check.txt"], 0),
     ],
     "build": [
         (["build", "specs", "-o", OUT], 0),
@@ -38,20 +39,27 @@ COMMANDS: dict[str, list[tuple[list[str], int]]] = {
     ],
     "info": [
         (["info", "specs/resnet50.yaml"], 0),
-        (["info", "specs/resnet50.yaml", "-o", "json"], 0),
-        (["info", "specs/resnet18.yaml", "--per-block", "-o", "markdown"], 0),
-        (["info", "specs/plain56.yaml", "-o", "json"], 0),
+        (["info", "specs/resnet50.yaml", "-f", "json"], 0),
+        (["info", "specs/resnet18.yaml", "--per-block", "-f", "markdown"], 0),
+        (["info", "specs/plain56.yaml", "-f", "json"], 0),
+        (["info", "resnet18", "resnet20", "-f", "json", "-o", f"{OUT}/info.json"], 0),
     ],
     "draw": [
-        (["draw", "specs/resnet50.yaml", "--detail", detail, "-o", f"{OUT}/r-{detail}.dot"], 0)
-        for detail in ("stage", "block", "op")
+        *(
+            (["draw", "specs/resnet50.yaml", "--detail", detail, "-o", f"{OUT}/r-{detail}.dot"], 0)
+            for detail in ("stage", "block", "op")
+        ),
+        (["draw", "resnet18", "resnet20", "-f", "dot", "-o", OUT], 0),
     ],
     "diff": [
-        (["diff", "resnet18", "resnet50", "-o", "json"], 1),  # they differ
+        (["diff", "resnet18", "resnet50", "-f", "json"], 1),  # they differ
         (["diff", "resnet18", "resnet34"], 1),
         (["diff", "resnet18", "resnet18"], 0),
     ],
-    "resolve": [(["resolve", "specs/resnet101d.yaml"], 0)],
+    "resolve": [
+        (["resolve", "specs/resnet101d.yaml"], 0),
+        (["resolve", "resnet50d", "resnet18", "--defaults", "-f", "json"], 0),
+    ],
     "schema": [(["schema"], 0), (["schema", "-o", f"{OUT}/schema.json"], 0)],
     "list": [(["list"], 0), (["list", "-f", "json"], 0)],
     "new": [(["new", "fresh", "--from", "resnet18", "-o", OUT], 0)],

@@ -29,7 +29,7 @@ def test_info_table_is_whole_in_a_pipe(per_block: bool) -> None:
     result = run_resgen("info", "specs/resnet50.yaml", *flag, env=NARROW)
     assert result.returncode == 0, result.stderr
     assert "…" not in result.stdout and ANSI not in result.stdout
-    data = json.loads(run_resgen("info", "specs/resnet50.yaml", *flag, "-o", "json").stdout)
+    data = json.loads(run_resgen("info", "specs/resnet50.yaml", *flag, "-f", "json").stdout)
     rows = [*data["stages"], *(b for s in data["stages"] for b in s.get("per_block", []))]
     printed = _numbers(result.stdout)
     for row in rows:

@@ -89,7 +89,7 @@ def test_first_block_gradient_ratio_of_plain56_to_resnet56(norm: bool) -> None:
 
 def test_json_output_of_the_cli() -> None:
     result = run_resgen(
-        "probe", "resnet20", "--twin", "--batch", "2", "--seed", "1", "-o", "json", timeout=600
+        "probe", "resnet20", "--twin", "--batch", "2", "--seed", "1", "-f", "json", timeout=600
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -121,8 +121,12 @@ def test_plot_output_of_the_cli(tmp_path: Path) -> None:
 
 
 def test_cli_errors(tmp_path: Path) -> None:
-    bad_format = run_resgen("probe", "resnet20", "-o", str(tmp_path / "x.txt"))
-    assert bad_format.returncode == 2 and "unknown-format" in bad_format.stderr
+    clash = run_resgen("probe", "resnet20", "-f", "json", "-o", str(tmp_path / "x.png"))
+    assert clash.returncode == 2 and "format-conflict" in clash.stderr
+    no_file = run_resgen("probe", "resnet20", "-f", "png")
+    assert no_file.returncode == 2 and "needs-output" in no_file.stderr
+    into_folder = run_resgen("probe", "resnet20", "-f", "pdf", "-o", str(tmp_path))
+    assert into_folder.returncode == 2 and "output-is-folder" in into_folder.stderr
     assert run_resgen("probe", "resnet20", "--batch", "1").returncode == 2
     missing = run_resgen("probe", "no_such_spec")
     assert missing.returncode == 1 and "error[" in missing.stderr

@@ -39,10 +39,10 @@ def test_reporters_are_chosen_by_name() -> None:
     from resgen.cli.parser import build_parser
 
     parser = build_parser()
-    for name in REPORTERS:  # `resgen check -o NAME` takes exactly these names
-        assert parser.parse_args(["check", "specs", "-o", name]).output == name
+    for name in REPORTERS:  # `resgen check -f NAME` takes exactly these names
+        assert parser.parse_args(["check", "specs", "-f", name]).format == name
     with pytest.raises(SystemExit):
-        parser.parse_args(["check", "specs", "-o", "xml"])
+        parser.parse_args(["check", "specs", "-f", "xml"])
 
 
 def test_a_diagnostic_holds_no_source_text() -> None:
@@ -124,15 +124,18 @@ def test_check_reporters_output(capsys: pytest.CaptureFixture[str]) -> None:
         reporter.report(problems)
         reporter.finish()
         printed[name] = capsys.readouterr()
-    assert printed["text"].out == printed["json"].err == printed["github"].err == ""
+    assert printed["json"].err == printed["github"].err == ""
+    # Text: the diagnostics on stderr, each file's result and the count on stdout.
     assert printed["text"].err.splitlines() == [
         "x.yaml:2:15: error[invalid-value]: bad, very",
         "  2 | block: {type: basik}",
         "    |               ^",
         "  hint: fix: it",
         "warning[w]: 50% sure",
-        "ok.yaml: ok (12 params)",
         "y: error[no-such-spec]: no spec named 'y'",
+    ]
+    assert printed["text"].out.splitlines() == [
+        "ok.yaml: ok (12 params)",
         "checked 2 specs: 1 with errors",
     ]
     data = json.loads(printed["json"].out)

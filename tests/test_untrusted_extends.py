@@ -72,7 +72,7 @@ def test_a_base_outside_the_rules_is_refused_and_quoted_nowhere(
 ) -> None:
     (project / "child.yaml").write_text(f"extends: {reference}\nname: child\n")
     result = run_resgen(
-        "check", "child.yaml", "-o", output, cwd=project, env={"LEAK": SECRET}, timeout=30
+        "check", "child.yaml", "-f", output, cwd=project, env={"LEAK": SECRET}, timeout=30
     )
     shown = result.stdout + result.stderr
     assert result.returncode == 1, shown
@@ -152,7 +152,7 @@ def test_a_binary_base_is_described_not_echoed(tmp_path: Path, content: bytes) -
     (tmp_path / "base.yaml").write_bytes(content)
     (tmp_path / "child.yaml").write_text("extends: base.yaml\nname: child\n")
     for output in ("text", "github", "json"):
-        result = run_resgen("check", "child.yaml", "-o", output, cwd=tmp_path)
+        result = run_resgen("check", "child.yaml", "-f", output, cwd=tmp_path)
         assert result.returncode == 1, result.stderr
         shown = result.stdout + result.stderr
         assert SECRET not in shown and "base.yaml" in shown, shown

@@ -85,10 +85,10 @@ def test_diagnostics_name_a_path_the_user_can_open(tmp_path: Path) -> None:
         text = run_resgen("check", given, cwd=cwd)
         assert text.returncode == 1
         assert f"{shown}:2:15: error[invalid-value]" in _clean(text), (given, text.stderr)
-        github = run_resgen("check", given, "-o", "github", cwd=cwd)
+        github = run_resgen("check", given, "-f", "github", cwd=cwd)
         assert f"::error file={shown},line=2,col=15," in github.stdout, (given, github.stdout)
         assert (cwd / shown).is_file()  # the annotation's file exists, seen from the checkout
-    folder = run_resgen("check", "../outside", "-o", "github", cwd=cwd)
+    folder = run_resgen("check", "../outside", "-f", "github", cwd=cwd)
     assert "::error file=../outside/bad.yaml,line=2" in folder.stdout
 
 
@@ -169,10 +169,10 @@ def test_file_names_that_are_not_utf8(tmp_path: Path) -> None:
     (tmp_path / good).write_text((SPECS / "resnet18.yaml").read_text())
     (tmp_path / bad).write_text(BAD)
     for output in ("text", "json", "github"):
-        result = run_resgen("check", ".", "-o", output, cwd=tmp_path)
+        result = run_resgen("check", ".", "-f", output, cwd=tmp_path)
         assert result.returncode == 1
         assert "bad\\xfe.yaml" in _clean(result).replace("\\\\", "\\"), result.stdout
-    report = json.loads(run_resgen("check", ".", "-o", "json", cwd=tmp_path).stdout)
+    report = json.loads(run_resgen("check", ".", "-f", "json", cwd=tmp_path).stdout)
     assert sorted(f["file"] for f in report["files"]) == ["bad\\xfe.yaml", "good\\xff.yaml"]
     for argv in (["info"], ["resolve"], ["draw", "-o", "-"], ["build", "-o", "out"]):
         assert run_resgen(*argv, good, cwd=tmp_path).returncode == 0, argv

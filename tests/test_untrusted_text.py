@@ -46,7 +46,7 @@ def test_file_names_are_escaped_in_every_diagnostic_format(key: str, tmp_path: P
     name = HOSTILE_NAMES[key]
     (tmp_path / name).write_text(BAD_SPEC, encoding="utf-8")
     for output in ("text", "github", "json"):
-        result = run_resgen("check", name, "-o", output, cwd=tmp_path)
+        result = run_resgen("check", name, "-f", output, cwd=tmp_path)
         assert result.returncode == 1, result.stderr
         _assert_clean(result.stdout)
         _assert_clean(result.stderr)
@@ -59,7 +59,7 @@ def test_file_names_are_escaped_in_info_and_build(key: str, tmp_path: Path) -> N
     name = HOSTILE_NAMES[key]
     shutil.copy(SPECS / "resnet18.yaml", tmp_path / name)
     for output in ("text", "markdown", "latex", "json"):
-        result = run_resgen("info", name, "-o", output, cwd=tmp_path)
+        result = run_resgen("info", name, "-f", output, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         _assert_clean(result.stdout)
         _assert_clean(result.stderr)
@@ -89,7 +89,7 @@ def test_values_are_escaped_in_messages(value: str, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     for output in ("text", "github"):
-        result = run_resgen("check", "v.yaml", "-o", output, cwd=tmp_path)
+        result = run_resgen("check", "v.yaml", "-f", output, cwd=tmp_path)
         assert result.returncode == 1
         _assert_clean(result.stdout + result.stderr)
 
@@ -107,15 +107,15 @@ def test_markdown_and_latex_escape_the_file_name(tmp_path: Path) -> None:
     name = "x*[y](z)_<b>|\\%$&#{}~^\nend.yaml"
     shutil.copy(SPECS / "resnet18.yaml", tmp_path / name)
     shutil.copy(SPECS / "resnet18.yaml", tmp_path / "plain.yaml")
-    plain = run_resgen("info", "plain.yaml", "-o", "latex", cwd=tmp_path)
-    latex = run_resgen("info", name, "-o", "latex", cwd=tmp_path)
+    plain = run_resgen("info", "plain.yaml", "-f", "latex", cwd=tmp_path)
+    latex = run_resgen("info", name, "-f", "latex", cwd=tmp_path)
     assert latex.returncode == 0, latex.stderr
     # The newline does not end the comment: the document has as many lines as for a plain name.
     assert len(latex.stdout.splitlines()) == len(plain.stdout.splitlines())
     assert latex.stdout.splitlines()[0].startswith("% ResNet18 (x*[y](z)_<b>|\\%$&#{}~^\\nend")
     caption = next(line for line in latex.stdout.splitlines() if line.startswith("\\caption"))
     assert r"\_" in caption and r"\%" in caption and r"\&" in caption and r"\#" in caption
-    markdown = run_resgen("info", name, "-o", "markdown", cwd=tmp_path)
+    markdown = run_resgen("info", name, "-f", "markdown", cwd=tmp_path)
     title = markdown.stdout.splitlines()[0]
     assert title.startswith(r"**ResNet18 (x\*\[y\](z)\_\<b\>\|"), title
     assert "\\nend" in title
@@ -142,9 +142,9 @@ def test_an_encoding_that_cannot_show_a_character_gets_escapes(
 
     for args, code in (
         (("check", name), 1),
-        (("check", name, "-o", "github"), 1),
+        (("check", name, "-f", "github"), 1),
         (("info", "ok_✓.yaml"), 0),
-        (("info", "ok_✓.yaml", "-o", "markdown"), 0),
+        (("info", "ok_✓.yaml", "-f", "markdown"), 0),
         (("build", "ok_✓.yaml", "-o", "out"), 0),
     ):
         returncode, stderr = run(*args)

@@ -116,7 +116,7 @@ def test_characters_yaml_refuses_are_reported_at_line_and_column(
 def test_every_line_with_a_refused_character_is_reported(tmp_path: Path) -> None:
     spec = tmp_path / "c.yaml"
     spec.write_bytes(b"name: c\x01\ndescription: \x7f\n\x0c\n" + SPEC_TAIL.encode())
-    result = run_resgen("check", "c.yaml", "-o", "github", cwd=tmp_path)
+    result = run_resgen("check", "c.yaml", "-f", "github", cwd=tmp_path)
     assert result.returncode == 1
     lines = [(line.split(",")[1], line.split(",")[2]) for line in result.stdout.splitlines()]
     assert lines == [("line=1", "col=8"), ("line=2", "col=14"), ("line=3", "col=1")]
@@ -138,7 +138,7 @@ def test_line_breaks_only_pyyaml_counts_do_not_shift_later_lines(
     result = run_resgen("check", "l.yaml", cwd=tmp_path)
     assert "l.yaml:3:22: error[unknown-key]" in result.stderr, result.stderr
     assert "  3 | block: {type: basic, groupz: 2}\n" in result.stderr
-    github = run_resgen("check", "l.yaml", "-o", "github", cwd=tmp_path)
+    github = run_resgen("check", "l.yaml", "-f", "github", cwd=tmp_path)
     assert github.stdout.startswith("::error file=l.yaml,line=3,col=22,"), github.stdout
 
 

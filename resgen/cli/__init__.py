@@ -1,8 +1,9 @@
 """The command line: the only place that prints or exits.
 
 Exit codes: 0 ok, 1 findings (an invalid spec, drift under --check), 2 usage or internal error,
-130 after SIGINT and 143 after SIGTERM. Human text goes to stderr, machine output (-o json) to
-stdout. `parser` reads the arguments; each command is a module with its arguments and its `run`.
+130 after SIGINT and 143 after SIGTERM. Human text goes to stderr, results (`-f json`) to stdout
+or the file `-o` names. `parser` reads the arguments, `options` holds the -f/-o grammar every
+command shares; each command is a module with its arguments and its `run`.
 
 This module imports nothing of resgen's at the top, so `main` catches SIGINT and SIGTERM before
 the commands (and their dependencies) are imported: an interrupt at any moment exits quietly.
@@ -63,11 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     from resgen import __version__
+    from resgen.cli.options import settle
     from resgen.cli.parser import COMMANDS
     from resgen.diagnostics import use_safe_streams
 
     use_safe_streams()  # a character the terminal's encoding lacks is escaped, never a crash
     args = build_parser().parse_args(argv)
+    settle(args)  # the 0.1 spellings of -f and -o, with a warning
     try:
         return COMMANDS[args.command].run(args)
     except Interrupted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -17,11 +18,14 @@ from resgen.cli.common import (
     err,
     expand_specs,
     print_diagnostics,
-    write_output,
+    write_reported,
 )
+from resgen.cli.options import add_format, add_output, warn_folder_like_format
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error
+from resgen.spec.load import display_name
 
 HELP = "check specs and generate one PyTorch file per spec"
+FORMATS = ("text", "json")
 
 
 class Output(NamedTuple):
@@ -37,12 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "specs", nargs="+", metavar="SPEC_OR_DIR", help="spec files, directories or built-in names"
     )
-    parser.add_argument(
-        "-o",
-        "--out",
-        default="generated",
-        metavar="DIR",
-        help="output directory (default: generated/)",
+    add_format(
+        parser,
+        FORMATS,
+        "text",
+        "text: a line per file on stderr (and diffs on stdout with --check); json: one document "
+        "on stdout, each file with its spec and status",
+    )
+    add_output(
+        parser, "DIR", "output folder (default: generated/)", default="generated", old_long=True
     )
     parser.add_argument(
         "--check",
@@ -60,15 +67,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compile every spec, then (if no two outputs share a file name) write or compare them all."""
+    warn_folder_like_format(args.output, args.output_flag)
     files, problems = expand_specs(args.specs)
     print_diagnostics(problems)
-    out_dir = Path(args.out)
+    out_dir = Path(args.output)
     outputs: list[Output] = []
-    failed = bool(problems)
+    records: list[dict[str, str | None]] = []  # -f json: every file, its spec and status
     for spec, name in files:
         texts = _generate(spec, name, out_dir, deploy=args.deploy, extends_root=args.extends_root)
-        failed |= texts is None
+        if texts is None:
+            records.append({"spec": name, "file": None, "status": "failed"})
         outputs.extend(texts or ())
+    failed = bool(problems) or any(r["status"] == "failed" for r in records)
     clashes = _clashes(outputs)
     if clashes:
         print_diagnostics(clashes)
@@ -76,20 +86,32 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
     if args.check:
         whole = not failed and all(Path(arg).is_dir() for arg in args.specs)
-        drift = report_drift(outputs, out_dir, orphans=whole)
+        as_json = args.format == "json"
+        drift = report_drift(outputs, out_dir, orphans=whole, records=records, as_json=as_json)
         if drift:
-            err(
-                f"{drift} generated file{'s' if drift != 1 else ''} out of date; "
-                "run: "
-                + shlex.join(
-                    ["resgen", "build", *args.specs, "-o", str(args.out)]
-                    + (["--deploy"] if args.deploy else [])
-                )
-            )
-        return EXIT_FINDINGS if failed or drift else EXIT_OK
-    for output in outputs:
-        failed |= not write_output(output.target, output.text, f" ({output.spec})")
+            _say_rebuild(args, drift)
+        failed |= bool(drift)
+    else:
+        for output in outputs:
+            status = write_reported(output.target, output.text, f" ({output.spec})")
+            records.append(_record(output, status or "failed"))
+            failed |= status is None
+    if args.format == "json":
+        print(json.dumps({"files": records}, indent=2))
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _record(output: Output, status: str) -> dict[str, str | None]:
+    return {"spec": output.spec, "file": display_name(output.target), "status": status}
+
+
+def _say_rebuild(args: argparse.Namespace, drift: int) -> None:
+    """The one command that brings the files up to date."""
+    command = ["resgen", "build", *args.specs, "-o", str(args.output)]
+    err(
+        f"{drift} generated file{'s' if drift != 1 else ''} out of date; run: "
+        + shlex.join(command + (["--deploy"] if args.deploy else []))
+    )
 
 
 def _generate(
@@ -139,10 +161,17 @@ def _clashes(outputs: list[Output]) -> list[Diagnostic]:
     return clashes
 
 
-def report_drift(outputs: Sequence[Output], out_dir: Path, *, orphans: bool) -> int:
-    """Print a diff or a diagnostic for each output that differs from disk; count them.
-
-    With `orphans`, also count the generated files in `out_dir` that no output names.
+def report_drift(
+    outputs: Sequence[Output],
+    out_dir: Path,
+    *,
+    orphans: bool,
+    records: list[dict[str, str | None]],
+    as_json: bool = False,
+) -> int:
+    """Print a diff (unless `as_json`) or a diagnostic for each output that differs from disk;
+    count them and record each output's status. With `orphans`, also count (and record) the
+    generated files in `out_dir` that no output names.
     """
     from resgen.drift import compare, find_orphans
 
@@ -150,12 +179,17 @@ def report_drift(outputs: Sequence[Output], out_dir: Path, *, orphans: bool) -> 
     for output in outputs:
         found = compare(output.target, output.text)
         drift += found is not None
-        if isinstance(found, str):
+        records.append(_record(output, "current" if found is None else "stale"))
+        if isinstance(found, str) and not as_json:
             sys.stdout.write(found)
-        elif found is not None:
+        elif isinstance(found, Diagnostic):
             print_diagnostics([found])
     if orphans:
         lost = find_orphans(out_dir, [output.target for output in outputs])
         print_diagnostics(lost)
         drift += len(lost)
+        records.extend(
+            {"spec": None, "file": d.location.file if d.location else None, "status": "orphan"}
+            for d in lost
+        )
     return drift

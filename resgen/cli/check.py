@@ -1,4 +1,8 @@
-"""`resgen check`: validate specs and their graphs; exit 1 on any error (`--strict`: warning)."""
+"""`resgen check`: validate specs and their graphs; exit 1 on any error (`--strict`: warning).
+
+The result of each file (`ok` and its numbers) and the count go to stdout (or `-o FILE`); the
+diagnostics, in text, to stderr, so `resgen check specs 2>/dev/null` lists what passed.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,28 @@ import argparse
 import dataclasses
 
 from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, SpecArg, add_extends_root, expand_specs
+from resgen.cli.options import add_format, add_output, report_into
 from resgen.diagnostics import REPORTERS, Diagnostic, ResgenError, Severity, has_errors
 
 HELP = "validate specs and their graphs; exit 1 on any error"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("specs", nargs="+", metavar="SPEC_OR_DIR")
     parser.add_argument(
-        "-o",
-        "--output",
-        choices=tuple(REPORTERS),
-        default="text",
-        help="diagnostics format",
+        "specs", nargs="+", metavar="SPEC_OR_DIR", help="spec files, directories or built-in names"
+    )
+    add_format(
+        parser,
+        tuple(REPORTERS),
+        "text",
+        "text: results on stdout, diagnostics on stderr; json: one document on stdout; github: "
+        "GitHub Actions annotations",
+    )
+    add_output(
+        parser,
+        "FILE",
+        "write what goes to stdout to FILE instead (whole, once the check ends)",
+        old_formats=tuple(REPORTERS),
     )
     parser.add_argument(
         "--strict",
@@ -29,8 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return report_into(args.output, lambda: _check(args))
+
+
+def _check(args: argparse.Namespace) -> int:
     files, problems = expand_specs(args.specs)
-    reporter = REPORTERS[args.output]()
+    reporter = REPORTERS[args.format]()
     failed = has_errors(problems)
     for spec, name in files:
         diagnostics, summary = _check_one(spec, args.extends_root)

@@ -95,6 +95,18 @@ def expand_specs(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[D
     return found, problems
 
 
+def expand_each(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[Diagnostic], bool]:
+    """`expand_specs` with each spec once, and whether the arguments may name several specs (a
+    folder, or more than one): then a command's output is per spec, whatever the count found."""
+    found, problems = expand_specs(args)
+    first: dict[str, SpecArg] = {}
+    for spec, name in found:
+        first.setdefault(name, spec)
+    unique = [(spec, name) for name, spec in first.items()]
+    several = len(args) > 1 or any(Path(arg).is_dir() for arg in args)
+    return unique, problems, several
+
+
 def _spec_files(folder: Path) -> tuple[list[Path], Diagnostic | None]:
     """The spec files directly in a folder (symlinks to files included), or why there are none.
 
@@ -119,6 +131,11 @@ def _spec_files(folder: Path) -> tuple[list[Path], Diagnostic | None]:
 
 def write_output(target: Path, content: str | bytes, what: str = "") -> bool:
     """Write one output and say so; an `unwritable` diagnostic and False when it cannot."""
+    return write_reported(target, content, what) is not None
+
+
+def write_reported(target: Path, content: str | bytes, what: str = "") -> str | None:
+    """Write one output and say so: "wrote" or "unchanged"; None after a diagnostic if it cannot."""
     try:
         changed = write_atomic(target, content)
     except OSError as exc:
@@ -132,6 +149,7 @@ def write_output(target: Path, content: str | bytes, what: str = "") -> bool:
                 )
             ]
         )
-        return False
-    err(f"{'wrote' if changed else 'unchanged'} {display_name(target)}{what}")
-    return True
+        return None
+    status = "wrote" if changed else "unchanged"
+    err(f"{status} {display_name(target)}{what}")
+    return status

@@ -8,6 +8,7 @@ import sys
 from typing import NamedTuple
 
 from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, print_diagnostics
+from resgen.cli.options import add_format, add_output, report_into
 from resgen.diagnostics import ResgenError
 
 HELP = "list the built-in specs: name, input, params, MACs and description"
@@ -22,12 +23,15 @@ class Row(NamedTuple):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-f", "--format", choices=("text", "json"), default="text", help="output format"
-    )
+    add_format(parser, ("text", "json"), "text", "output format")
+    add_output(parser, "FILE", "write the list to FILE instead of stdout")
 
 
 def run(args: argparse.Namespace) -> int:
+    return report_into(args.output, lambda: _list(args))
+
+
+def _list(args: argparse.Namespace) -> int:
     from resgen.api import load_spec
     from resgen.pipeline import check
     from resgen.resources import builtin_spec_names

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, load_or_report, print_diagnostics
+from resgen.cli.options import add_format, add_output
 from resgen.diagnostics import Location, ResgenError, error
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from", dest="base", default="resnet50", metavar="SPEC", help="the spec to start from"
     )
-    parser.add_argument("-o", "--output", default=".", metavar="DIR", help="folder to write to")
+    add_format(parser, ("yaml",), "yaml", "output format (a commented YAML spec)")
+    add_output(parser, "DIR", "folder to write NAME.yaml in (default: here)", default=".")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,23 +12,41 @@ from resgen.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    SpecArg,
     add_extends_root,
     err,
+    expand_each,
     print_diagnostics,
     write_output,
 )
+from resgen.cli.options import (
+    add_format,
+    add_output,
+    output_is_file,
+    pick_format,
+    refuse,
+    report_into,
+    whole_number,
+)
 from resgen.diagnostics import Diagnostic, ResgenError, error, has_errors
+from resgen.probe import DEFAULT_BATCH, MAX_DEFAULT_SIZE
+from resgen.spec.parts import MAX_SIZE
 
 if TYPE_CHECKING:
     from resgen.checks import Analysis
+    from resgen.probe import ProbeResult
     from resgen.spec.model import Spec
 
 MAX_BATCH = 2**20  # far beyond memory for any image net; keeps tensor sizes in int64
 HELP = "gradient norms and activations of every block at initialisation (torch)"
+PLOTS = ("png", "svg", "pdf")  # matplotlib writes these without extra packages
+FORMATS = ("text", "json", *PLOTS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or built-in names")
+    parser.add_argument(
+        "specs", nargs="+", metavar="SPEC_OR_DIR", help="spec files, directories or built-in names"
+    )
     parser.add_argument(
         "--twin", action="store_true", help="also probe each spec's plain twin (shortcut: none)"
     )
@@ -42,90 +59,138 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=_seed, default=0, help="seeds weights, input and labels (0 to 2**64-1)"
     )
-    parser.add_argument("--batch", type=_batch_size, default=32, help="batch size (default 32)")
     parser.add_argument(
-        "-o",
-        "--output",
-        default="text",
-        metavar="FORMAT",
-        help="text (a table, the default), json, or a plot file ending in .png, .svg or .pdf",
+        "--batch",
+        type=_batch_size,
+        default=DEFAULT_BATCH,
+        help=f"batch size (default {DEFAULT_BATCH}: enough for batch norm, light on a laptop)",
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        metavar="N|HxW",
+        help=f"input height and width in pixels (default: the spec's own, at most "
+        f"{MAX_DEFAULT_SIZE}: a 224 px ImageNet net is probed at {MAX_DEFAULT_SIZE} px)",
+    )
+    add_format(
+        parser,
+        FORMATS,
+        None,
+        "text (a table), json, or a plot: png, svg or pdf (default: the -o file's extension, "
+        "else text)",
+    )
+    add_output(
+        parser,
+        "FILE",
+        "write the table, JSON or plot to FILE (a plot's table still goes to stderr)",
+        old_formats=("text", "json"),
     )
     add_extends_root(parser)
 
 
-def _decimal(text: str) -> int:
-    # ASCII digits only: int() would also take "1_000", "٣" or a 4,000-digit number.
-    if not re.fullmatch(r"[0-9]{1,30}", text.strip()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number written in digits 0-9")
-    return int(text)
+_seed = whole_number(0, 2**64 - 1, "a seed is 0 to 2**64-1")  # torch seeds are 64-bit
+# Batch norm needs two samples to have a batch statistic.
+_batch_size = whole_number(2, MAX_BATCH, f"a batch is 2 to {MAX_BATCH:,} samples")
+_side = whole_number(1, MAX_SIZE, f"a side is 1 to {MAX_SIZE} pixels")
 
 
-def _seed(text: str) -> int:
-    value = _decimal(text)
-    if value >= 2**64:  # torch's generators take a 64-bit seed
-        raise argparse.ArgumentTypeError(f"{text} is out of range: a seed is 0 to 2**64-1")
-    return value
-
-
-def _batch_size(text: str) -> int:
-    value = _decimal(text)
-    if value < 2:  # batch norm needs two samples to have a batch statistic
-        raise argparse.ArgumentTypeError("the batch needs at least 2 samples")
-    if value > MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"{text} is out of range: at most {MAX_BATCH:,} samples")
-    return value
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) > 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or HxW (e.g. 32 or 64x48)")
+    return _side(parts[0]), _side(parts[-1])
 
 
 def run(args: argparse.Namespace) -> int:
-    from resgen.probe import PLOT_SUFFIXES, plot_results, probe_specs, results_json, results_table
+    suffixes = {f".{plot}": plot for plot in PLOTS}
+    fmt = pick_format(args.format, args.output, suffixes, "text")
+    if fmt is None:
+        return EXIT_USAGE
+    if fmt in PLOTS:  # the table goes to stderr, the plot to its file
+        if args.output is None:
+            message = f"-f {fmt} draws a plot, which needs a file"
+            refuse("needs-output", message, None, f"add -o probe.{fmt}")
+            return EXIT_USAGE
+        if not output_is_file(args.output, "a plot"):
+            return EXIT_USAGE
+        return _probe(args, fmt, Path(args.output))
+    return report_into(args.output, lambda: _probe(args, fmt, None))
+
+
+def _probe(args: argparse.Namespace, fmt: str, plot: Path | None) -> int:
+    """Probe every spec that checks and fits in memory; report the others and still fail."""
+    from resgen.probe import plot_results, results_json, results_table
     from resgen.report import table_console
 
-    plot = None if args.output in ("text", "json") else Path(args.output)
-    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
-        print_diagnostics(
-            [
-                error(
-                    "unknown-format",
-                    f"cannot probe to {args.output}",
-                    None,
-                    hint="use -o text, -o json, or a plot file ending in .png, .svg or .pdf",
-                )
-            ]
-        )
-        return EXIT_USAGE
-    if plot is not None and plot.is_dir():
-        return EXIT_FINDINGS if not write_output(plot, b"") else EXIT_OK  # the unwritable message
-    specs, analyses, problems = _checked_specs(args.specs, args.extends_root)
-    problems.extend(_too_big(analyses, args.batch))
+    files, problems, _ = expand_each(args.specs)
+    specs = _checked_specs(files, args, problems)
     print_diagnostics(problems)
-    if has_errors(problems):
+    failed = has_errors(problems)
+    if not specs:
         return EXIT_FINDINGS
     missing = [m for m in ("torch", *(["matplotlib"] if plot else [])) if not _importable(m)]
     if missing:
         err(f"resgen probe needs {' and '.join(missing)}: pip install 'resgen[probe]'")
         return EXIT_USAGE
-    try:
-        specs = _variants(specs, twin=args.twin, norm=args.norm)
-        results = probe_specs(specs, twin=args.twin, seed=args.seed, batch=args.batch)
-    except ResgenError as exc:  # a twin or a norm-less variant that does not check
-        print_diagnostics(exc.diagnostics)
+    results, lost = _results(_variants(specs, twin=args.twin, norm=args.norm), args)
+    if not results:
         return EXIT_FINDINGS
-    except (MemoryError, RuntimeError) as exc:  # torch raises RuntimeError for failed allocations
-        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
-            raise
-        print_diagnostics([_memory_error(f"allocating the batch failed: {exc}".splitlines()[0])])
-        return EXIT_FINDINGS
-    if args.output == "json":
+    if fmt == "json":
         print(json.dumps(results_json(results), indent=2))
-        return EXIT_OK
-    table_console(stderr=plot is not None).print(results_table(results))
+    else:
+        table_console(stderr=plot is not None).print(results_table(results))
     if plot is not None:
-        data = plot_results(results, PLOT_SUFFIXES[plot.suffix.lower()])
-        return EXIT_OK if write_output(plot, data) else EXIT_FINDINGS
-    return EXIT_OK
+        failed |= not write_output(plot, plot_results(results, fmt))
+    return EXIT_FINDINGS if failed or lost else EXIT_OK
 
 
-def _too_big(analyses: list[Analysis], batch: int) -> list[Diagnostic]:
+def _results(specs: list[Spec], args: argparse.Namespace) -> tuple[list[ProbeResult], bool]:
+    """Probe each spec in turn; one that fails is reported and the others still probed."""
+    from resgen.probe import probe_specs
+
+    results, lost = [], False
+    for spec in specs:
+        try:
+            results += probe_specs([spec], twin=args.twin, seed=args.seed, batch=args.batch)
+        except ResgenError as exc:  # a twin or a norm-less variant that does not check
+            print_diagnostics(exc.diagnostics)
+            lost = True
+        except (MemoryError, RuntimeError) as exc:  # torch: RuntimeError for failed allocations
+            if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+                raise
+            message = f"{spec.name}: allocating the batch failed: {exc}".splitlines()[0]
+            print_diagnostics([_memory_error(message)])
+            lost = True
+    return results, lost
+
+
+def _checked_specs(
+    files: list[tuple[SpecArg, str]], args: argparse.Namespace, problems: list[Diagnostic]
+) -> list[Spec]:
+    """The specs at the size to probe, each checked at it and small enough for this machine's
+    memory; what is wrong with the others goes into `problems`."""
+    from resgen.api import check_spec
+    from resgen.probe import at_size, default_size
+
+    specs = []
+    for source, _ in files:
+        try:
+            loaded, analysis = check_spec(source, extends_root=args.extends_root)
+            size = args.size or default_size(loaded.spec, analysis.sizes)
+            spec = at_size(loaded.spec, size)
+            if spec is not loaded.spec:
+                loaded, analysis = check_spec(spec)
+        except ResgenError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        too_big = _too_big(analysis, args.batch, loaded.spec.name)
+        problems.extend(too_big)
+        if not too_big:
+            specs.append(loaded.spec)
+    return specs
+
+
+def _too_big(analysis: Analysis, batch: int, name: str) -> list[Diagnostic]:
     """A diagnostic when a probe would need more memory than the machine has, before torch runs.
 
     Training mode keeps every node's output for the backward pass: 4 bytes per element.
@@ -133,19 +198,17 @@ def _too_big(analyses: list[Analysis], batch: int) -> list[Diagnostic]:
     import math
 
     memory = _physical_memory()
-    found = []
-    for analysis in analyses:
-        per_sample = 4 * sum(math.prod(s) for s in analysis.shapes.values() if s)
-        if memory and per_sample * batch > memory:
-            fits = max(memory // max(per_sample, 1), 0)
-            found.append(
-                _memory_error(
-                    f"a batch of {batch:,} needs about {per_sample * batch / 2**30:,.1f} GiB of "
-                    f"activations; this machine has {memory / 2**30:,.1f} GiB",
-                    fits,
-                )
-            )
-    return found
+    per_sample = 4 * sum(math.prod(s) for s in analysis.shapes.values() if s)
+    if not memory or per_sample * batch <= memory:
+        return []
+    fits = max(memory // max(per_sample, 1), 0)
+    return [
+        _memory_error(
+            f"{name}: a batch of {batch:,} needs about {per_sample * batch / 2**30:,.1f} GiB of "
+            f"activations; this machine has {memory / 2**30:,.1f} GiB",
+            fits,
+        )
+    ]
 
 
 def _memory_error(message: str, fits: int | None = None) -> Diagnostic:
@@ -158,23 +221,6 @@ def _physical_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # not on this platform
         return None
-
-
-def _checked_specs(
-    sources: list[str], extends_root: list[str] | None
-) -> tuple[list[Spec], list[Analysis], list[Diagnostic]]:
-    from resgen.api import check_spec
-
-    specs, analyses, problems = [], [], []
-    for source in sources:
-        try:
-            loaded, analysis = check_spec(source, extends_root=extends_root)
-        except ResgenError as exc:
-            problems.extend(exc.diagnostics)
-            continue
-        specs.append(loaded.spec)
-        analyses.append(analysis)
-    return specs, analyses, problems
 
 
 def _variants(specs: list[Spec], *, twin: bool, norm: bool) -> list[Spec]:

@@ -1,27 +1,80 @@
-"""`resgen resolve`: a spec with its `extends` bases merged in, as resgen sees it."""
+"""`resgen resolve`: specs with their `extends` bases merged in, as resgen sees them."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, add_extends_root, load_or_report
+from resgen.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_extends_root,
+    expand_each,
+    load_or_report,
+    print_diagnostics,
+)
+from resgen.cli.options import add_format, add_output, report_into
 
-HELP = "print a spec with its `extends` bases merged in"
+HELP = "print specs with their `extends` bases merged in"
+FORMATS = ("yaml", "json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="spec file or built-in name")
-    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="format")
-    parser.add_argument("--defaults", action="store_true", help="also print every defaulted field")
+    parser.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC_OR_DIR",
+        help="spec files, directories or built-in names; with several (or a folder), YAML "
+        "gives one document per spec under a `# SPEC` comment, JSON an object keyed by spec",
+    )
+    add_format(parser, FORMATS, "yaml", "output format")
+    add_output(parser, "FILE", "write the specs to FILE instead of stdout", old_formats=FORMATS)
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="also print every field left at its default, derived ones (stem width, expansion, "
+        "a stage's block, groups and shortcut, class name) with the value resgen uses",
+    )
     add_extends_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from resgen.spec.resolve import dump_resolved
+    return report_into(args.output, lambda: _resolve(args))
 
-    loaded = load_or_report(args.spec, args.extends_root)
-    if loaded is None:
-        return EXIT_FINDINGS
-    sys.stdout.write(dump_resolved(loaded.spec, fmt=args.output, defaults=args.defaults))
-    return EXIT_OK
+
+def _resolve(args: argparse.Namespace) -> int:
+    files, problems, several = expand_each(args.specs)
+    print_diagnostics(problems)
+    failed = bool(problems)
+    found: dict[str, dict[str, Any]] = {}
+    for spec, name in files:
+        loaded = load_or_report(spec, args.extends_root)
+        if loaded is None:
+            failed = True
+        else:
+            found[name] = _data(loaded.spec, defaults=args.defaults)
+    if args.format == "json" and (found or several):
+        print(json.dumps(found if several else found.popitem()[1], indent=2))
+    elif args.format == "yaml":
+        sys.stdout.write("---\n".join(_yaml(name, data, several) for name, data in found.items()))
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _data(spec: Any, *, defaults: bool) -> dict[str, Any]:
+    """The fields someone set; with `defaults`, every field as the compiler uses it."""
+    if defaults:
+        from resgen.graph.defaults import used_values
+
+        return used_values(spec)
+    data: dict[str, Any] = spec.model_dump(mode="json", exclude_unset=True, exclude={"extends"})
+    return data
+
+
+def _yaml(name: str, data: dict[str, Any], several: bool) -> str:
+    from resgen.diagnostics import printable
+    from resgen.spec.resolve import yaml_entry
+
+    heading = f"# {printable(name)}\n" if several else ""
+    return heading + "".join(yaml_entry(key, value) for key, value in data.items())

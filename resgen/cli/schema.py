@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, write_output
+from resgen.cli.common import EXIT_OK
+from resgen.cli.options import add_format, add_output, report_into
 
 HELP = "print the JSON Schema of the spec language"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-o", "--out", metavar="FILE", help="write the schema to FILE instead of stdout"
-    )
+    add_format(parser, ("json",), "json", "output format (a JSON Schema is JSON)")
+    add_output(parser, "FILE", "write the schema to FILE instead of stdout", old_long=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from resgen.api import json_schema_text
 
-    text = json_schema_text()
-    if args.out is None:
-        sys.stdout.write(text)
+    def body() -> int:
+        sys.stdout.write(json_schema_text())
         return EXIT_OK
-    return EXIT_OK if write_output(Path(args.out), text) else EXIT_FINDINGS
+
+    return report_into(args.output, body)

@@ -22,7 +22,7 @@ from resgen.diagnostics import Location
 from resgen.graph import ir
 from resgen.graph.ir import Arg, ShortcutKind
 from resgen.spec.load import LoadedSpec
-from resgen.spec.model import Spec
+from resgen.spec.model import Spec, StageSpec
 
 
 def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
@@ -40,8 +40,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     eca = spec.block.attention is not None and spec.block.attention.type == "eca"
     attention = "eca_kernel" if eca else "se_channels"
     for number, stage in enumerate(spec.stages, start=1):
-        kind = stage.block or spec.block.type
-        groups = stage.groups or spec.block.groups
+        kind, groups, shortcut_kind = stage_settings(spec, stage)
         stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
         if spec.output_stride and net_stride * stage_stride > spec.output_stride:
             # torchvision/timm: a stage past the output stride dilates instead of striding.
@@ -54,7 +53,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
             stride = stage_stride if i == 0 else 1
             cout = stage.width * spec.block.out_factor(kind)
             mid = int(stage.width * spec.block.base_width / 64) * groups
-            shortcut = _shortcut(stage.shortcut or spec.shortcut, stride != 1 or channels != cout)
+            shortcut = _shortcut(shortcut_kind, stride != 1 or channels != cout)
             blocks.append(
                 ir.Block(
                     path=f"layer{number}.{i}", stage=f"layer{number}", stage_number=number,
@@ -76,6 +75,15 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
         dilation = stage_dilation
         plans.append(blocks)
     return plans
+
+
+def stage_settings(spec: Spec, stage: StageSpec) -> tuple[str, int, str]:
+    """The block type, conv groups and shortcut a stage uses: its own, else the spec's."""
+    return (
+        stage.block or spec.block.type,
+        stage.groups or spec.block.groups,
+        stage.shortcut or spec.shortcut,
+    )
 
 
 def _shortcut(kind: str, shape_changes: bool) -> ShortcutKind:
