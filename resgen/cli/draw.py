@@ -22,7 +22,7 @@ from resgen.cli.common import (
     write_output,
 )
 from resgen.cli.options import STDOUT, add_format, add_output, pick_format, refuse, whole_number
-from resgen.diagnostics import Diagnostic, Location, error, has_errors, printable, warning
+from resgen.diagnostics import Location, error, has_errors
 from resgen.draw import DETAILS, RANKDIRS
 
 MIN_DPI, MAX_DPI = 1, 2400  # past 2400 dpi a drawing is gigapixels; `dot` would shrink it anyway
@@ -52,9 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detail", choices=DETAILS, default="block", help="one node per stage, block or op"
     )
-    parser.add_argument(
-        "--rankdir", choices=RANKDIRS, default="TB", help="top-bottom or left-right"
-    )
+    parser.add_argument("--rankdir", choices=RANKDIRS, default="TB", help="top-bottom, left-right")
     parser.add_argument(
         "--timeout",
         type=_seconds,
@@ -143,7 +141,7 @@ def _draw(spec: SpecArg, plan: Plan, args: argparse.Namespace) -> int:
 def _render(text: str, fmt: str, target: Path | None, args: argparse.Namespace) -> bytes | None:
     """The drawing in `fmt`; None after saying why there is none (the DOT text is still written
     beside `target` when Graphviz is missing)."""
-    from resgen.draw.render import DotMissingError, RenderFailedError, render
+    from resgen.draw.render import DotMissingError, RenderFailedError, dot_warning, render
 
     where = Location(str(target) if target else STDOUT)
     try:
@@ -162,7 +160,7 @@ def _render(text: str, fmt: str, target: Path | None, args: argparse.Namespace) 
         message = f"Graphviz could not render the drawing: {exc}"
         print_diagnostics([error("render-failed", message, where, hint=hint)])
         return None
-    print_diagnostics([_graphviz_warning(line, fmt) for line in rendered.warnings])
+    print_diagnostics([dot_warning(line, fmt) for line in rendered.warnings])
     return rendered.data
 
 
@@ -174,15 +172,6 @@ def _dot_only(target: Path, text: str, hint: str) -> None:
     if written:
         message += f"; wrote the DOT text to {dot_file} instead"
     print_diagnostics([error("no-graphviz", message, Location(str(target)), hint=hint)])
-
-
-def _graphviz_warning(line: str, fmt: str) -> Diagnostic:
-    """What `dot` said, passed on; for a shrunken bitmap, how to get a readable drawing."""
-    hint = None
-    if fmt == "png" and ("scaling" in line.lower() or "too large" in line.lower()):
-        hint = "draw to .svg or .pdf (no size limit), or use a lower --detail (block or stage)"
-    said = line.removeprefix("Warning: ").removeprefix("dot: ")
-    return warning("graphviz", f"dot: {printable(said)}", None, hint=hint)
 
 
 def plan_output(out: str | None, fmt: str | None, *, several: bool) -> Plan | None:

@@ -117,8 +117,8 @@ def pick_format(
         return None
     if (fmt or named or default) is None:
         what = f"extension {path.suffix!r}" if path and path.suffix else "no extension"
-        known = ", ".join(sorted(by_suffix))
-        hint = f"end the file name in one of {known}, or give -f"
+        *others, last = (f".{name}" for name in dict.fromkeys(by_suffix.values()))
+        hint = f"end the file name in {', '.join(others)} or {last}, or give -f"
         refuse("unknown-format", f"cannot tell the format of {output}: {what}", output, hint)
     return fmt or named or default
 
@@ -162,21 +162,16 @@ def report_into(output: str | None, body: Callable[[], int]) -> int:
     return code if write_output(Path(output), text) else EXIT_FINDINGS
 
 
-def output_is_file(output: str, what: str) -> bool:
-    """True if `-o` can name a file; else an `output-is-folder` diagnostic and False."""
+def output_is_file(output: str | None, what: str) -> bool:
+    """True if `-o` names a file `what` can go to; else a diagnostic and False."""
+    if output is None:
+        refuse("needs-output", f"this writes {what}, which needs a file", None, "add -o FILE")
+        return False
     if not (Path(output).is_dir() or output.endswith(("/", os.sep))):
         return True
-    print_diagnostics(
-        [
-            error(
-                "output-is-folder",
-                f"-o {output} is a folder, and this command writes {what} to one file",
-                Location(output),
-                hint=f"name a file inside it (-o {Path(output) / 'NAME'}), or leave out -o "
-                "to print on stdout",
-            )
-        ]
-    )
+    message = f"-o {output} is a folder, and this command writes {what} to one file"
+    hint = f"name a file inside it (-o {Path(output) / 'NAME'}), or leave out -o for stdout"
+    refuse("output-is-folder", message, output, hint)
     return False
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,16 +24,14 @@ from resgen.cli.options import (
     add_output,
     output_is_file,
     pick_format,
-    refuse,
     report_into,
     whole_number,
 )
-from resgen.diagnostics import Diagnostic, ResgenError, error, has_errors
+from resgen.diagnostics import Diagnostic, ResgenError, has_errors
 from resgen.probe import DEFAULT_BATCH, MAX_DEFAULT_SIZE
 from resgen.spec.parts import MAX_SIZE
 
 if TYPE_CHECKING:
-    from resgen.checks import Analysis
     from resgen.probe import ProbeResult
     from resgen.spec.model import Spec
 
@@ -107,11 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if fmt is None:
         return EXIT_USAGE
     if fmt in PLOTS:  # the table goes to stderr, the plot to its file
-        if args.output is None:
-            message = f"-f {fmt} draws a plot, which needs a file"
-            refuse("needs-output", message, None, f"add -o probe.{fmt}")
-            return EXIT_USAGE
-        if not output_is_file(args.output, "a plot"):
+        if not output_is_file(args.output, f"a {fmt} plot"):
             return EXIT_USAGE
         return _probe(args, fmt, Path(args.output))
     return report_into(args.output, lambda: _probe(args, fmt, None))
@@ -128,7 +122,8 @@ def _probe(args: argparse.Namespace, fmt: str, plot: Path | None) -> int:
     failed = has_errors(problems)
     if not specs:
         return EXIT_FINDINGS
-    missing = [m for m in ("torch", *(["matplotlib"] if plot else [])) if not _importable(m)]
+    needs = ("torch", *(["matplotlib"] if plot else []))
+    missing = [module for module in needs if importlib.util.find_spec(module) is None]
     if missing:
         err(f"resgen probe needs {' and '.join(missing)}: pip install 'resgen[probe]'")
         return EXIT_USAGE
@@ -146,6 +141,7 @@ def _probe(args: argparse.Namespace, fmt: str, plot: Path | None) -> int:
 
 def _results(specs: list[Spec], args: argparse.Namespace) -> tuple[list[ProbeResult], bool]:
     """Probe each spec in turn; one that fails is reported and the others still probed."""
+    from resgen.memory import out_of_memory
     from resgen.probe import probe_specs
 
     results, lost = [], False
@@ -159,7 +155,7 @@ def _results(specs: list[Spec], args: argparse.Namespace) -> tuple[list[ProbeRes
             if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
                 raise
             message = f"{spec.name}: allocating the batch failed: {exc}".splitlines()[0]
-            print_diagnostics([_memory_error(message)])
+            print_diagnostics([out_of_memory(message)])
             lost = True
     return results, lost
 
@@ -170,6 +166,7 @@ def _checked_specs(
     """The specs at the size to probe, each checked at it and small enough for this machine's
     memory; what is wrong with the others goes into `problems`."""
     from resgen.api import check_spec
+    from resgen.memory import too_big
     from resgen.probe import at_size, default_size
 
     specs = []
@@ -183,44 +180,12 @@ def _checked_specs(
         except ResgenError as exc:
             problems.extend(exc.diagnostics)
             continue
-        too_big = _too_big(analysis, args.batch, loaded.spec.name)
-        problems.extend(too_big)
-        if not too_big:
+        problem = too_big(analysis, args.batch, loaded.spec.name)
+        if problem is None:
             specs.append(loaded.spec)
+        else:
+            problems.append(problem)
     return specs
-
-
-def _too_big(analysis: Analysis, batch: int, name: str) -> list[Diagnostic]:
-    """A diagnostic when a probe would need more memory than the machine has, before torch runs.
-
-    Training mode keeps every node's output for the backward pass: 4 bytes per element.
-    """
-    import math
-
-    memory = _physical_memory()
-    per_sample = 4 * sum(math.prod(s) for s in analysis.shapes.values() if s)
-    if not memory or per_sample * batch <= memory:
-        return []
-    fits = max(memory // max(per_sample, 1), 0)
-    return [
-        _memory_error(
-            f"{name}: a batch of {batch:,} needs about {per_sample * batch / 2**30:,.1f} GiB of "
-            f"activations; this machine has {memory / 2**30:,.1f} GiB",
-            fits,
-        )
-    ]
-
-
-def _memory_error(message: str, fits: int | None = None) -> Diagnostic:
-    hint = f"use --batch {fits} or less" if fits and fits >= 2 else "use a smaller --batch"
-    return error("out-of-memory", message, None, hint=hint)
-
-
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # not on this platform
-        return None
 
 
 def _variants(specs: list[Spec], *, twin: bool, norm: bool) -> list[Spec]:
@@ -231,9 +196,3 @@ def _variants(specs: list[Spec], *, twin: bool, norm: bool) -> list[Spec]:
         if is_plain(spec):
             err(f"note: {spec.name} has no residual add, so it has no plain twin")
     return specs if norm else [strip_norm(spec) for spec in specs]
-
-
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None

@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
+from resgen.diagnostics import Diagnostic, printable, warning
+
 # Output formats by file extension; `dot` means the DOT text itself, no rendering.
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 DEFAULT_SUFFIX = ".svg"
@@ -75,3 +77,12 @@ def render(
 def _lines(stderr: bytes) -> list[str]:
     text = stderr.decode("utf-8", "replace")
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def dot_warning(line: str, fmt: str) -> Diagnostic:
+    """What `dot` said, passed on; for a shrunken bitmap, how to get a readable drawing."""
+    hint = None
+    if fmt == "png" and ("scaling" in line.lower() or "too large" in line.lower()):
+        hint = "draw to .svg or .pdf (no size limit), or use a lower --detail (block or stage)"
+    said = line.removeprefix("Warning: ").removeprefix("dot: ")
+    return warning("graphviz", f"dot: {printable(said)}", None, hint=hint)
