@@ -245,7 +245,7 @@ def load_module(source: str, name: str) -> ModuleType:
 
 
 def summarize(spec: SpecSource, *, extends_root: ExtendsRoot = None) -> dict[str, Any]:
-    """Return the numbers `resgen info -o json` prints: input, params, MACs, per-stage rows."""
+    """Return the numbers `resgen info -f json` prints: input, params, MACs, per-stage rows."""
     from resgen.report import info_json
 
     loaded, analysis = check_spec(spec, extends_root=extends_root)
