@@ -91,7 +91,8 @@ def _interpret(graph: ir.Graph, model: torch.nn.Module, x: torch.Tensor) -> torc
             y = F.max_pool2d(ins[0], k, s, p, ceil_mode=attrs["ceil_mode"])
         elif kind == ir.POOL:
             k, s, p = attrs["kernel"], attrs["stride"], attrs["padding"]
-            y = F.avg_pool2d(ins[0], k, s, p, ceil_mode=attrs["ceil_mode"],
+            end = attrs.get("pad_end", 0)  # zeros after the last row and column, averaged in
+            y = F.avg_pool2d(F.pad(ins[0], (0, end, 0, end)), k, s, p, ceil_mode=attrs["ceil_mode"],
                              count_include_pad=attrs.get("count_include_pad", True))  # fmt: skip
         elif kind == ir.GLOBAL_POOL:
             y = (

@@ -79,8 +79,8 @@ def _conv(op: ir.Conv, shape: ir.Shape) -> ir.Shape:
 
 def _pool(op: ir.Pool, shape: ir.Shape) -> ir.Shape:
     c, h, w = shape
-    k, s, p, ceil = op.kernel, op.stride, op.padding, op.ceil_mode
-    return (c, pool_out(h, k, s, p, ceil), pool_out(w, k, s, p, ceil))
+    k, s, p, ceil, end = op.kernel, op.stride, op.padding, op.ceil_mode, op.pad_end
+    return (c, pool_out(h + end, k, s, p, ceil), pool_out(w + end, k, s, p, ceil))
 
 
 def _pad(op: ir.Pad, shape: ir.Shape) -> ir.Shape:

@@ -43,8 +43,10 @@ def _spatial_op(op: ir.Op) -> Callable[[int], int] | None:
             return None
         return lambda h: conv_out(h, k, s, p, d)
     if isinstance(op, ir.Pool):
-        k, s, p, ceil = op.kernel, op.stride, op.padding, op.ceil_mode
-        return lambda h: pool_out(h, k, s, p, ceil)
+        k, s, p, ceil, end = op.kernel, op.stride, op.padding, op.ceil_mode, op.pad_end
+        if s == 1 and 2 * p + end == k - 1:
+            return None  # a "same" pool
+        return lambda h: pool_out(h + end, k, s, p, ceil)
     if isinstance(op, ir.Pad) and op.stride != 1:
         s = op.stride
         return lambda h: -(-h // s)

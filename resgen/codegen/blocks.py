@@ -13,6 +13,7 @@ from dataclasses import fields
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
+from resgen.codegen.walk import MODULES, Walk
 from resgen.graph import ir
 from resgen.graph.ir import Arg
 from resgen.graph.lower import BLOCK_KINDS
@@ -25,6 +26,7 @@ PARAMS = {
     "dilation": ("int", "1"),
     "first_dilation": ("int | None", "None"),  # None: the same as `dilation`
     "downsample": ("bool", "False"),
+    "dilated": ("bool", "False"),  # ResNet-D: the block opens a dilated stage (a stride-1 pool)
     "se_channels": ("int", "16"),  # SE: the squeeze's hidden width
     "eca_kernel": ("int", "3"),  # ECA: the 1-D conv's kernel size
     "residual": ("bool", "True"),
@@ -62,6 +64,7 @@ class BlockClass(NamedTuple):
     drop_path: bool
     shortcut: str  # "" or the ShortcutKind of the `downsample` module
     shortcut_items: tuple[Call, ...]  # the downsample Sequential's convs and norms
+    dilated_pool: bool  # some instance's shortcut pools at stride 1 (a `dilated` argument)
     lone_shortcut_item: bool  # a Sequential of one module, kept for its `downsample.0` keys
     stride_conv: str  # the branch conv that carries the stride, named in a comment
     stride_comment: bool  # say so beside the projection (the normal build)
@@ -106,7 +109,8 @@ def _block_class(
     rep = blocks[0]
     ops = dict(_members(graph, rep))
     fields_of = _arg_fields(ops.values())
-    params = _params(blocks, fields_of)
+    dilated_pool = any(pools_unstrided(graph, b) for b in blocks)
+    params = _params(blocks, fields_of, dilated_pool=dilated_pool)
     names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
     # Only a deploy graph marks fusions; every instance must agree on them.
     fused = _agreed_fusions(graph, blocks) if deploy else {}
@@ -114,8 +118,8 @@ def _block_class(
     shortcut = kinds.pop() if kinds else None
     with_shortcut = next((b for b in blocks if b.downsample), None)
     act_attr = "relu" if spec.act == "relu" else "act"
-    walk = _Walk(graph, rep, fused, act_attr)
-    branch = [rel for rel, op in ops.items() if "." not in rel and isinstance(op, _MODULES)]
+    walk = Walk(graph, rep, fused, act_attr)
+    branch = [rel for rel, op in ops.items() if "." not in rel and isinstance(op, MODULES)]
     convs = {rel: op for rel, op in ops.items() if rel in branch and isinstance(op, ir.Conv)}
     first = next(iter(convs))
     stride_conv = next((rel for rel, c in convs.items() if _is_arg(c.stride, "stride")), "")
@@ -144,10 +148,11 @@ def _block_class(
         attention_comment=_ECA_COMMENT if eca else "",
         adds=all(b.add is not None for b in blocks),
         residual_flag=_residual_flag(blocks),
-        drop_path=any(isinstance(op, ir.Drop) for op in ops.values()),
+        drop_path=any(b.drop_path > 0 for b in blocks),  # the first block's rate is 0
         shortcut=str(shortcut or ""),
         shortcut_items=(items := _shortcut_items(graph, with_shortcut, names)),
         lone_shortcut_item=len(items) == 1,
+        dilated_pool=dilated_pool,
         stride_conv=stride_conv,
         stride_comment=bool(stride_conv) and not deploy,
         shortcut_input=_shortcut_input(graph, with_shortcut, walk),
@@ -159,7 +164,6 @@ def _block_class(
     )
 
 
-_MODULES = (ir.Conv, ir.Norm, ir.Affine)
 _WEIGHTED = (ir.Conv, ir.Norm)
 
 
@@ -184,7 +188,9 @@ def _arg_fields(ops: Iterable[ir.Op]) -> dict[str, str]:
 _INT_FIELDS: dict[type, tuple[str, ...]] = {}  # op class -> the fields that can hold an Arg
 
 
-def _params(blocks: list[ir.Block], fields_of: dict[str, str]) -> tuple[Param, ...]:
+def _params(
+    blocks: list[ir.Block], fields_of: dict[str, str], *, dilated_pool: bool
+) -> tuple[Param, ...]:
     """The class's constructor parameters: those some instance sets away from the default."""
     values = [_block_args(b, fields_of) for b in blocks]
     used = {name for v in values for name in v}
@@ -195,6 +201,7 @@ def _params(blocks: list[ir.Block], fields_of: dict[str, str]) -> tuple[Param, .
         "dilation": dilated and "dilation" in used,
         "first_dilation": dilated and "first_dilation" in used,
         "downsample": any(b.downsample for b in blocks),
+        "dilated": dilated_pool,
         "se_channels": "se_channels" in used,
         "eca_kernel": "eca_kernel" in used,
         "residual": _residual_flag(blocks),
@@ -215,6 +222,8 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append(f"first_dilation={values['first_dilation']}")
     if block.downsample:
         args.append("downsample=True")
+    if cls.dilated_pool and pools_unstrided(graph, block):
+        args.append("dilated=True")
     for name in ("se_channels", "eca_kernel"):
         if name in names:
             args.append(f"{name}={values[name]}")
@@ -257,18 +266,27 @@ def _folds_here(graph: ir.Graph, block: ir.Block) -> bool:
     return any(norm.startswith(prefix) for norm in graph.graph["folds"])
 
 
+def pools_unstrided(graph: ir.Graph, block: ir.Block) -> bool:
+    """Whether the block's shortcut pools at stride 1 (timm's AvgPool2dSame)."""
+    node = f"{block.path}.downsample.0"
+    if node not in graph:
+        return False
+    op = ir.op(graph, node)
+    return isinstance(op, ir.Pool) and op.pad_end > 0
+
+
 def _shortcut_items(graph: ir.Graph, block: ir.Block | None, names: set[str]) -> tuple[Call, ...]:
     """The convs and norms of the downsample Sequential (a pool is the kind template's)."""
     if block is None:
         return ()
     items = []
     for rel, op in _members(graph, block):
-        if rel.startswith("downsample.") and isinstance(op, _MODULES):
+        if rel.startswith("downsample.") and isinstance(op, MODULES):
             items.append(module_call(op, names, first=False, indent=16))
     return tuple(items)
 
 
-def _shortcut_input(graph: ir.Graph, block: ir.Block | None, walk: _Walk) -> str:
+def _shortcut_input(graph: ir.Graph, block: ir.Block | None, walk: Walk) -> str:
     """The variable the shortcut reads: `x`, or `pre` (a pre-activation's projection)."""
     if block is None or block.add is None:
         return "x"
@@ -281,66 +299,3 @@ def _shortcut_input(graph: ir.Graph, block: ir.Block | None, walk: _Walk) -> str
         if rel is not None and mine.endswith(rel):
             return name
     return "x"
-
-
-class _Walk:
-    """The forward statements of a block's residual branch, from its nodes in order.
-
-    A statement nests ops until an activation (or a conv that runs its ReLU); later ops read its
-    value as `out`, or as `pre` for a pre-activation of the block's input. The closing activation
-    (and, fused, the last conv with the add) is the template's tail.
-    """
-
-    def __init__(self, graph: ir.Graph, block: ir.Block, fused: dict[str, str], act: str) -> None:
-        self.statements: list[Statement] = []
-        self.tail: Statement | None = None
-        self.var = {block.input: "x"}
-        self.block = block
-        prefix = block.path + "."
-        pending, start = "", ""
-        acts: list[str] = []
-        swallowed: set[str] = set()
-        for node in block.nodes:
-            data = ir.node(graph, node)
-            attr = node[len(prefix) :].split("#")[0]
-            if "." in attr or node in swallowed:
-                continue
-            op = data.op
-            if node == block.add or not isinstance(op, (*_MODULES, ir.Act)):
-                continue
-            if node == block.output and isinstance(op, ir.Act) and not block.preact:
-                acts.append(node)  # the closing activation
-                continue
-            (src,) = ir.inputs_of(graph, node)
-            inner = pending or self.var[src]
-            start = start if pending else src
-            how = fused.get(attr, "")
-            if how:
-                (after,) = graph.successors(node)
-                swallowed.add(block.output if how == "add_relu" else after)
-                if how == "add_relu":
-                    self.tail = Statement("", f"self.{attr}({inner}, identity)",
-                                          f"relu({attr}({inner}) + identity)")  # fmt: skip
-                elif after == block.output:
-                    self.tail = Statement("", f"self.{attr}({inner})", "conv and ReLU")
-                else:
-                    self._emit(f"self.{attr}({inner})", "conv and ReLU", after, start)
-                pending = ""
-                continue
-            call = f"self.{act if isinstance(op, ir.Act) else attr}({inner})"
-            if isinstance(op, ir.Act):
-                acts.append(node)
-                self._emit(call, "", node, start)
-                pending = ""
-            else:
-                pending = call
-        if pending:
-            self._emit(pending, "", "", start)
-        self.uses_act = any(a not in swallowed for a in acts)
-
-    def _emit(self, expr: str, comment: str, node: str, start: str) -> None:
-        b = self.block
-        target = "pre" if start == b.input and not self.statements and b.preact else "out"
-        self.statements.append(Statement(target, expr, comment))
-        if node:
-            self.var[node] = target

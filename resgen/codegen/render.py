@@ -157,6 +157,7 @@ HELPERS = (
     "ConvAddReLU",
     "FrozenBatchNorm2d",
     "PadShortcut",
+    "AvgPool2dSame",
     "SqueezeExcite",
     "EfficientChannelAttention",
     "DropPath",
@@ -176,6 +177,8 @@ def _helpers(classes: tuple[BlockClass, ...], outside: Outside) -> tuple[str, ..
         used.add("FusedConv2d")  # their base class
     if any(c.shortcut == ir.ShortcutKind.PAD for c in classes):
         used.add("PadShortcut")  # templates/shortcuts/pad.py.jinja
+    if any(c.dilated_pool for c in classes):
+        used.add("AvgPool2dSame")  # templates/shortcuts/avgpool_projection.py.jinja
     if any(c.drop_path for c in classes):
         used.add("DropPath")
     return tuple(h for h in HELPERS if h in used)

@@ -81,8 +81,8 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             return NORM_SHORT.get(norm, f"{norm} norm") if short else f"{norm} norm"
         case ir.Act(act=act):
             return act
-        case ir.Pool(kernel=k, pool=pool, stride=s):
-            return f"{_size(k)} {pool} pool{_stride(s)}"
+        case ir.Pool(kernel=k, pool=pool, stride=s, pad_end=end):
+            return f"{_size(k)} {pool} pool{_stride(s)}" + (", same" if end else "")
         case ir.GlobalPool(pool=pool):
             return f"global {pool} pool"
         case ir.Linear(out_features=features):

