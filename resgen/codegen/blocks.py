@@ -15,8 +15,8 @@ from typing import NamedTuple
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
 from resgen.codegen.walk import MODULES, Walk
 from resgen.graph import ir
+from resgen.graph.blocks import BLOCK_KINDS
 from resgen.graph.ir import Arg
-from resgen.graph.lower import BLOCK_KINDS
 from resgen.spec.model import Spec
 
 # Constructor parameters after the three widths, in signature order: (annotation, default).

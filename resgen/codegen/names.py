@@ -16,7 +16,7 @@ import sys
 from functools import cache
 
 from resgen.codegen.torch_modules import TORCH_MODULES
-from resgen.graph.lower import BLOCK_KINDS
+from resgen.graph.blocks import BLOCK_KINDS
 from resgen.resources import data_dir
 
 

@@ -1,0 +1,144 @@
+"""Lower one planned block into the graph: its branch, attention, shortcut, add and activation.
+
+Each block kind is one function from a planned `ir.Block` to its nodes, registered in
+`BLOCK_KINDS` with the class codegen names it after; the plan's constructor-argument fields are
+`ir.Arg`s, so the ops remember which argument gave each value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from resgen.graph import ir
+from resgen.graph.ir import Arg, ShortcutKind
+from resgen.graph.scope import Scope
+
+Branch = Callable[[Scope, ir.Block, str], tuple[str, str]]
+
+
+def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
+    """A block's branch, attention, drop-path, shortcut, add and closing activation."""
+    y, shortcut_in = BLOCK_KINDS[(block.type, block.preact)].branch(s, block, x)
+    y = _lower_attention(s, block, y)
+    if block.drop_path > 0:
+        y = s.add("drop_path", ir.Drop("path", block.drop_path), y)
+    add: str | None = None
+    out = y
+    if block.shortcut is not ShortcutKind.NONE:
+        add = out = s.add("add", ir.Add(), y, _lower_shortcut(s, block, shortcut_in))
+    if not block.preact:
+        out = s.relu(3 if block.type == "bottleneck" else 2, out)
+    return block.wired(x, out, add, tuple(s.added))
+
+
+def _named(value: int, name: str) -> int:
+    """A block argument passed under another name (a bottleneck's one 3x3 takes `dilation`)."""
+    return value.named(name) if isinstance(value, Arg) else value
+
+
+def _strides(s: Scope, b: ir.Block) -> tuple[int, int]:
+    """A bottleneck's (1x1, 3x3) strides: v1 strides its first 1x1, v1.5 its 3x3."""
+    return (b.stride, 1) if s.spec.block.stride_on == "1x1" else (1, b.stride)
+
+
+def _basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """Two 3x3 convs (He et al. 2015); the first carries the stride."""
+    y = s.conv_norm(1, x, b.in_channels, b.mid_channels, 3, stride=b.stride, groups=b.groups,
+                    dilation=b.first_dilation)  # fmt: skip
+    y = s.conv_norm(2, s.relu(1, y), b.mid_channels, b.out_channels, 3, dilation=b.dilation)
+    return y, x
+
+
+def _bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """1x1 reduce, 3x3, 1x1 expand (He et al. 2015)."""
+    s1, s2 = _strides(s, b)
+    y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.mid_channels, 1, stride=s1))
+    # A bottleneck has one 3x3: the class's `dilation` is the block's first dilation.
+    y = s.conv_norm(2, y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
+                    dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
+    y = s.conv_norm(3, s.relu(2, y), b.mid_channels, b.out_channels, 1)
+    return y, x
+
+
+def _preact_basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """Norm and activation before each 3x3 conv (He et al. 2016)."""
+    pre = s.relu(1, s.norm("bn1", x, b.in_channels))
+    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 3, stride=b.stride, groups=b.groups,
+               dilation=b.first_dilation)  # fmt: skip
+    y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    y = s.conv("conv2", y, b.mid_channels, b.out_channels, 3, dilation=b.dilation)
+    # A projection shortcut sees the pre-activated input; an identity one sees x itself.
+    return y, (pre if b.projection else x)
+
+
+def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
+    """Norm and activation before each conv of a bottleneck (He et al. 2016)."""
+    s1, s2 = _strides(s, b)
+    pre = s.relu(1, s.norm("bn1", x, b.in_channels))
+    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1, stride=s1)
+    y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
+               dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
+    y = s.relu(3, s.norm("bn3", y, b.mid_channels))
+    y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
+    return y, (pre if b.projection else x)
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    """One kind of residual block: its residual branch, and the class that code calls it."""
+
+    class_name: str  # the generated block class
+    template: str  # templates/blocks/<template>.py.jinja, which writes its docstring
+    branch: Branch
+
+
+# (block type, pre-activation) -> its kind. A new block kind is one function, one entry here and
+# one template; the order is the order block classes are written in.
+BLOCK_KINDS: dict[tuple[str, bool], BlockKind] = {
+    ("basic", False): BlockKind("BasicBlock", "basic", _basic),
+    ("bottleneck", False): BlockKind("Bottleneck", "bottleneck", _bottleneck),
+    ("basic", True): BlockKind("PreActBasicBlock", "preact_basic", _preact_basic),
+    ("bottleneck", True): BlockKind("PreActBottleneck", "preact_bottleneck", _preact_bottleneck),
+}
+
+
+def _lower_shortcut(s: Scope, b: ir.Block, x: str) -> str:
+    cin, cout, stride = b.in_channels, b.out_channels, b.stride
+    if b.shortcut is ShortcutKind.PAD:
+        return s.add("downsample", ir.Pad(stride, cout), x)
+    if b.shortcut is ShortcutKind.IDENTITY:
+        return x
+    with_norm = not b.preact  # pre-activation projections are a bare conv
+    first = 0
+    if b.shortcut is ShortcutKind.AVGPOOL_PROJECTION:
+        first = 1
+        if stride > 1:
+            pool = ir.Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False)
+            x = s.add("downsample.0", pool, x)
+        elif b.dilation > 1:
+            # timm: a dilated stage's first block still pools, at stride 1 ("same" padding).
+            pool = ir.Pool("avg", 2, 1, 0, ceil_mode=True, count_include_pad=False, pad_end=1)
+            x = s.add("downsample.0", pool, x)
+        stride = 1
+    x = s.conv(f"downsample.{first}", x, cin, cout, 1, stride)
+    return s.norm(f"downsample.{first + 1}", x, cout) if with_norm else x
+
+
+def _lower_attention(s: Scope, b: ir.Block, y: str) -> str:
+    attention = s.spec.block.attention
+    if attention is None:
+        return y
+    c = b.out_channels
+    pooled = s.add("se.mean", ir.GlobalPool("avg"), y)  # timm names both SE and ECA `se`
+    if attention.type == "se":
+        hidden = b.attention_size
+        g = s.conv("se.fc1", pooled, c, hidden, 1, bias=True)
+        g = s.act("se.act", g, "relu")
+        g = s.conv("se.fc2", g, hidden, c, 1, bias=True)
+    else:
+        k = b.attention_size
+        g = s.add("se.conv", ir.ChannelConv(k, (k - 1) // 2), pooled)
+    gate = s.act("se.gate", g, "sigmoid")
+    return s.add("se", ir.Mul(), y, gate)
