@@ -92,13 +92,27 @@ def test_diagnostics_name_a_path_the_user_can_open(tmp_path: Path) -> None:
     assert "::error file=../outside/bad.yaml,line=2" in folder.stdout
 
 
-@pytest.mark.parametrize("argv", SINGLE, ids=lambda a: a[0])
+# Commands that take folders of specs, as check and build do.
+FOLDERS = (["info"], ["draw", "-f", "dot", "-o", "out/"], ["resolve"], ["probe"])
+
+
+@pytest.mark.parametrize("argv", [["diff", "resnet18"]], ids=lambda a: a[0])
 def test_a_directory_is_not_a_spec(tmp_path: Path, argv: list[str]) -> None:
     for name in ("folder", "folder.yaml"):
         (tmp_path / name).mkdir(exist_ok=True)
         result = run_resgen(*argv, name, cwd=tmp_path)
         assert result.returncode == 1, (name, result.stderr)
         assert f"error[not-a-file]: spec {name} is a directory" in _clean(result)
+
+
+@pytest.mark.parametrize("argv", FOLDERS, ids=lambda a: a[0])
+def test_a_folder_without_specs_is_a_diagnostic(tmp_path: Path, argv: list[str]) -> None:
+    for name in ("folder", "folder.yaml"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        result = run_resgen(*argv, name, cwd=tmp_path)
+        assert result.returncode == 1, (name, result.stderr)
+        assert f"error[no-specs]: no .yaml, .yml or .json specs in {name}/" in _clean(result)
+        assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("argv", [["check"], ["build", "-o", "out"], *SINGLE], ids=lambda a: a[0])

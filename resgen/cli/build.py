@@ -17,6 +17,7 @@ from resgen.cli.common import (
     add_extends_root,
     err,
     expand_specs,
+    is_dir,
     print_diagnostics,
     write_reported,
 )
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         err("wrote nothing: two specs would write the same file")
         return EXIT_FINDINGS
     if args.check:
-        whole = not failed and all(Path(arg).is_dir() for arg in args.specs)
+        whole = not failed and all(is_dir(Path(arg)) for arg in args.specs)
         as_json = args.format == "json"
         drift = report_drift(outputs, out_dir, orphans=whole, records=records, as_json=as_json)
         if drift:

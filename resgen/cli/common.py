@@ -82,7 +82,7 @@ def expand_specs(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[D
     problems: list[Diagnostic] = []
     for arg in args:
         path = Path(arg)
-        if path.is_dir():
+        if is_dir(path):
             files, problem = _spec_files(path)
             if problem is not None:
                 problems.append(problem)
@@ -103,8 +103,16 @@ def expand_each(args: Sequence[str]) -> tuple[list[tuple[SpecArg, str]], list[Di
     for spec, name in found:
         first.setdefault(name, spec)
     unique = [(spec, name) for name, spec in first.items()]
-    several = len(args) > 1 or any(Path(arg).is_dir() for arg in args)
+    several = len(args) > 1 or any(is_dir(Path(arg)) for arg in args)
     return unique, problems, several
+
+
+def is_dir(path: Path) -> bool:
+    """Whether `path` is a folder; False where it cannot be looked at (loading it says why)."""
+    try:
+        return path.is_dir()
+    except OSError:  # Path.is_dir passes on EACCES, among others
+        return False
 
 
 def _spec_files(folder: Path) -> tuple[list[Path], Diagnostic | None]:

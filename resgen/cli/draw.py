@@ -17,6 +17,7 @@ from resgen.cli.common import (
     add_extends_root,
     err,
     expand_each,
+    is_dir,
     load_or_report,
     print_diagnostics,
     write_output,
@@ -186,7 +187,7 @@ def plan_output(out: str | None, fmt: str | None, *, several: bool) -> Plan | No
     if out is None:
         return Plan(fmt or "svg", folder=path)
     named = out != STDOUT and path.suffix.lower() in SUFFIXES
-    if path.is_dir() or out.endswith(("/", os.sep)) or (several and not named and out != STDOUT):
+    if is_dir(path) or out.endswith(("/", os.sep)) or (several and not named and out != STDOUT):
         return Plan(fmt or "svg", folder=path, level_names=True)
     if several:
         hint = "give a folder (-o drawings/), which gets <name>.svg for each spec"

@@ -23,6 +23,7 @@ from resgen.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     err,
+    is_dir,
     print_diagnostics,
     write_output,
 )
@@ -167,7 +168,7 @@ def output_is_file(output: str | None, what: str) -> bool:
     if output is None:
         refuse("needs-output", f"this writes {what}, which needs a file", None, "add -o FILE")
         return False
-    if not (Path(output).is_dir() or output.endswith(("/", os.sep))):
+    if not (is_dir(Path(output)) or output.endswith(("/", os.sep))):
         return True
     message = f"-o {output} is a folder, and this command writes {what} to one file"
     hint = f"name a file inside it (-o {Path(output) / 'NAME'}), or leave out -o for stdout"
