@@ -139,6 +139,15 @@ CASES: dict[str, tuple[str, str, str]] = {
         "shortcut",
         _spec("shortcut: pad"),
     ),
+    "anti_alias where nothing downsamples": (
+        _spec(
+            "anti_alias: blur",
+            "stem: {pool: none}",
+            stages=_bottleneck_stages("{depth: 1, width: 64}"),
+        ),
+        "anti_alias",
+        _spec("anti_alias: blur", "stem: {pool: none}"),
+    ),
     "output_stride at or above the network's stride": (
         _spec("output_stride: 32"),
         "output_stride",

@@ -65,8 +65,20 @@ CASES = [
          "resnet26d", {"global_pool": "max", "num_classes": 10}),
     Case("resnet18d-features", _variant("resnet18d", head={"classes": 0}), "resnet18d",
          {"num_classes": 0}),
+    # Anti-aliased downsampling by 2x2 average pools, in every layout it meets.
+    Case("resnetaa50d-os16", _variant("resnetaa50d", output_stride=16), "resnetaa50d",
+         {"output_stride": 16}),
+    # Blur-pools: a dilated stage's first block blurs at stride 1 (an `aa` argument).
+    Case("resnetblur50-os8", _variant("resnetblur50", output_stride=8), "resnetblur50",
+         {"output_stride": 8}),
+    Case("resnetblur18-os16", _variant("resnetblur18", output_stride=16), "resnetblur18",
+         {"output_stride": 16}),
 ]  # fmt: skip
-GIANTS: set[str] = set()  # logits take seconds each: a `slow` test
+SHIPPED = ["resnetaa34d", "resnetaa50", "resnetaa50d", "resnetaa101d", "seresnetaa50d",
+           "seresnextaa101d_32x8d", "seresnextaa201d_32x8d",
+           "resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d"]  # fmt: skip
+CASES += [Case(name, name, name, {}) for name in SHIPPED]
+GIANTS = {"seresnextaa101d_32x8d", "seresnextaa201d_32x8d"}  # logits take seconds: `slow`
 
 
 def _params(cases: list[Case], *, logits: bool = False) -> list[Any]:
@@ -166,3 +178,11 @@ def test_loads_timm_weights_and_matches_logits(case: Case) -> None:
             assert torch.equal(got, expected), (
                 f"train={train} size={x.shape[-1]}: {(got - expected).abs().max()}"
             )
+
+
+def test_drop_path_reaches_every_block_after_the_first() -> None:
+    """The first block's rate is 0, so its class must not decide whether DropPath is built."""
+    model = resgen.build_model(_variant("resnet18", drop_path=0.3))
+    stages = (model.layer1, model.layer2, model.layer3, model.layer4)
+    rates = [block.drop_path.rate for stage in stages for block in stage]
+    assert rates == pytest.approx([0.3 * i / 7 for i in range(8)])

@@ -1,8 +1,9 @@
 """Static counts: parameters and multiply-adds (MACs) of every node.
 
 Convention (torchvision's "GFLOPS", the ResNet paper's "FLOPs"): MACs of convolutions and
-linear layers only, per input sample; norms, activations, pools and adds count 0, and biases
-are ignored. This equals torch.utils.flop_counter.FlopCounterMode's total / 2.
+linear layers only, per input sample (a blur-pool is a depthwise 3x3 conv with a fixed filter, so
+it counts); norms, activations, pools and adds count 0, and biases are ignored. This equals
+torch.utils.flop_counter.FlopCounterMode's total / 2.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def count_macs(op: ir.Op, out_shape: ir.Shape | None) -> int:
         return op.in_features * op.out_features
     if isinstance(op, ir.ChannelConv):
         return out_shape[0] * op.kernel
+    if isinstance(op, ir.BlurPool):  # a depthwise 3x3 conv with a fixed filter
+        c, h, w = out_shape
+        return c * h * w * 9
     return 0
 
 

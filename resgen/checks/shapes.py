@@ -26,6 +26,11 @@ def pool_out(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool)
     return out
 
 
+def blur_out(size: int, stride: int) -> int:
+    """Output length of a 3x3 blur-pool (reflect padding 1); 0 where reflect padding fails."""
+    return (size - 1) // stride + 1 if size >= 2 else 0
+
+
 def fmt_shape(shape: ir.Shape | None) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
@@ -89,6 +94,11 @@ def _pad(op: ir.Pad, shape: ir.Shape) -> ir.Shape:
     return (op.out_channels, -(-h // s), -(-w // s))  # x[:, :, ::s, ::s]
 
 
+def _blur_pool(op: ir.BlurPool, shape: ir.Shape) -> ir.Shape:
+    c, h, w = shape
+    return (c, blur_out(h, op.stride), blur_out(w, op.stride))
+
+
 def _channel_conv(op: ir.ChannelConv, shape: ir.Shape) -> ir.Shape:
     return (conv_out(shape[0], op.kernel, 1, op.padding), *shape[1:])
 
@@ -103,6 +113,7 @@ _APPLY: dict[type, Callable[[Any, ir.Shape], ir.Shape]] = {
     ir.Linear: lambda op, shape: (op.out_features,),
     ir.Pad: _pad,
     ir.ChannelConv: _channel_conv,
+    ir.BlurPool: _blur_pool,
 }
 
 

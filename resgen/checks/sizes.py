@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from resgen.checks.shapes import apply_op, conv_out, pool_out
+from resgen.checks.shapes import apply_op, blur_out, conv_out, pool_out
 from resgen.graph import ir
 
 MAX_SIZE = 1024
@@ -47,6 +47,9 @@ def _spatial_op(op: ir.Op) -> Callable[[int], int] | None:
         if s == 1 and 2 * p + end == k - 1:
             return None  # a "same" pool
         return lambda h: pool_out(h + end, k, s, p, ceil)
+    if isinstance(op, ir.BlurPool):
+        stride = op.stride  # even at stride 1: reflect padding fails below 2 pixels
+        return lambda h: blur_out(h, stride)
     if isinstance(op, ir.Pad) and op.stride != 1:
         s = op.stride
         return lambda h: -(-h // s)

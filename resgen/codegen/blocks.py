@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import fields
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
-from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
+from resgen.codegen.calls import Call, Decl, Statement, aa_call, act_call, module_call
 from resgen.codegen.walk import MODULES, Walk
 from resgen.graph import ir
 from resgen.graph.blocks import BLOCK_KINDS
@@ -27,6 +27,7 @@ PARAMS = {
     "first_dilation": ("int | None", "None"),  # None: the same as `dilation`
     "downsample": ("bool", "False"),
     "dilated": ("bool", "False"),  # ResNet-D: the block opens a dilated stage (a stride-1 pool)
+    "aa": ("bool", "False"),  # blur even at stride 1 (the first block of a dilated stage)
     "se_channels": ("int", "16"),  # SE: the squeeze's hidden width
     "eca_kernel": ("int", "3"),  # ECA: the 1-D conv's kernel size
     "residual": ("bool", "True"),
@@ -49,6 +50,7 @@ class BlockClass(NamedTuple):
     deploy: bool
     folded: bool  # deploy: norms were folded into this class's convs
     stride_on_1x1: bool
+    aa: str  # "" | "avg" | "blur": a strided block pools after its strided conv (anti-aliasing)
     grouped: bool
     reduces: bool  # every instance's first 1x1 narrows (or keeps) the width: "1x1 reduce"
     expands: bool  # every instance's last 1x1 widens: "1x1 expand"
@@ -106,62 +108,110 @@ def _block_args(block: ir.Block, fields_of: dict[str, str]) -> dict[str, int]:
 def _block_class(
     graph: ir.Graph, spec: Spec, blocks: list[ir.Block], template: str, *, deploy: bool
 ) -> BlockClass:
-    rep = blocks[0]
+    # The representative: the first block with an anti-aliasing pool if some have one (a stride-1
+    # block of the class has none), else the first.
+    rep = next((b for b in blocks if aa_stride(graph, b)), blocks[0])
     ops = dict(_members(graph, rep))
     fields_of = _arg_fields(ops.values())
-    dilated_pool = any(pools_unstrided(graph, b) for b in blocks)
-    params = _params(blocks, fields_of, dilated_pool=dilated_pool)
+    flags = {
+        "dilated": any(pools_unstrided(graph, b) for b in blocks),
+        "aa": any(aa_stride(graph, b) == 1 for b in blocks),  # a dilated stage's blur
+    }
+    params = _params(blocks, fields_of, flags)
     names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
     # Only a deploy graph marks fusions; every instance must agree on them.
     fused = _agreed_fusions(graph, blocks) if deploy else {}
-    kinds = {b.shortcut for b in blocks if b.downsample}
-    shortcut = kinds.pop() if kinds else None
-    with_shortcut = next((b for b in blocks if b.downsample), None)
     act_attr = "relu" if spec.act == "relu" else "act"
     walk = Walk(graph, rep, fused, act_attr)
-    branch = [rel for rel, op in ops.items() if "." not in rel and isinstance(op, MODULES)]
-    convs = {rel: op for rel, op in ops.items() if rel in branch and isinstance(op, ir.Conv)}
-    first = next(iter(convs))
-    stride_conv = next((rel for rel, c in convs.items() if _is_arg(c.stride, "stride")), "")
+    branch = [rel for rel, op in ops.items() if "." not in rel and isinstance(op, _DECLARED)]
+    strided = [rel for rel in branch if _is_arg(getattr(ops[rel], "stride", 1), "stride")]
     attention = _attention(spec)
     eca = attention is not None and attention.call.callee == "EfficientChannelAttention"
-    modules = tuple(
-        Decl(rel, module_call(ops[rel], names, first=rel == first, indent=8, attr=rel,
-                              fused=fused.get(rel, "")))
-        for rel in branch
-    )  # fmt: skip
     return BlockClass(
         name=class_of(rep),
         template=template,
         deploy=deploy,
         folded=bool(graph.graph.get("folds")) and _folds_here(graph, rep),
         stride_on_1x1=spec.block.stride_on == "1x1",
+        aa=spec.anti_alias or "",
         grouped="groups" in names,
         reduces=all(b.mid_channels <= b.in_channels for b in blocks),
         expands=all(b.out_channels > b.mid_channels for b in blocks),
         params=params,
         arg_fields=tuple(fields_of.items()),
         defaults_dilation="first_dilation" in names,
-        modules=modules,
+        modules=_modules(ops, branch, names, fused, aa_flag=flags["aa"]),
         act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
         attention=attention,
         attention_comment=_ECA_COMMENT if eca else "",
         adds=all(b.add is not None for b in blocks),
         residual_flag=_residual_flag(blocks),
         drop_path=any(b.drop_path > 0 for b in blocks),  # the first block's rate is 0
-        shortcut=str(shortcut or ""),
-        shortcut_items=(items := _shortcut_items(graph, with_shortcut, names)),
-        lone_shortcut_item=len(items) == 1,
-        dilated_pool=dilated_pool,
-        stride_conv=stride_conv,
-        stride_comment=bool(stride_conv) and not deploy,
-        shortcut_input=_shortcut_input(graph, with_shortcut, walk),
-        names_pre=rep.preact and bool(shortcut and shortcut.has_conv),
+        **_shortcut_fields(graph, blocks, names, walk, dilated_pool=flags["dilated"]),
+        stride_conv=strided[0] if strided else "",
+        stride_comment=bool(strided) and not deploy,
         statements=tuple(walk.statements),
         fused_tail=walk.tail,
         closing="out" if rep.preact else f"self.{act_attr}(out)",
         zero_init=next(rel for rel in reversed(branch) if isinstance(ops[rel], _WEIGHTED)),
     )
+
+
+# The branch's modules that the class declares, in order: convs, norms and the `aa` pool.
+_DECLARED = (*MODULES, ir.Pool, ir.BlurPool)
+
+
+def _modules(
+    ops: dict[str, ir.Op], branch: list[str], names: set[str], fused: dict[str, str], *,
+    aa_flag: bool,
+) -> tuple[Decl, ...]:  # fmt: skip
+    """The branch's module declarations; the first conv is written out in full."""
+    first = next(rel for rel in branch if isinstance(ops[rel], ir.Conv))
+    decls = []
+    for rel in branch:
+        op = ops[rel]
+        if isinstance(op, (ir.Pool, ir.BlurPool)):
+            decls.append(Decl(rel, aa_call(op, names), guard="aa" if aa_flag else "stride > 1",
+                              comment=_AA_COMMENTS[type(op)]))  # fmt: skip
+            continue
+        call = module_call(op, names, first=rel == first, indent=8, attr=rel,
+                           fused=fused.get(rel, ""))  # fmt: skip
+        decls.append(Decl(rel, call))
+    return tuple(decls)
+
+
+_AA_COMMENTS = {
+    ir.Pool: "Anti-aliasing: a strided block's conv keeps the resolution, a 2x2 average halves it.",
+    ir.BlurPool: "Anti-aliasing: a strided block's conv keeps the resolution, then it blurs and "
+    "subsamples.",
+}
+
+
+class _ShortcutFields(TypedDict):
+    shortcut: str
+    shortcut_items: tuple[Call, ...]
+    lone_shortcut_item: bool
+    dilated_pool: bool
+    shortcut_input: str
+    names_pre: bool
+
+
+def _shortcut_fields(
+    graph: ir.Graph, blocks: list[ir.Block], names: set[str], walk: Walk, *, dilated_pool: bool
+) -> _ShortcutFields:
+    """The BlockClass fields of the `downsample` module, from the first block that has one."""
+    kinds = {b.shortcut for b in blocks if b.downsample}
+    shortcut = kinds.pop() if kinds else None
+    with_shortcut = next((b for b in blocks if b.downsample), None)
+    items = _shortcut_items(graph, with_shortcut, names)
+    return {
+        "shortcut": str(shortcut or ""),
+        "shortcut_items": items,
+        "lone_shortcut_item": len(items) == 1,
+        "dilated_pool": dilated_pool,
+        "shortcut_input": _shortcut_input(graph, with_shortcut, walk),
+        "names_pre": blocks[0].preact and bool(shortcut and shortcut.has_conv),
+    }
 
 
 _WEIGHTED = (ir.Conv, ir.Norm)
@@ -189,7 +239,7 @@ _INT_FIELDS: dict[type, tuple[str, ...]] = {}  # op class -> the fields that can
 
 
 def _params(
-    blocks: list[ir.Block], fields_of: dict[str, str], *, dilated_pool: bool
+    blocks: list[ir.Block], fields_of: dict[str, str], flags: dict[str, bool]
 ) -> tuple[Param, ...]:
     """The class's constructor parameters: those some instance sets away from the default."""
     values = [_block_args(b, fields_of) for b in blocks]
@@ -201,7 +251,8 @@ def _params(
         "dilation": dilated and "dilation" in used,
         "first_dilation": dilated and "first_dilation" in used,
         "downsample": any(b.downsample for b in blocks),
-        "dilated": dilated_pool,
+        "dilated": flags["dilated"],
+        "aa": flags["aa"],
         "se_channels": "se_channels" in used,
         "eca_kernel": "eca_kernel" in used,
         "residual": _residual_flag(blocks),
@@ -224,6 +275,8 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append("downsample=True")
     if cls.dilated_pool and pools_unstrided(graph, block):
         args.append("dilated=True")
+    if "aa" in names and aa_stride(graph, block):
+        args.append("aa=True")
     for name in ("se_channels", "eca_kernel"):
         if name in names:
             args.append(f"{name}={values[name]}")
@@ -264,6 +317,16 @@ def _agreed_fusions(graph: ir.Graph, blocks: list[ir.Block]) -> dict[str, str]:
 def _folds_here(graph: ir.Graph, block: ir.Block) -> bool:
     prefix = block.path + "."
     return any(norm.startswith(prefix) for norm in graph.graph["folds"])
+
+
+def aa_stride(graph: ir.Graph, block: ir.Block) -> int:
+    """The stride of the block's anti-aliasing pool (module `aa`); 0 when it has none."""
+    node = f"{block.path}.aa"
+    if node not in graph:
+        return 0
+    op = ir.op(graph, node)
+    assert isinstance(op, (ir.Pool, ir.BlurPool))
+    return int(op.stride)
 
 
 def pools_unstrided(graph: ir.Graph, block: ir.Block) -> bool:

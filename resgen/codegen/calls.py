@@ -27,11 +27,13 @@ class Call(NamedTuple):
 
 
 class Decl(NamedTuple):
-    """`self.<attr> = <call>` in a constructor."""
+    """`self.<attr> = <call>` in a constructor; with a guard, `<call> if <guard> else Identity`."""
 
     attr: str
     call: Call
     items: tuple[()] = ()  # a Sequential's modules (resgen.codegen.stem); a Decl has none
+    guard: str = ""  # when the module is built; nn.Identity() otherwise
+    comment: str = ""  # a line above the declaration
 
 
 class Statement(NamedTuple):
@@ -50,7 +52,7 @@ def value_of(value: int, names: set[str]) -> str:
 def module_call(
     op: ir.Op, names: set[str], *, first: bool, indent: int, attr: str = "", fused: str = ""
 ) -> Call:
-    """The constructor call of a block's conv, norm or affine module."""
+    """The constructor call of a conv, norm, affine or pool module."""
     if isinstance(op, ir.Conv):
         args = [value_of(op.in_channels, names), value_of(op.out_channels, names)]
         args.append(f"kernel_size={op.kernel}")
@@ -71,8 +73,22 @@ def module_call(
         return Call(callee, tuple(args), exploded)
     if isinstance(op, ir.Affine):
         return Call("Affine", (value_of(op.channels, names),), False)
+    if isinstance(op, ir.Pool):
+        callee = "nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d"
+        padding = (f"padding={op.padding}",) if op.padding else ()
+        return Call(callee, (f"kernel_size={op.kernel}", f"stride={op.stride}", *padding), False)
+    if isinstance(op, ir.BlurPool):
+        return Call("BlurPool2d", (value_of(op.channels, names), f"stride={op.stride}"), False)
     assert isinstance(op, ir.Norm), op
     return Call(*_norm_ctor(op, value_of(op.channels, names)), False)
+
+
+def aa_call(op: ir.Pool | ir.BlurPool, names: set[str]) -> Call:
+    """A block's anti-aliasing pool: `nn.AvgPool2d(stride)`, `BlurPool2d(mid_channels, stride)`."""
+    stride = value_of(op.stride, names)
+    if isinstance(op, ir.Pool):
+        return Call("nn.AvgPool2d", (stride,), False)
+    return Call("BlurPool2d", (value_of(op.channels, names), stride), False)
 
 
 def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:

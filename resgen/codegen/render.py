@@ -158,6 +158,7 @@ HELPERS = (
     "FrozenBatchNorm2d",
     "PadShortcut",
     "AvgPool2dSame",
+    "BlurPool2d",
     "SqueezeExcite",
     "EfficientChannelAttention",
     "DropPath",

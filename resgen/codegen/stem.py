@@ -52,12 +52,12 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     pools: list[Decl | Sequential] = []
     for attr in dict.fromkeys(_module(n) for n, d in stem_nodes if not isinstance(d.op, ir.Act)):
         members = [(n, d.op) for n, d in stem_nodes if _module(n) == attr]
+        # The stem's pool (whatever it is, timm calls it `maxpool`) comes after its activation.
+        where = pools if attr == "maxpool" else decls
         if "." in members[0][0]:
-            decls.append(Sequential(attr, _sequential(attr, members, folds, spec)))
-        elif isinstance(members[0][1], ir.Pool):
-            pools.append(Decl(attr, _call(members[0][1], attr)))
+            where.append(Sequential(attr, _sequential(attr, members, folds, spec)))
         else:
-            decls.append(Decl(attr, _call(members[0][1], attr)))
+            where.append(Decl(attr, _call(members[0][1], attr)))
     if uses_act:  # declared where torchvision declares it: after the stem's norm
         decls.append(Decl(act_attr, act_call(spec)))
     decls += pools
@@ -87,9 +87,6 @@ def _module(node: str) -> str:
 
 
 def _call(op: ir.Op, attr: str) -> Call:
-    if isinstance(op, ir.Pool):
-        args = (f"kernel_size={op.kernel}", f"stride={op.stride}", f"padding={op.padding}")
-        return Call("nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d", args, False)
     fused = op.fused if isinstance(op, ir.Conv) else ""
     return module_call(op, _NAMES, first=False, indent=8, attr=attr, fused=fused)
 

@@ -10,6 +10,8 @@ from resgen.graph import ir
 
 # The nodes a statement calls: modules that are attributes of the block.
 MODULES = (ir.Conv, ir.Norm, ir.Affine)
+_POOLS = (ir.Pool, ir.BlurPool)  # the anti-aliasing pool, `aa`
+_CALLED = (*MODULES, ir.Act, *_POOLS)
 
 
 class Walk:
@@ -35,7 +37,7 @@ class Walk:
             if "." in attr or node in swallowed:
                 continue
             op = data.op
-            if node == block.add or not isinstance(op, (*MODULES, ir.Act)):
+            if node == block.add or not isinstance(op, _CALLED):
                 continue
             if node == block.output and isinstance(op, ir.Act) and not block.preact:
                 acts.append(node)  # the closing activation
@@ -57,8 +59,9 @@ class Walk:
                 pending = ""
                 continue
             call = f"self.{act if isinstance(op, ir.Act) else attr}({inner})"
-            if isinstance(op, ir.Act):
-                acts.append(node)
+            if isinstance(op, (ir.Act, *_POOLS)):  # a statement of its own ends here
+                if isinstance(op, ir.Act):
+                    acts.append(node)
                 self._emit(call, "", node, start)
                 pending = ""
             else:

@@ -38,15 +38,45 @@ def _named(value: int, name: str) -> int:
 
 
 def _strides(s: Scope, b: ir.Block) -> tuple[int, int]:
-    """A bottleneck's (1x1, 3x3) strides: v1 strides its first 1x1, v1.5 its 3x3."""
+    """A bottleneck's (1x1, 3x3) strides: v1 strides its first 1x1, v1.5 its 3x3; an
+    anti-aliased block strides neither (its `aa` pool does)."""
+    if _aa_stride(s, b):
+        return 1, 1
     return (b.stride, 1) if s.spec.block.stride_on == "1x1" else (1, b.stride)
+
+
+def _aa_stride(s: Scope, b: ir.Block) -> int:
+    """The stride of the block's anti-aliasing pool; 0 for none (timm's `use_aa`)."""
+    kind = s.spec.anti_alias
+    if kind is None:
+        return 0
+    if b.stride > 1:
+        return b.stride
+    # timm blurs a dilated stage's first block at stride 1 too (an average would be a no-op).
+    return b.stride if kind == "blur" and b.first_dilation != b.dilation else 0
+
+
+def _anti_alias(s: Scope, b: ir.Block, y: str, channels: int) -> str:
+    """The `aa` pool after the strided conv's activation, if the block has one."""
+    if not _aa_stride(s, b):
+        return y
+    if s.spec.anti_alias == "blur":
+        return s.add("aa", ir.BlurPool(channels, b.stride), y)
+    return s.add("aa", ir.Pool("avg", b.stride, b.stride, 0, ceil_mode=False), y)
+
+
+def _aa_after(s: Scope, conv: str) -> bool:
+    """Whether the `aa` pool follows the activation after a bottleneck's `conv` (1x1 or 3x3)."""
+    return s.spec.block.stride_on == conv
 
 
 def _basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     """Two 3x3 convs (He et al. 2015); the first carries the stride."""
-    y = s.conv_norm(1, x, b.in_channels, b.mid_channels, 3, stride=b.stride, groups=b.groups,
+    stride = 1 if _aa_stride(s, b) else b.stride
+    y = s.conv_norm(1, x, b.in_channels, b.mid_channels, 3, stride=stride, groups=b.groups,
                     dilation=b.first_dilation)  # fmt: skip
-    y = s.conv_norm(2, s.relu(1, y), b.mid_channels, b.out_channels, 3, dilation=b.dilation)
+    y = _anti_alias(s, b, s.relu(1, y), b.mid_channels)
+    y = s.conv_norm(2, y, b.mid_channels, b.out_channels, 3, dilation=b.dilation)
     return y, x
 
 
@@ -54,19 +84,25 @@ def _bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     """1x1 reduce, 3x3, 1x1 expand (He et al. 2015)."""
     s1, s2 = _strides(s, b)
     y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.mid_channels, 1, stride=s1))
+    if _aa_after(s, "1x1"):
+        y = _anti_alias(s, b, y, b.mid_channels)
     # A bottleneck has one 3x3: the class's `dilation` is the block's first dilation.
     y = s.conv_norm(2, y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
                     dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
-    y = s.conv_norm(3, s.relu(2, y), b.mid_channels, b.out_channels, 1)
+    y = s.relu(2, y)
+    if _aa_after(s, "3x3"):
+        y = _anti_alias(s, b, y, b.mid_channels)
+    y = s.conv_norm(3, y, b.mid_channels, b.out_channels, 1)
     return y, x
 
 
 def _preact_basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     """Norm and activation before each 3x3 conv (He et al. 2016)."""
     pre = s.relu(1, s.norm("bn1", x, b.in_channels))
-    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 3, stride=b.stride, groups=b.groups,
+    stride = 1 if _aa_stride(s, b) else b.stride
+    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 3, stride=stride, groups=b.groups,
                dilation=b.first_dilation)  # fmt: skip
-    y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    y = _anti_alias(s, b, s.relu(2, s.norm("bn2", y, b.mid_channels)), b.mid_channels)
     y = s.conv("conv2", y, b.mid_channels, b.out_channels, 3, dilation=b.dilation)
     # A projection shortcut sees the pre-activated input; an identity one sees x itself.
     return y, (pre if b.projection else x)
@@ -78,9 +114,13 @@ def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     pre = s.relu(1, s.norm("bn1", x, b.in_channels))
     y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1, stride=s1)
     y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    if _aa_after(s, "1x1"):
+        y = _anti_alias(s, b, y, b.mid_channels)
     y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
                dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
     y = s.relu(3, s.norm("bn3", y, b.mid_channels))
+    if _aa_after(s, "3x3"):
+        y = _anti_alias(s, b, y, b.mid_channels)
     y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
     return y, (pre if b.projection else x)
 

@@ -32,6 +32,7 @@ MUL = "mul"
 DROP = "drop"
 CHANNEL_CONV = "channel_conv"
 AFFINE = "affine"
+BLUR_POOL = "blur_pool"
 
 RESIDUAL_PORT = 0
 SHORTCUT_PORT = 1
@@ -195,9 +196,21 @@ class ChannelConv:
     padding: int
 
 
+@dataclass(frozen=True, slots=True)
+class BlurPool:
+    """A 3x3 binomial blur per channel (reflect padding 1), then subsampling by `stride`.
+
+    Anti-aliased downsampling (Zhang 2019; timm's BlurPool2d). Reflect padding needs 2 pixels.
+    """
+
+    kind: ClassVar[str] = BLUR_POOL
+    channels: int
+    stride: int
+
+
 Op: TypeAlias = (
     Input | Conv | Norm | Affine | Act | Pool | GlobalPool | Add | Flatten | Linear | Pad | Mul
-    | Drop | ChannelConv
+    | Drop | ChannelConv | BlurPool
 )  # fmt: skip
 
 

@@ -153,8 +153,18 @@ def _lower_stem(s: Scope, x: str) -> str:
     if stem.norm:
         x = s.act(s.act_name, s.norm("bn1", x, stem.out_width))
     if stem.has_pool:
-        x = s.add("maxpool", ir.Pool("max", 3, 2, 1, ceil_mode=False), x)
+        x = _lower_stem_pool(s, x, stem.out_width)
     return x
+
+
+def _lower_stem_pool(s: Scope, x: str, channels: int) -> str:
+    """The stem's pool, `maxpool` whatever it is (timm keeps the name for its weights)."""
+    if s.spec.anti_alias == "avg":
+        return s.add("maxpool", ir.Pool("avg", 2, 2, 0, ceil_mode=False), x)
+    if s.spec.anti_alias == "blur":
+        x = s.add("maxpool.0", ir.Pool("max", 3, 1, 1, ceil_mode=False), x)
+        return s.add("maxpool.1", ir.BlurPool(channels, 2), x)
+    return s.add("maxpool", ir.Pool("max", 3, 2, 1, ceil_mode=False), x)
 
 
 def _lower_head(s: Scope, x: str, channels: int) -> None:

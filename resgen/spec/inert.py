@@ -184,3 +184,8 @@ def stride_exceeds_output_stride(spec: Spec, where: Path) -> bool:
     for stage in spec.stages:
         stride *= stage.stride
     return spec.output_stride is not None and stride > spec.output_stride
+
+
+def something_downsamples(spec: Spec, where: Path) -> bool:
+    """The stem has a pool or some stage a stride: `anti_alias` changes how they downsample."""
+    return spec.stem.has_pool or any(stage.stride > 1 for stage in spec.stages)

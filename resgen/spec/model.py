@@ -302,6 +302,21 @@ class Spec(_Model):
             "a smaller `output_stride` dilates the last stages; else remove it",
         ),
     )
+    anti_alias: Literal["avg", "blur"] | None = Field(
+        None,
+        description="Anti-aliased downsampling (Zhang 2019; timm's aa_layer): a strided block "
+        "runs its strided conv at stride 1 and pools after that conv's activation (module `aa`); "
+        "the stem's max-pool becomes such a pool too. avg: a 2x2 average pool (timm's "
+        "nn.AvgPool2d), which replaces the stem's max-pool; blur: a 3x3 binomial blur with "
+        "reflect padding, then subsampling (timm's BlurPool2d), after a stride-1 max-pool in the "
+        "stem. Default: none (strided convs and a strided max-pool).",
+        json_schema_extra=when(
+            inert.something_downsamples,
+            "anti-aliasing changes how the network downsamples, and neither the stem nor any "
+            "stage does (no stem pool, no stage with a stride)",
+            "give the stem a pool or a stage `stride: 2`, or remove `anti_alias`",
+        ),
+    )
     head: HeadSpec = Field(
         default_factory=lambda: HeadSpec(),
         description="Pooling, classifier.",

@@ -11,7 +11,9 @@ import re
 # A family's spelling, for the letters before a part's digits; and parts spelt as acronyms.
 _WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "wide": "Wide", "seresnet": "SEResNet",
           "seresnext": "SEResNeXt", "ecaresnet": "ECAResNet", "preact": "PreAct", "wrn": "WRN",
-          "plain": "Plain", "gn": "GN", "bn": "BN", "se": "SE", "eca": "ECA"}  # fmt: skip
+          "plain": "Plain", "gn": "GN", "bn": "BN", "se": "SE", "eca": "ECA",
+          "resnetaa": "ResNetAA", "seresnetaa": "SEResNetAA", "seresnextaa": "SEResNeXtAA",
+          "resnetblur": "ResNetBlur", "resnetrs": "ResNetRS", "senet": "SENet"}  # fmt: skip
 _PART = re.compile(r"([A-Za-z]*)(.*)")
 
 
