@@ -112,7 +112,7 @@ def test_bytes_spec_diagnostics(
 
 
 def test_whole_corpus_in_one_subprocess() -> None:
-    result = run_resgen("check", "tests/specs/invalid", "-o", "json")
+    result = run_resgen("check", "tests/specs/invalid", "-f", "json")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     report = json.loads(result.stdout)
@@ -125,7 +125,7 @@ def test_whole_corpus_in_one_subprocess() -> None:
 
 
 def test_github_annotations() -> None:
-    result = run_resgen("check", "tests/specs/invalid/unknown_key.yaml", "-o", "github")
+    result = run_resgen("check", "tests/specs/invalid/unknown_key.yaml", "-f", "github")
     assert result.returncode == 1
     assert result.stdout.startswith(
         "::error file=tests/specs/invalid/unknown_key.yaml,line=4,col=16,title=resgen unknown-key::"
