@@ -259,7 +259,7 @@ class TextReporter(Reporter):
 
     def __init__(self, resolver: SourceResolver | None = SOURCES) -> None:
         super().__init__(resolver)
-        self.checked = self.failed = 0
+        self.checked = self.failed = self.unfound = 0
 
     def format(self, diagnostic: Diagnostic) -> str:
         loc = diagnostic.location
@@ -281,9 +281,11 @@ class TextReporter(Reporter):
     def report(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
             print(self.format(d), file=sys.stderr)
+            self.unfound += d.severity is Severity.ERROR  # an argument that is no readable spec
 
     def report_file(self, name: str, diagnostics: Sequence[Diagnostic], summary: str) -> None:
-        self.report(diagnostics)
+        for d in diagnostics:
+            print(self.format(d), file=sys.stderr)
         self.checked += 1
         if has_errors(diagnostics):
             self.failed += 1
@@ -292,7 +294,10 @@ class TextReporter(Reporter):
 
     def finish(self) -> None:
         plural = "s" if self.checked != 1 else ""
-        print(f"checked {self.checked} spec{plural}: {self.failed} with errors", flush=True)
+        line = f"checked {self.checked} spec{plural}: {self.failed} with errors"
+        if self.unfound:
+            line += f"; {self.unfound} argument{'s' if self.unfound != 1 else ''} could not be checked"
+        print(line, flush=True)
 
 
 class GitHubReporter(Reporter):

@@ -136,7 +136,7 @@ def test_check_reporters_output(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     assert printed["text"].out.splitlines() == [
         "ok.yaml: ok (12 params)",
-        "checked 2 specs: 1 with errors",
+        "checked 2 specs: 1 with errors; 1 argument could not be checked",
     ]
     data = json.loads(printed["json"].out)
     assert [f["file"] for f in data["files"]] == ["x.yaml", "ok.yaml"]
