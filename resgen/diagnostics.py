@@ -296,7 +296,8 @@ class TextReporter(Reporter):
         plural = "s" if self.checked != 1 else ""
         line = f"checked {self.checked} spec{plural}: {self.failed} with errors"
         if self.unfound:
-            line += f"; {self.unfound} argument{'s' if self.unfound != 1 else ''} could not be checked"
+            many = "s" if self.unfound != 1 else ""
+            line += f"; {self.unfound} argument{many} could not be checked"
         print(line, flush=True)
 
 
