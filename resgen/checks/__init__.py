@@ -99,8 +99,14 @@ GraphPass = Callable[[ir.Graph, Facts], list[Diagnostic]]
 
 
 def find_shapes(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
-    """The shape at every node; a broken add or an emptied tensor is an error."""
-    facts.shapes, found = infer_shapes(graph)
+    """The shape at every node; a broken add or an emptied tensor is an error.
+
+    The sizes the network accepts come first: they tell a mismatch that is the input size's
+    fault from one that no input size would mend.
+    """
+    if facts.sizes is None:
+        facts.sizes = valid_sizes(graph)
+    facts.shapes, found = infer_shapes(graph, facts.sizes)
     return found
 
 
@@ -111,8 +117,9 @@ def count_nodes(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
 
 
 def find_sizes(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
-    """The input sizes the network accepts."""
-    facts.sizes = valid_sizes(graph)
+    """The input sizes the network accepts (find_shapes may have found them already)."""
+    if facts.sizes is None:
+        facts.sizes = valid_sizes(graph)
     return []
 
 

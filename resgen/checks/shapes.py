@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resgen.diagnostics import Diagnostic, error
+from resgen.diagnostics import Diagnostic, Location, error
 from resgen.graph import ir
+
+if TYPE_CHECKING:
+    from resgen.checks.sizes import SizeReport
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -35,10 +38,14 @@ def fmt_shape(shape: ir.Shape | None) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
-def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diagnostic]]:
+def infer_shapes(
+    graph: ir.Graph, sizes: SizeReport | None = None
+) -> tuple[dict[str, ir.Shape | None], list[Diagnostic]]:
     """Return the shape (no batch dim) of every node and a diagnostic for every mismatch.
 
-    A node whose input is already broken gets None, so one mistake gives one diagnostic.
+    A node whose input is already broken gets None, so one mistake gives one diagnostic. With
+    the input sizes the network accepts (`sizes`), a mismatch that another input size would not
+    have is the input's fault: one `input-size` error at the input, naming the first failing add.
     """
     shapes: dict[str, ir.Shape | None] = {}
     diagnostics: list[Diagnostic] = []
@@ -56,6 +63,11 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
         shape: ir.Shape | None = None
         if len(known) < len(in_shapes):
             pass  # an earlier node is already broken and reported
+        elif kind == ir.ADD and _input_at_fault(node, known, sizes):
+            assert sizes is not None
+            if not any(d.code == "input-size" for d in diagnostics):
+                diagnostics.append(_input_size(graph, node, known, sizes))
+            shape = known[0]  # as a projection would give, so later blocks are still checked
         elif kind == ir.ADD:
             shape = _check_add(blocks_by_add[node], known, diagnostics)
         elif kind == ir.MUL:
@@ -64,7 +76,7 @@ def infer_shapes(graph: ir.Graph) -> tuple[dict[str, ir.Shape | None], list[Diag
         else:
             shape = apply_op(op, known[0])
             if min(shape) <= 0:
-                diagnostics.append(_empty_shape(graph, node, known[0], shape))
+                diagnostics.append(_empty_shape(graph, node, known[0], shape, sizes))
                 shape = None
         shapes[node] = shape
     return shapes, diagnostics
@@ -144,12 +156,60 @@ def _check_add(
     return residual
 
 
-def _empty_shape(graph: ir.Graph, node: str, before: ir.Shape, after: ir.Shape) -> Diagnostic:
+def _input_at_fault(node: str, sides: list[ir.Shape], sizes: SizeReport | None) -> bool:
+    """Whether an add's sides differ in H or W alone, where another input size makes them agree."""
+    residual, shortcut = sides
+    return (
+        sizes is not None
+        and residual != shortcut
+        and residual[0] == shortcut[0]
+        and node in sizes.size_dependent
+    )
+
+
+def _input_size(graph: ir.Graph, node: str, sides: list[ir.Shape], sizes: SizeReport) -> Diagnostic:
     c, h, w = graph.graph["input_shape"]
+    residual, shortcut = sides
+    return error(
+        "input-size",
+        f"the input {c}x{h}x{w} does not fit this network: {ir.describe_node(graph, node)} adds "
+        f"{fmt_shape(residual)} (residual branch) to {fmt_shape(shortcut)} (shortcut)",
+        _input_size_loc(graph),
+        hint=_size_hint(h, w, sizes),
+    )
+
+
+def _input_size_loc(graph: ir.Graph) -> Location:
+    """Where the spec sets `input.size` (a graph from before lowering recorded it: the input)."""
+    found: Location = graph.graph.get("input_size_loc") or graph.graph["input_loc"]
+    return found
+
+
+def _size_hint(h: int, w: int, sizes: SizeReport) -> str:
+    """The accepted sizes nearest to each failing side of the input, and which sizes work."""
+    near = [
+        f"{n}" for side in sorted({h, w}) if not sizes.accepts(side) for n in sizes.nearest(side)
+    ]
+    closest = {0: "", 1: "the nearest that works is {}; "}.get(
+        len(near), "the nearest that work are {}; "
+    )
+    closest = closest.format(" and ".join(near))
+    return f"use an `input.size` the network accepts: {closest}{sizes.accepted}"
+
+
+def _empty_shape(
+    graph: ir.Graph, node: str, before: ir.Shape, after: ir.Shape, sizes: SizeReport | None
+) -> Diagnostic:
+    c, h, w = graph.graph["input_shape"]
+    message = (
+        f"{ir.describe_node(graph, node)} turns {fmt_shape(before)} into {fmt_shape(after)}: "
+        f"the input {c}x{h}x{w} is too small for this network"
+    )
+    if sizes is not None and sizes.ranges:  # the input's fault: say so where it is set
+        return error("empty-shape", message, _input_size_loc(graph), _size_hint(h, w, sizes))
     return error(
         "empty-shape",
-        f"{ir.describe_node(graph, node)} turns {fmt_shape(before)} into {fmt_shape(after)}: "
-        f"the input {c}x{h}x{w} is too small for this network",
+        message,
         ir.node(graph, node).loc,
         hint="use a larger `input.size`, or fewer stride-2 stages",
     )

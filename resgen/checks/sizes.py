@@ -30,9 +30,19 @@ class SizeReport:
     reasons: dict[int, str]  # size -> why it fails
     summary: str
     ranges: tuple[tuple[int, int], ...] = ()  # the sizes that work, as inclusive (low, high)
+    # Adds whose two sides agree, above 1 px, at some input size: where they disagree, the input
+    # size is at fault (an identity shortcut past a stride agrees only at 1 px).
+    size_dependent: frozenset[str] = frozenset()
+    accepted: str = ""  # the summary's first part: which H, W work
 
     def accepts(self, size: int) -> bool:
         return any(low <= size <= high for low, high in self.ranges)
+
+    def nearest(self, size: int) -> list[int]:
+        """The accepted sizes closest to `size` from below and above (one or two; none if none)."""
+        below = [high if high < size else size for low, high in self.ranges if low <= size]
+        above = [low if low > size else size for low, high in self.ranges if high >= size]
+        return sorted({*below[-1:], *above[:1]})
 
 
 def _spatial_op(op: ir.Op) -> Callable[[int], int] | None:
@@ -110,21 +120,29 @@ def _skeleton(graph: ir.Graph) -> _Skeleton:
 
 
 def _evaluate(steps: list[_Step], checks: list[tuple[str, int, int]], size: int,
-              describe: Callable[[str], str]) -> str | None:  # fmt: skip
-    """Why `size` fails, or None when it works."""
+              describe: Callable[[str], str], agreeing: set[str]) -> str | None:  # fmt: skip
+    """Why `size` fails, or None when it works; adds `agreeing` the adds whose sides agree."""
     values = [size]
+    why = None
     for step in steps:
         out = step.op(values[step.source])
         if out <= 0:
-            return f"{describe(step.node)} gets spatial size {values[step.source]}, too small"
+            why = f"{describe(step.node)} gets spatial size {values[step.source]}, too small"
+            break
         values.append(out)
+    known = len(values)  # the values past a step that failed are unknown
     for node, a, b in checks:
-        if values[a] != values[b]:
-            return (
+        if a >= known or b >= known:
+            continue
+        if values[a] == values[b]:
+            if values[a] > 1:
+                agreeing.add(node)
+        elif why is None:
+            why = (
                 f"{describe(node)} adds spatial size {values[a]} (residual branch) "
                 f"to {values[b]} (shortcut)"
             )
-    return None
+    return why
 
 
 def valid_sizes(graph: ir.Graph, limit: int = MAX_SIZE) -> SizeReport:
@@ -133,14 +151,18 @@ def valid_sizes(graph: ir.Graph, limit: int = MAX_SIZE) -> SizeReport:
     if clash is not None:
         return SizeReport(0, (), {}, f"no input size works: {clash}")
     reasons: dict[int, str] = {}
+    agreeing: set[str] = set()
     for size in range(1, limit + 1):
-        why = _evaluate(steps, checks, size, lambda n: ir.describe_node(graph, n))
+        why = _evaluate(steps, checks, size, lambda n: ir.describe_node(graph, n), agreeing)
         if why:
             reasons[size] = why
     ranges = _ranges([s for s in range(1, limit + 1) if s not in reasons])
     min_size = ranges[0][0] if ranges else 0
     failing = tuple(s for s in sorted(reasons) if s > min_size) if ranges else ()
-    return SizeReport(min_size, failing, reasons, _summarise(ranges, reasons, limit), tuple(ranges))
+    accepted, _ = _describe(ranges, reasons, limit)
+    summary = _summarise(ranges, reasons, limit)
+    return SizeReport(min_size, failing, reasons, summary, tuple(ranges), frozenset(agreeing),
+                      accepted)  # fmt: skip
 
 
 def _ranges(sizes: list[int]) -> list[tuple[int, int]]:
@@ -156,12 +178,22 @@ def _ranges(sizes: list[int]) -> list[tuple[int, int]]:
 
 def _summarise(ranges: list[tuple[int, int]], reasons: dict[int, str], limit: int) -> str:
     """One line: which H, W work, and why the first size that does not, fails."""
+    accepted, why = _describe(ranges, reasons, limit)
     if not ranges:
-        return f"no input size up to {limit} works (at input {limit}: {reasons[limit]})"
+        return f"{accepted} ({why})"
+    return f"{accepted}; {why}" if why else accepted
+
+
+def _describe(
+    ranges: list[tuple[int, int]], reasons: dict[int, str], limit: int
+) -> tuple[str, str]:
+    """Which H, W work, and why the first size above the smallest that works fails ("" if none)."""
+    if not ranges:
+        return f"no input size up to {limit} works", f"at input {limit}: {reasons[limit]}"
     low = ranges[0][0]
     above = [s for s in sorted(reasons) if s > low]
     if not above:
-        return f"any H, W >= {low}"
+        return f"any H, W >= {low}", ""
     why = f"at input {above[0]}: {reasons[above[0]]}"
     runs = [f">= {a}" if b == limit else (f"{a}-{b}" if b > a else str(a)) for a, b in ranges]
     if ranges[-1][1] == limit:
@@ -171,8 +203,8 @@ def _summarise(ranges: list[tuple[int, int]], reasons: dict[int, str], limit: in
                 continue
             if len(bad) <= period // 2:
                 which = ", ".join(str(r) for r in sorted(bad))
-                return f"H, W >= {low} except sizes = {which} (mod {period}); {why}"
+                return f"H, W >= {low} except sizes = {which} (mod {period})", why
             shown = ", ".join(runs[:3])
-            return f"H, W in {shown}, ... (repeating every {period}); {why}"
+            return f"H, W in {shown}, ... (repeating every {period})", why
     shown = ", ".join(runs[:6]) + (f", ... ({len(runs)} runs in all)" if len(runs) > 6 else "")
-    return f"H, W in {shown}; {why}"
+    return f"H, W in {shown}", why

@@ -129,6 +129,7 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
         stages=tuple(stages),
         zero_init_residual=spec.zero_init_residual,
         input_loc=loaded.source.locate(("input",)),
+        input_size_loc=loaded.source.locate(("input", "size")),  # else its nearest parent
     )
     frozen: ir.Graph = nx.freeze(graph)
     return frozen
