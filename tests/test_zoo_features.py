@@ -73,12 +73,21 @@ CASES = [
          {"output_stride": 8}),
     Case("resnetblur18-os16", _variant("resnetblur18", output_stride=16), "resnetblur18",
          {"output_stride": 16}),
+    # The conv stem pool, anti-aliased: conv at stride 1, pool, norm, activation.
+    Case("resnetrs50-aa", _variant("resnetrs50", anti_alias="avg"), "resnetrs50",
+         {"aa_layer": nn.AvgPool2d}),
+    Case("resnetrs50-blur", _variant("resnetrs50", anti_alias="blur"), "resnetrs50",
+         {"aa_layer": "blur"}),
 ]  # fmt: skip
 SHIPPED = ["resnetaa34d", "resnetaa50", "resnetaa50d", "resnetaa101d", "seresnetaa50d",
            "seresnextaa101d_32x8d", "seresnextaa201d_32x8d",
-           "resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d"]  # fmt: skip
+           "resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d",
+           "resnetrs50", "resnetrs101", "resnetrs152", "resnetrs200", "resnetrs270", "resnetrs350",
+           "resnetrs420"]  # fmt: skip
 CASES += [Case(name, name, name, {}) for name in SHIPPED]
-GIANTS = {"seresnextaa101d_32x8d", "seresnextaa201d_32x8d"}  # logits take seconds: `slow`
+# Logits of these take seconds each on one core: a `slow` test.
+GIANTS = {"seresnextaa101d_32x8d", "seresnextaa201d_32x8d", "resnetrs152", "resnetrs200",
+          "resnetrs270", "resnetrs350", "resnetrs420"}  # fmt: skip
 
 
 def _params(cases: list[Case], *, logits: bool = False) -> list[Any]:

@@ -21,7 +21,7 @@ def used_values(spec: Spec) -> dict[str, Any]:
     data: dict[str, Any] = spec.model_dump(mode="json", exclude={"extends"})
     data["class_name"] = spec.model_class
     stem, used = spec.stem, data["stem"]
-    used["pool"] = "max" if stem.has_pool else "none"
+    used["pool"] = stem.pool_kind
     if stem.type == "deep":
         used["widths"] = list(stem.conv_widths)
         del used["width"]

@@ -159,13 +159,31 @@ def _lower_stem(s: Scope, x: str) -> str:
 
 
 def _lower_stem_pool(s: Scope, x: str, channels: int) -> str:
-    """The stem's pool, `maxpool` whatever it is (timm keeps the name for its weights)."""
-    if s.spec.anti_alias == "avg":
+    """The stem's pool, `maxpool` whatever it is (timm keeps the name for its weights).
+
+    A max-pool, or (ResNet-RS) a 3x3 stride-2 conv, norm and activation; anti-aliased, the max-pool
+    or conv runs at stride 1 and an `aa` pool follows it (an average pool replaces a max-pool).
+    """
+    aa = s.spec.anti_alias
+    if s.spec.stem.pool_kind == "conv":
+        x = s.conv("maxpool.0", x, channels, channels, 3, stride=1 if aa else 2)
+        if aa:
+            x = _stem_aa(s, "maxpool.1", x, channels)
+        index = 2 if aa else 1
+        return s.act(f"maxpool.{index + 1}", s.norm(f"maxpool.{index}", x, channels))
+    if aa == "avg":
         return s.add("maxpool", ir.Pool("avg", 2, 2, 0, ceil_mode=False), x)
-    if s.spec.anti_alias == "blur":
+    if aa == "blur":
         x = s.add("maxpool.0", ir.Pool("max", 3, 1, 1, ceil_mode=False), x)
-        return s.add("maxpool.1", ir.BlurPool(channels, 2), x)
+        return _stem_aa(s, "maxpool.1", x, channels)
     return s.add("maxpool", ir.Pool("max", 3, 2, 1, ceil_mode=False), x)
+
+
+def _stem_aa(s: Scope, name: str, x: str, channels: int) -> str:
+    """The stem's anti-aliasing pool at stride 2: a 2x2 average or a blur."""
+    if s.spec.anti_alias == "blur":
+        return s.add(name, ir.BlurPool(channels, 2), x)
+    return s.add(name, ir.Pool("avg", 2, 2, 0, ceil_mode=False), x)
 
 
 def _lower_head(s: Scope, x: str, channels: int) -> None:

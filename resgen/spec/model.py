@@ -73,9 +73,11 @@ class StemSpec(_Model):
             "set `stem.type: deep`, or give a conv7 or cifar stem one `width`",
         ),
     )
-    pool: Literal["max", "none"] | None = Field(
+    pool: Literal["max", "conv", "none"] | None = Field(
         None,
-        description="max: 3x3 stride-2 max-pool after the stem; none. Default max, none for cifar.",
+        description="max: 3x3 stride-2 max-pool after the stem; conv: a 3x3 stride-2 conv, norm "
+        "and activation in its place (ResNet-RS; timm's replace_stem_pool, keys `maxpool.0/.1`); "
+        "none. Default max, none for cifar.",
         json_schema_extra=ALWAYS,
     )
     norm: bool = Field(
@@ -104,8 +106,13 @@ class StemSpec(_Model):
         return conv * (2 if self.has_pool else 1)
 
     @property
+    def pool_kind(self) -> str:
+        """The pool after the stem, its default resolved: max, conv or none."""
+        return self.pool or ("none" if self.type == "cifar" else "max")
+
+    @property
     def has_pool(self) -> bool:
-        return (self.pool or ("none" if self.type == "cifar" else "max")) == "max"
+        return self.pool_kind != "none"
 
 
 class BlockSpec(_Model):
