@@ -1,14 +1,15 @@
-"""The whole family: every shipped spec against its reference, torchvision, timm or the papers.
+"""The papers' nets: every shipped spec that no library ships, against a hand-written reference.
 
-Each generated model loads its reference's state_dict with strict=True (the same keys, in the same
+The specs named after a timm or torchvision entrypoint are checked against the library in
+tests/test_zoo.py; the rest (tests/reference/paper_models.py) are checked here the same way. Each
+generated model loads its reference's state_dict with strict=True (the same keys, in the same
 order) and gives bit-identical outputs, in train mode (batch statistics) and in eval mode (running
 statistics, randomised so that they matter). Static params, MACs and per-stage shapes equal what
-torch measures, and the published params and MACs.
+torch measures; params and MACs equal the published ones, for every spec that has them.
 
 Torch runs big nets at 64x64, as torchvision's own model tests do for large models: the
 comparisons are exact at any size, and the static numbers at the spec's own 224 are still checked
-against the published ones. resnet18 is measured at its full 224, so that path stays covered; the
-CIFAR nets run at their own 32.
+against the published ones. The CIFAR nets run at their own 32.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import timm
 import torch
-import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -28,14 +27,10 @@ from resgen.pipeline import check
 from resgen.spec.load import LoadedSpec, load_spec_file
 from tests.conftest import SPECS, generated_module, randomise_norms
 from tests.reference import paper_models as paper
+from tests.reference import zoo
 
 Builder = Callable[[], nn.Module]
 
-TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-               "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2",
-               "wide_resnet101_2"]  # fmt: skip
-TIMM = ["resnet18d", "resnet34d", "resnet26d", "resnet50c", "resnet50d", "resnet101d",
-        "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnet50_gn"]  # fmt: skip
 PAPERS: dict[str, Builder] = {
     "resnet50_v1": paper.resnet50_v1,
     "resnet34_a": paper.resnet34_a,
@@ -67,14 +62,11 @@ MACS = {
     "wide_resnet101_2": 22_753_050_624,
 }  # fmt: skip
 
-REFERENCES: dict[str, Builder] = {
-    **{n: (lambda n=n: getattr(torchvision.models, n)(weights=None)) for n in TORCHVISION},
-    **{n: (lambda n=n: timm.create_model(n, pretrained=False)) for n in TIMM},
-    **PAPERS,
-}
+# Specs named after a library's entrypoint are tests/test_zoo.py's; this file measures the rest.
+LIBRARY_NAMES = {name for _, name in zoo.entrypoints()}
+OWN_SPECS = sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in LIBRARY_NAMES)
 
 MEASURED_SIZE = 64  # what torch runs big nets at
-FULL_SIZE = {"resnet18"}  # measured at the spec's own size (224) all the same
 
 
 def _loaded(name: str) -> LoadedSpec:
@@ -93,14 +85,18 @@ def _input(name: str) -> torch.Tensor:
 def _measured(name: str) -> Analysis:
     """The static analysis at the size torch runs the spec at: its own, or MEASURED_SIZE."""
     loaded = _loaded(name)
-    if name in FULL_SIZE or max(loaded.spec.input.hw) <= MEASURED_SIZE:
+    if max(loaded.spec.input.hw) <= MEASURED_SIZE:
         return check(loaded)
     return check(resgen.load_spec({"extends": name, "input": {"size": MEASURED_SIZE}}))
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_every_own_spec_has_a_paper_reference() -> None:
+    assert sorted(PAPERS) == [n for n in OWN_SPECS if not n.startswith("plain")]  # test_plain.py
+
+
+@pytest.mark.parametrize("name", sorted(PAPERS))
 def test_loads_reference_weights_and_matches_outputs(name: str) -> None:
-    reference = REFERENCES[name]()
+    reference = PAPERS[name]()
     ours = _ours(name)
     randomise_norms(reference, seed=0)
     ref_sd = reference.state_dict()
@@ -123,16 +119,20 @@ def test_loads_reference_weights_and_matches_outputs(name: str) -> None:
         assert sum(p.numel() for p in ours.parameters()) == PARAMS[name]
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in SPECS.glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(PARAMS.keys() | MACS.keys()))
+def test_published_params_and_macs(name: str) -> None:
+    """The static counts at the spec's own size, against the published ones (no torch needed)."""
+    full = check(_loaded(name))
+    assert full.total_params == PARAMS.get(name, full.total_params)
+    assert full.total_macs == MACS.get(name, full.total_macs)
+
+
+@pytest.mark.parametrize("name", OWN_SPECS)
 def test_static_analysis_equals_torch(name: str) -> None:
-    """Params, MACs (FlopCounterMode / 2) and every stage's shape, for every shipped spec."""
+    """Params, MACs (FlopCounterMode / 2) and every stage's shape, for every spec of this file."""
     full = check(_loaded(name))
     model = _ours(name).eval()
     assert full.total_params == sum(p.numel() for p in model.parameters())
-    if name in PARAMS:
-        assert full.total_params == PARAMS[name]
-    if name in MACS:
-        assert full.total_macs == MACS[name]
     analysis = _measured(name)
     assert analysis.total_params == full.total_params
     c, h, w = analysis.graph.graph["input_shape"]
@@ -149,9 +149,9 @@ def test_static_analysis_equals_torch(name: str) -> None:
     assert [f["channels"] for f in model.feature_info] == [s[0] for s in seen.values()]
 
 
-def test_full_size_is_measured() -> None:
-    assert _measured("resnet18").graph.graph["input_shape"] == (3, 224, 224)
+def test_big_nets_are_measured_small() -> None:
     assert _measured("resnet50").graph.graph["input_shape"] == (3, 64, 64)
+    assert _measured("resnet20").graph.graph["input_shape"] == (3, 32, 32)
 
 
 def test_every_node_shape_matches_torch_resnet50() -> None:
