@@ -148,6 +148,19 @@ CASES: dict[str, tuple[str, str, str]] = {
         "anti_alias",
         _spec("anti_alias: blur", "stem: {pool: none}"),
     ),
+    "shortcut_kernel with ResNet-D shortcuts": (
+        _spec("shortcut_kernel: 3", "shortcut: avgpool_projection"),
+        "shortcut_kernel",
+        _spec("shortcut_kernel: 3"),
+    ),
+    "conv3 of a basic block": (
+        _spec(stages="stages:\n  - {depth: 2, width: 64, blocks: {2: {conv3: 64}}}\n"),
+        "conv3",
+        _spec(
+            block="{type: bottleneck}",
+            stages="stages:\n  - {depth: 2, width: 64, blocks: {2: {conv3: 256}}}\n",
+        ),
+    ),
     "output_stride at or above the network's stride": (
         _spec("output_stride: 32"),
         "output_stride",

@@ -78,16 +78,25 @@ CASES = [
          {"aa_layer": nn.AvgPool2d}),
     Case("resnetrs50-blur", _variant("resnetrs50", anti_alias="blur"), "resnetrs50",
          {"aa_layer": "blur"}),
+    # SENet's blocks and shortcuts on smaller nets, dilated too (a 3x3 projection at stride 1).
+    Case("seresnext50-senet-os16",
+         _variant("seresnext50_32x4d", block={"reduce_first": 2}, shortcut_kernel=3,
+                  output_stride=16),
+         "seresnext50_32x4d",
+         {"block_reduce_first": 2, "down_kernel_size": 3, "output_stride": 16}),
+    Case("resnet18-senet-os8",
+         _variant("resnet18", block={"reduce_first": 2}, shortcut_kernel=3, output_stride=8),
+         "resnet18", {"block_reduce_first": 2, "down_kernel_size": 3, "output_stride": 8}),
 ]  # fmt: skip
 SHIPPED = ["resnetaa34d", "resnetaa50", "resnetaa50d", "resnetaa101d", "seresnetaa50d",
            "seresnextaa101d_32x8d", "seresnextaa201d_32x8d",
            "resnetblur18", "resnetblur50", "resnetblur50d", "resnetblur101d",
            "resnetrs50", "resnetrs101", "resnetrs152", "resnetrs200", "resnetrs270", "resnetrs350",
-           "resnetrs420"]  # fmt: skip
+           "resnetrs420", "senet154", "ecaresnet50d_pruned", "ecaresnet101d_pruned"]  # fmt: skip
 CASES += [Case(name, name, name, {}) for name in SHIPPED]
 # Logits of these take seconds each on one core: a `slow` test.
 GIANTS = {"seresnextaa101d_32x8d", "seresnextaa201d_32x8d", "resnetrs152", "resnetrs200",
-          "resnetrs270", "resnetrs350", "resnetrs420"}  # fmt: skip
+          "resnetrs270", "resnetrs350", "resnetrs420", "senet154"}  # fmt: skip
 
 
 def _params(cases: list[Case], *, logits: bool = False) -> list[Any]:

@@ -69,7 +69,8 @@ def infer_shapes(
                 diagnostics.append(_input_size(graph, node, known, sizes))
             shape = known[0]  # as a projection would give, so later blocks are still checked
         elif kind == ir.ADD:
-            shape = _check_add(blocks_by_add[node], known, diagnostics)
+            own_widths = bool(graph.graph.get("block_widths"))
+            shape = _check_add(blocks_by_add[node], known, diagnostics, own_widths=own_widths)
         elif kind == ir.MUL:
             shape = known[0]  # the gate is (C, 1, 1) and broadcasts over H and W
             assert known[1] == (shape[0], 1, 1), (node, known)
@@ -130,7 +131,7 @@ _APPLY: dict[type, Callable[[Any, ir.Shape], ir.Shape]] = {
 
 
 def _check_add(
-    block: ir.Block, in_shapes: list[ir.Shape], diagnostics: list[Diagnostic]
+    block: ir.Block, in_shapes: list[ir.Shape], diagnostics: list[Diagnostic], *, own_widths: bool
 ) -> ir.Shape:
     residual, shortcut = in_shapes
     if residual == shortcut:
@@ -143,14 +144,23 @@ def _check_add(
         what = "channels change"
     else:
         what = "resolution changes"
+    hint = (
+        f"the {what} here, which an identity shortcut cannot follow; use "
+        "`shortcut: projection` (a 1x1 conv + norm where the shape changes)"
+    )
+    if own_widths and residual[0] != shortcut[0]:
+        hint = (
+            "a block's last conv (`conv3`; a basic block's `conv2`) sets its output width, and "
+            "an identity shortcut adds the block's input to it: give every block of the stage "
+            "the same output width"
+        )
     diagnostics.append(
         error(
             "shortcut-shape",
             f"stage {block.stage_number} block {block.index + 1}: residual branch gives "
             f"{fmt_shape(residual)}, shortcut gives {fmt_shape(shortcut)}",
             block.loc,
-            hint=f"the {what} here, which an identity shortcut cannot follow; use "
-            "`shortcut: projection` (a 1x1 conv + norm where the shape changes)",
+            hint=hint,
         )
     )
     return residual

@@ -10,23 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import fields
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, aa_call, act_call, module_call
+from resgen.codegen.shortcuts import opens_dilated_stage, shortcut_fields, takes_dilated
 from resgen.codegen.walk import MODULES, Walk
 from resgen.graph import ir
 from resgen.graph.blocks import BLOCK_KINDS
 from resgen.graph.ir import Arg
 from resgen.spec.model import Spec
 
-# Constructor parameters after the three widths, in signature order: (annotation, default).
+# The widths a block class takes first, in network order; `first_channels` only when some
+# instance's first 1x1 differs from its inner width (SENet-154, a pruned net).
+_WIDTHS = ("in_channels", "first_channels", "mid_channels", "out_channels")
+
+# Constructor parameters after the widths, in signature order: (annotation, default).
 PARAMS = {
     "stride": ("int", "1"),
     "groups": ("int", "1"),
     "dilation": ("int", "1"),
     "first_dilation": ("int | None", "None"),  # None: the same as `dilation`
     "downsample": ("bool", "False"),
-    "dilated": ("bool", "False"),  # ResNet-D: the block opens a dilated stage (a stride-1 pool)
+    "dilated": ("bool", "False"),  # the block opens a dilated stage: its shortcut knows
     "aa": ("bool", "False"),  # blur even at stride 1 (the first block of a dilated stage)
     "se_channels": ("int", "16"),  # SE: the squeeze's hidden width
     "eca_kernel": ("int", "3"),  # ECA: the 1-D conv's kernel size
@@ -54,6 +59,7 @@ class BlockClass(NamedTuple):
     grouped: bool
     reduces: bool  # every instance's first 1x1 narrows (or keeps) the width: "1x1 reduce"
     expands: bool  # every instance's last 1x1 widens: "1x1 expand"
+    widths: tuple[str, ...]  # the positional parameters: in, (first,) mid and out channels
     params: tuple[Param, ...]
     arg_fields: tuple[tuple[str, str], ...]  # constructor argument -> the Block field it is
     defaults_dilation: bool  # `first_dilation = first_dilation or dilation`
@@ -66,8 +72,11 @@ class BlockClass(NamedTuple):
     drop_path: bool
     shortcut: str  # "" or the ShortcutKind of the `downsample` module
     shortcut_items: tuple[Call, ...]  # the downsample Sequential's convs and norms
-    dilated_pool: bool  # some instance's shortcut pools at stride 1 (a `dilated` argument)
     lone_shortcut_item: bool  # a Sequential of one module, kept for its `downsample.0` keys
+    wide_conv: Call | None  # the strided blocks' wider projection conv, when others have a 1x1
+    wide_comment: str  # why the projection has two convs
+    wide_guard: str  # when a block takes the wide conv: `stride > 1` (`or dilated`)
+    opens_dilated: bool  # some instance's shortcut opens a dilated stage (a `dilated` argument)
     stride_conv: str  # the branch conv that carries the stride, named in a comment
     stride_comment: bool  # say so beside the projection (the normal build)
     shortcut_input: str  # "x" or "pre"
@@ -114,11 +123,12 @@ def _block_class(
     ops = dict(_members(graph, rep))
     fields_of = _arg_fields(ops.values())
     flags = {
-        "dilated": any(pools_unstrided(graph, b) for b in blocks),
+        "dilated": takes_dilated(graph, blocks),
         "aa": any(aa_stride(graph, b) == 1 for b in blocks),  # a dilated stage's blur
     }
     params = _params(blocks, fields_of, flags)
-    names = {p.name for p in params} | {"in_channels", "mid_channels", "out_channels"}
+    widths = _WIDTHS if "first_channels" in fields_of else _WIDTHS[:1] + _WIDTHS[2:]
+    names = {p.name for p in params} | set(widths)
     # Only a deploy graph marks fusions; every instance must agree on them.
     fused = _agreed_fusions(graph, blocks) if deploy else {}
     act_attr = "relu" if spec.act == "relu" else "act"
@@ -135,8 +145,9 @@ def _block_class(
         stride_on_1x1=spec.block.stride_on == "1x1",
         aa=spec.anti_alias or "",
         grouped="groups" in names,
-        reduces=all(b.mid_channels <= b.in_channels for b in blocks),
+        reduces=all(b.first_width <= b.in_channels for b in blocks),
         expands=all(b.out_channels > b.mid_channels for b in blocks),
+        widths=widths,
         params=params,
         arg_fields=tuple(fields_of.items()),
         defaults_dilation="first_dilation" in names,
@@ -147,7 +158,8 @@ def _block_class(
         adds=all(b.add is not None for b in blocks),
         residual_flag=_residual_flag(blocks),
         drop_path=any(b.drop_path > 0 for b in blocks),  # the first block's rate is 0
-        **_shortcut_fields(graph, blocks, names, walk, dilated_pool=flags["dilated"]),
+        **shortcut_fields(graph, blocks, names, walk),
+        opens_dilated=flags["dilated"],
         stride_conv=strided[0] if strided else "",
         stride_comment=bool(strided) and not deploy,
         statements=tuple(walk.statements),
@@ -185,33 +197,6 @@ _AA_COMMENTS = {
     ir.BlurPool: "Anti-aliasing: a strided block's conv keeps the resolution, then it blurs and "
     "subsamples.",
 }
-
-
-class _ShortcutFields(TypedDict):
-    shortcut: str
-    shortcut_items: tuple[Call, ...]
-    lone_shortcut_item: bool
-    dilated_pool: bool
-    shortcut_input: str
-    names_pre: bool
-
-
-def _shortcut_fields(
-    graph: ir.Graph, blocks: list[ir.Block], names: set[str], walk: Walk, *, dilated_pool: bool
-) -> _ShortcutFields:
-    """The BlockClass fields of the `downsample` module, from the first block that has one."""
-    kinds = {b.shortcut for b in blocks if b.downsample}
-    shortcut = kinds.pop() if kinds else None
-    with_shortcut = next((b for b in blocks if b.downsample), None)
-    items = _shortcut_items(graph, with_shortcut, names)
-    return {
-        "shortcut": str(shortcut or ""),
-        "shortcut_items": items,
-        "lone_shortcut_item": len(items) == 1,
-        "dilated_pool": dilated_pool,
-        "shortcut_input": _shortcut_input(graph, with_shortcut, walk),
-        "names_pre": blocks[0].preact and bool(shortcut and shortcut.has_conv),
-    }
 
 
 _WEIGHTED = (ir.Conv, ir.Norm)
@@ -265,7 +250,7 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
     """The expression that builds one block: `Bottleneck(256, 128, 512, stride=2, ...)`."""
     values = {name: int(getattr(block, field)) for name, field in cls.arg_fields}
     names = {p.name for p in cls.params}
-    args = [str(values[c]) for c in ("in_channels", "mid_channels", "out_channels")]
+    args = [str(values[c]) for c in cls.widths]
     for name in ("stride", "groups", "dilation"):
         if name in names and values.get(name, 1) != 1:
             args.append(f"{name}={values[name]}")
@@ -273,7 +258,7 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append(f"first_dilation={values['first_dilation']}")
     if block.downsample:
         args.append("downsample=True")
-    if cls.dilated_pool and pools_unstrided(graph, block):
+    if cls.opens_dilated and opens_dilated_stage(graph, block):
         args.append("dilated=True")
     if "aa" in names and aa_stride(graph, block):
         args.append("aa=True")
@@ -327,38 +312,3 @@ def aa_stride(graph: ir.Graph, block: ir.Block) -> int:
     op = ir.op(graph, node)
     assert isinstance(op, (ir.Pool, ir.BlurPool))
     return int(op.stride)
-
-
-def pools_unstrided(graph: ir.Graph, block: ir.Block) -> bool:
-    """Whether the block's shortcut pools at stride 1 (timm's AvgPool2dSame)."""
-    node = f"{block.path}.downsample.0"
-    if node not in graph:
-        return False
-    op = ir.op(graph, node)
-    return isinstance(op, ir.Pool) and op.pad_end > 0
-
-
-def _shortcut_items(graph: ir.Graph, block: ir.Block | None, names: set[str]) -> tuple[Call, ...]:
-    """The convs and norms of the downsample Sequential (a pool is the kind template's)."""
-    if block is None:
-        return ()
-    items = []
-    for rel, op in _members(graph, block):
-        if rel.startswith("downsample.") and isinstance(op, MODULES):
-            items.append(module_call(op, names, first=False, indent=16))
-    return tuple(items)
-
-
-def _shortcut_input(graph: ir.Graph, block: ir.Block | None, walk: Walk) -> str:
-    """The variable the shortcut reads: `x`, or `pre` (a pre-activation's projection)."""
-    if block is None or block.add is None:
-        return "x"
-    node = ir.inputs_of(graph, block.add)[ir.SHORTCUT_PORT]
-    while node.startswith(block.path + ".downsample"):
-        (node,) = ir.inputs_of(graph, node)
-    # The representative block names its values like this one: map by relative path.
-    rel = node[len(block.path) :] if node.startswith(block.path + ".") else None
-    for mine, name in walk.var.items():
-        if rel is not None and mine.endswith(rel):
-            return name
-    return "x"

@@ -29,6 +29,37 @@ class StageEntry(NamedTuple):
     var: str  # "i" when the call reads the drop-path rate `rates[i]`, else "_"
     range: str
 
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The entry as ruff formats it inside the stage's Sequential (12 spaces in)."""
+        if self.repeats == 1:
+            return _fitted(self.call, 12, ",")
+        one = f"*[{self.call} for {self.var} in {self.range}],"
+        if 12 + len(one) <= LINE_LIMIT:
+            return (one,)
+        inner = _fitted(self.call, 16, "")
+        return (
+            "*[",
+            *(f"    {line}" for line in inner),
+            f"    for {self.var} in {self.range}",
+            "],",
+        )
+
+
+LINE_LIMIT = 100  # ruff's line length, which generated files keep
+
+
+def _fitted(call: str, indent: int, end: str) -> tuple[str, ...]:
+    """A call of plain arguments on one line, else its arguments on the next (indented), else
+    one argument per line with a trailing comma: the three layouts of ruff format."""
+    if indent + len(call) + len(end) <= LINE_LIMIT:
+        return (call + end,)
+    head, _, rest = call.partition("(")
+    args = rest[:-1]
+    if indent + 4 + len(args) <= LINE_LIMIT:
+        return (f"{head}(", f"    {args}", f"){end}")
+    return (f"{head}(", *(f"    {arg}," for arg in args.split(", ")), f"){end}")
+
 
 class StageRender(NamedTuple):
     name: str
@@ -178,7 +209,7 @@ def _helpers(classes: tuple[BlockClass, ...], outside: Outside) -> tuple[str, ..
         used.add("FusedConv2d")  # their base class
     if any(c.shortcut == ir.ShortcutKind.PAD for c in classes):
         used.add("PadShortcut")  # templates/shortcuts/pad.py.jinja
-    if any(c.dilated_pool for c in classes):
+    if any(c.opens_dilated and c.shortcut == ir.ShortcutKind.AVGPOOL_PROJECTION for c in classes):
         used.add("AvgPool2dSame")  # templates/shortcuts/avgpool_projection.py.jinja
     if any(c.drop_path for c in classes):
         used.add("DropPath")

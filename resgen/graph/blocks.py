@@ -83,11 +83,11 @@ def _basic(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
 def _bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     """1x1 reduce, 3x3, 1x1 expand (He et al. 2015)."""
     s1, s2 = _strides(s, b)
-    y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.mid_channels, 1, stride=s1))
+    y = s.relu(1, s.conv_norm(1, x, b.in_channels, b.first_width, 1, stride=s1))
     if _aa_after(s, "1x1"):
-        y = _anti_alias(s, b, y, b.mid_channels)
+        y = _anti_alias(s, b, y, b.first_width)
     # A bottleneck has one 3x3: the class's `dilation` is the block's first dilation.
-    y = s.conv_norm(2, y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
+    y = s.conv_norm(2, y, b.first_width, b.mid_channels, 3, stride=s2, groups=b.groups,
                     dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
     y = s.relu(2, y)
     if _aa_after(s, "3x3"):
@@ -112,11 +112,11 @@ def _preact_bottleneck(s: Scope, b: ir.Block, x: str) -> tuple[str, str]:
     """Norm and activation before each conv of a bottleneck (He et al. 2016)."""
     s1, s2 = _strides(s, b)
     pre = s.relu(1, s.norm("bn1", x, b.in_channels))
-    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1, stride=s1)
-    y = s.relu(2, s.norm("bn2", y, b.mid_channels))
+    y = s.conv("conv1", pre, b.in_channels, b.first_width, 1, stride=s1)
+    y = s.relu(2, s.norm("bn2", y, b.first_width))
     if _aa_after(s, "1x1"):
-        y = _anti_alias(s, b, y, b.mid_channels)
-    y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=s2, groups=b.groups,
+        y = _anti_alias(s, b, y, b.first_width)
+    y = s.conv("conv2", y, b.first_width, b.mid_channels, 3, stride=s2, groups=b.groups,
                dilation=_named(b.first_dilation, "dilation"))  # fmt: skip
     y = s.relu(3, s.norm("bn3", y, b.mid_channels))
     if _aa_after(s, "3x3"):
@@ -162,8 +162,24 @@ def _lower_shortcut(s: Scope, b: ir.Block, x: str) -> str:
             pool = ir.Pool("avg", 2, 1, 0, ceil_mode=True, count_include_pad=False, pad_end=1)
             x = s.add("downsample.0", pool, x)
         stride = 1
-    x = s.conv(f"downsample.{first}", x, cin, cout, 1, stride)
+        x = s.conv(f"downsample.{first}", x, cin, cout, 1, stride)
+    else:
+        x = _projection_conv(s, b, x)
     return s.norm(f"downsample.{first + 1}", x, cout) if with_norm else x
+
+
+def _projection_conv(s: Scope, b: ir.Block, x: str) -> str:
+    """A projection's conv: 1x1, or `shortcut_kernel` wide where the block strides or opens a
+    dilated stage (timm's down_kernel_size), dilated as the block's first 3x3."""
+    kernel = s.spec.shortcut_kernel if b.stride > 1 or b.dilation > 1 else 1
+    if kernel == 1:
+        return s.conv("downsample.0", x, b.in_channels, b.out_channels, 1, b.stride)
+    dilation = _named(b.first_dilation, "dilation" if b.type == "bottleneck" else "first_dilation")
+    padding = ((b.stride - 1) + dilation * (kernel - 1)) // 2  # timm's get_padding
+    if padding == dilation:
+        padding = dilation  # the argument itself, so the class writes its name
+    return s.conv("downsample.0", x, b.in_channels, b.out_channels, kernel, b.stride,
+                  dilation=dilation, padding=padding)  # fmt: skip
 
 
 def _lower_attention(s: Scope, b: ir.Block, y: str) -> str:

@@ -294,12 +294,20 @@ class Block:
     output: str = ""  # node id the block ends with
     add: str | None = None  # the residual add node; None in a plain (shortcut: none) block
     nodes: tuple[str, ...] = ()  # the block's own nodes, in graph order
+    # A bottleneck's first 1x1 output when it differs from mid_channels (SENet's reduce_first, a
+    # pruned net); else 0, or mid_channels itself.
+    first_channels: int = 0
 
     def wired(self, input: str, output: str, add: str | None, nodes: tuple[str, ...]) -> Block:
         """This block with its wiring filled in (dataclasses.replace costs 10x: 6 ms a 1,000)."""
         block = object.__new__(Block)
         block.__dict__.update(self.__dict__, input=input, output=output, add=add, nodes=nodes)
         return block
+
+    @property
+    def first_width(self) -> int:
+        """A bottleneck's first 1x1 output (an Arg, as `first_channels` or `mid_channels`)."""
+        return self.first_channels or self.mid_channels
 
     @property
     def projection(self) -> bool:

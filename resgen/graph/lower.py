@@ -11,12 +11,14 @@ from functools import cache
 
 import networkx as nx
 
+from resgen.diagnostics import Location
 from resgen.graph import ir
 from resgen.graph.blocks import lower_block
 from resgen.graph.ir import Arg, ShortcutKind
 from resgen.graph.scope import Scope
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec, StageSpec
+from resgen.spec.parts import BlockWidths
 
 
 def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
@@ -33,6 +35,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     # The argument's name says what it is: SE's hidden width or ECA's kernel size.
     eca = spec.block.attention is not None and spec.block.attention.type == "eca"
     attention = "eca_kernel" if eca else "se_channels"
+    split = _splits_first_conv(spec)
     for number, stage in enumerate(spec.stages, start=1):
         kind, groups, shortcut_kind = stage_settings(spec, stage)
         stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
@@ -43,32 +46,77 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
         net_stride *= stage_stride
         loc = loaded.source.locate(("stages", number - 1))
         blocks = []
+        nominal_in = channels
         for i in range(stage.depth):
             stride = stage_stride if i == 0 else 1
-            cout = stage.width * spec.block.out_factor(kind)
-            mid = int(stage.width * spec.block.base_width / 64) * groups
-            shortcut = _shortcut(shortcut_kind, stride != 1 or channels != cout)
+            # The stage's widths decide shortcuts and attention; a block's own only its convs.
+            nominal = _widths(spec, stage, kind, groups, None)
+            first, mid, cout = _widths(spec, stage, kind, groups, stage.block_widths(i))
+            shortcut = _shortcut(shortcut_kind, stride != 1 or nominal_in != nominal[2])
+            mid_arg = arg(mid, "mid_channels")
             blocks.append(
                 ir.Block(
                     path=f"layer{number}.{i}", stage=f"layer{number}", stage_number=number,
                     index=i, type=kind, preact=spec.block.preact,
-                    in_channels=arg(channels, "in_channels"),
-                    mid_channels=arg(mid if kind == "bottleneck" else stage.width,
-                                     "mid_channels"),
+                    in_channels=arg(channels, "in_channels"), mid_channels=mid_arg,
                     out_channels=arg(cout, "out_channels"), stride=arg(stride, "stride"),
                     groups=arg(groups, "groups"), dilation=arg(stage_dilation, "dilation"),
                     first_dilation=arg(dilation if i == 0 else stage_dilation,
                                        "first_dilation"),
                     shortcut=shortcut, drop_path=spec.drop_path * index / max(total - 1, 1),
-                    attention_size=arg(_attention_size(spec, cout), attention, "attention_size"),
-                    loc=loc,
+                    attention_size=arg(_attention_size(spec, nominal[2]), attention,
+                                       "attention_size"),
+                    loc=_block_loc(loaded, stage, number, i) if stage.blocks else loc,
+                    first_channels=arg(first, "first_channels") if split[kind] else mid_arg,
                 )
             )  # fmt: skip
-            channels = cout
+            channels, nominal_in = cout, nominal[2]
             index += 1
         dilation = stage_dilation
         plans.append(blocks)
     return plans
+
+
+def _block_loc(loaded: LoadedSpec, stage: StageSpec, number: int, index: int) -> Location:
+    """Where a block is said: its own widths, if it has them, else its stage."""
+    path = ("stages", number - 1, "blocks", str(index + 1))
+    return loaded.source.locate(path if stage.block_widths(index) else path[:2])
+
+
+def _widths(
+    spec: Spec, stage: StageSpec, kind: str, groups: int, own: BlockWidths | None
+) -> tuple[int, int, int]:
+    """A block's (first conv, inner, output) widths: the stage's, or the block's own.
+
+    The inner width is a bottleneck's 3x3 and a basic block's first 3x3; the first conv's is a
+    bottleneck's 1x1 (the inner width over `reduce_first`), a basic block's first 3x3 again.
+    """
+    reduce = spec.block.reduce_first
+    cout = stage.width * spec.block.out_factor(kind)
+    if kind == "bottleneck":
+        mid = int(stage.width * spec.block.base_width / 64) * groups
+        first = mid // reduce
+        if own is not None:
+            first, mid, cout = own.conv1 or first, own.conv2 or mid, own.conv3 or cout
+        return first, mid, cout
+    mid = stage.width // reduce
+    if own is not None:
+        mid, cout = own.conv1 or mid, own.conv2 or cout
+    return mid, mid, cout
+
+
+def _splits_first_conv(spec: Spec) -> dict[str, bool]:
+    """Per block type: whether some block's first conv is narrower or wider than its inner
+    width, so that the class takes a `first_channels` argument (a bottleneck only)."""
+    split = {"basic": False, "bottleneck": False}
+    if spec.block.reduce_first == 1 and not any(stage.blocks for stage in spec.stages):
+        return split  # the usual case, decided without a loop over every block
+    for stage in spec.stages:
+        kind, groups, _ = stage_settings(spec, stage)
+        for i in range(stage.depth):
+            first, mid, _ = _widths(spec, stage, kind, groups, stage.block_widths(i))
+            split[kind] = split[kind] or (kind == "bottleneck" and first != mid)
+    return split
 
 
 def stage_settings(spec: Spec, stage: StageSpec) -> tuple[str, int, str]:
@@ -130,6 +178,7 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
         zero_init_residual=spec.zero_init_residual,
         input_loc=loaded.source.locate(("input",)),
         input_size_loc=loaded.source.locate(("input", "size")),  # else its nearest parent
+        block_widths=any(stage.blocks for stage in spec.stages),  # some block sets its own
     )
     frozen: ir.Graph = nx.freeze(graph)
     return frozen

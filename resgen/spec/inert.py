@@ -68,7 +68,10 @@ def model_at(spec: Spec, where: Path) -> Any:
     """The value at a path of the spec: ("stages", 2) is spec.stages[2]."""
     node: Any = spec
     for part in where:
-        node = node[part] if isinstance(part, int) else getattr(node, part)
+        if isinstance(node, dict):  # block numbers: ints in the spec, text in a path
+            node = node[int(part)]
+        else:
+            node = node[part] if isinstance(part, int) else getattr(node, part)
     return node
 
 
@@ -123,6 +126,10 @@ def _written(model: BaseModel, where: Path) -> Iterator[tuple[BaseModel, Path]]:
             for i, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     yield from _written(item, (*where, name, i))
+        elif isinstance(value, dict):  # keyed by block number; the source keys paths by text
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    yield from _written(item, (*where, name, str(key)))
 
 
 def _named(path: Path) -> str:
@@ -189,3 +196,23 @@ def stride_exceeds_output_stride(spec: Spec, where: Path) -> bool:
 def something_downsamples(spec: Spec, where: Path) -> bool:
     """The stem has a pool or some stage a stride: `anti_alias` changes how they downsample."""
     return spec.stem.has_pool or any(stage.stride > 1 for stage in spec.stages)
+
+
+def strided_projection(spec: Spec, where: Path) -> bool:
+    """Some stage's projection shortcut strides or opens a dilated stage, as lower.plan_blocks
+    decides (past `output_stride` a stage trades its stride for dilation)."""
+    stride, dilation = spec.stem.reduction, 1
+    for stage in spec.stages:
+        step, dilation = stage.stride, dilation * stage.dilation
+        if spec.output_stride and stride * step > spec.output_stride:
+            dilation, step = dilation * step, 1
+        stride *= step
+        projects = (stage.shortcut or spec.shortcut) in ("projection", "projection_all")
+        if projects and (step > 1 or dilation > 1):
+            return True
+    return False
+
+
+def bottleneck_stage(spec: Spec, where: Path) -> bool:
+    """The stage that holds these block widths (`stages.<i>.blocks.<n>`) has bottlenecks."""
+    return _kinds(spec)[int(where[1])] == "bottleneck"

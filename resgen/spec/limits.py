@@ -50,7 +50,39 @@ def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
                     hint="width x block.base_width must be at least 64",
                 )
             )
+    found += check_block_widths(spec, source)
     found += check_names(spec, source)
+    return found
+
+
+def check_block_widths(spec: Spec, source: Source) -> list[Diagnostic]:
+    """Per-block widths name blocks the stage has; `block.reduce_first` leaves a conv a channel."""
+    found = []
+    for i, stage in enumerate(spec.stages):
+        for number in sorted(n for n in stage.blocks or {} if n > stage.depth):
+            found.append(
+                error(
+                    "no-such-block",
+                    f"stage {i + 1} has {stage.depth} block{'s' if stage.depth != 1 else ''}, "
+                    f"so it has no block {number} to set widths for",
+                    source.locate(("stages", i, "blocks", str(number)), key=True),
+                    hint=f"number the blocks from 1 to {stage.depth}, or deepen the stage",
+                )
+            )
+        groups = stage.groups or spec.block.groups
+        mid = int(stage.width * spec.block.base_width / 64) * groups
+        if (stage.block or spec.block.type) == "basic":
+            mid = stage.width
+        if mid and mid < spec.block.reduce_first:
+            found.append(
+                error(
+                    "zero-width",
+                    f"stage {i + 1}: block.reduce_first = {spec.block.reduce_first} leaves the "
+                    "first conv of its blocks no channels",
+                    source.locate(("block", "reduce_first")),
+                    hint="make reduce_first at most the stage's inner width",
+                )
+            )
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keyword
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, Strict
 
 from resgen.spec import inert
 from resgen.spec.inert import ALWAYS, when, when_sibling
@@ -18,6 +18,7 @@ from resgen.spec.parts import (
     MAX_CHANNELS,
     MAX_DEPTH,
     AttentionSpec,
+    BlockWidths,
     Channels,
     InputSpec,
     NormSpec,
@@ -38,6 +39,9 @@ Identifier = Annotated[str, AfterValidator(_check_identifier), Field(max_length=
 
 
 Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+# A block's number in its stage, from 1; a JSON object's keys are strings, so "3" counts too.
+BlockNumber = Annotated[int, Strict(False), Field(ge=1, le=MAX_DEPTH)]
 
 
 class StemSpec(_Model):
@@ -163,6 +167,12 @@ class BlockSpec(_Model):
             "it counts with `block.type: bottleneck` and a stage with `stride: 2`; else remove it",
         ),
     )
+    reduce_first: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        description="The block's first conv outputs 1/reduce_first of the inner width (SENet-154: "
+        "2; timm's block_reduce_first): a bottleneck's first 1x1, a basic block's first 3x3.",
+        json_schema_extra=ALWAYS,
+    )
     preact: bool = Field(
         False,
         description="Pre-activation blocks (He et al. 2016): norm-act-conv, no activation after "
@@ -222,6 +232,17 @@ class StageSpec(_Model):
         description="Override the shortcut for this stage (none: a plain stage).",
         json_schema_extra=ALWAYS,
     )
+    blocks: dict[BlockNumber, BlockWidths] | None = Field(
+        None,
+        description="Per-block widths, by block number (1 is the first): the output channels of "
+        "the named convs, e.g. `{3: {conv2: 18}}` (a pruned net). Shortcuts, SE and ECA stay as "
+        "the stage's widths make them, so an identity shortcut needs equal widths on both sides.",
+        json_schema_extra=ALWAYS,
+    )
+
+    def block_widths(self, index: int) -> BlockWidths | None:
+        """The widths block `index` (0-based) sets, if any."""
+        return (self.blocks or {}).get(index + 1)
 
 
 class HeadSpec(_Model):
@@ -287,6 +308,17 @@ class Spec(_Model):
             inert.any_stage_without("shortcut"),
             "`shortcut` applies to stages without their own `shortcut`; every stage sets one",
             "remove it, or a stage's `shortcut` so that it takes this one",
+        ),
+    )
+    shortcut_kernel: Literal[1, 3, 5, 7] = Field(
+        1,
+        description="Kernel of a projection shortcut's conv in a block that strides or opens a "
+        "dilated stage (SENet-154: 3; timm's down_kernel_size); other projections stay 1x1.",
+        json_schema_extra=when(
+            inert.strided_projection,
+            "only a projection shortcut that strides (or opens a dilated stage) takes the kernel, "
+            "and no stage has one",
+            "use `shortcut: projection` in a stage with `stride: 2`, or remove it",
         ),
     )
     norm: NormSpec = Field(

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from resgen.spec.inert import ALWAYS, when_sibling
+from resgen.spec import inert
+from resgen.spec.inert import ALWAYS, when, when_sibling
 
 # Limits that keep a typo from asking for a model that cannot exist: they are far above any
 # published ResNet, and low enough that resgen never allocates or loops absurdly.
@@ -106,5 +107,31 @@ class NormSpec(_Model):
             ("batch", "group", "frozen_batch"),
             "`eps` is used by a norm layer and `norm.type: none` has none",
             "remove `eps`, or choose a norm type",
+        ),
+    )
+
+
+class BlockWidths(_Model):
+    """One block's own widths: the output channels of its convs, in place of the stage's."""
+
+    conv1: Channels | None = Field(
+        None,
+        description="Output channels of the first conv (a bottleneck's 1x1, a basic block's "
+        "first 3x3).",
+        json_schema_extra=ALWAYS,
+    )
+    conv2: Channels | None = Field(
+        None,
+        description="Output channels of the second conv (a bottleneck's 3x3; a basic block's "
+        "output).",
+        json_schema_extra=ALWAYS,
+    )
+    conv3: Channels | None = Field(
+        None,
+        description="Output channels of a bottleneck's last 1x1: the block's output.",
+        json_schema_extra=when(
+            inert.bottleneck_stage,
+            "`conv3` is a bottleneck's last conv, and this stage has basic blocks",
+            "a basic block's output is its `conv2`",
         ),
     )
