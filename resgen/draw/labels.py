@@ -83,6 +83,8 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             return act
         case ir.Pool(kernel=k, pool=pool, stride=s, pad_end=end):
             return f"{_size(k)} {pool} pool{_stride(s)}" + (", same" if end else "")
+        case ir.BlurPool(stride=s):
+            return f"3x3 blur pool{_stride(s)}"
         case ir.GlobalPool(pool=pool):
             return f"global {pool} pool"
         case ir.Linear(out_features=features):
