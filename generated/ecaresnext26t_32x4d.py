@@ -20,7 +20,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Ecaresnext26t_32x4d",
+    "ECAResNeXt26t_32x4d",
     "EfficientChannelAttention",
 ]
 
@@ -98,8 +98,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Ecaresnext26t_32x4d(nn.Module):
-    """Ecaresnext26t_32x4d: 4 stages of Bottleneck blocks (2, 2, 2, 2)."""
+class ECAResNeXt26t_32x4d(nn.Module):
+    """ECAResNeXt26t_32x4d: 4 stages of Bottleneck blocks (2, 2, 2, 2)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

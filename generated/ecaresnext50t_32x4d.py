@@ -21,7 +21,7 @@ from torch import nn
 
 __all__ = [
     "Bottleneck",
-    "Ecaresnext50t_32x4d",
+    "ECAResNeXt50t_32x4d",
     "EfficientChannelAttention",
 ]
 
@@ -99,8 +99,8 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class Ecaresnext50t_32x4d(nn.Module):
-    """Ecaresnext50t_32x4d: 4 stages of Bottleneck blocks (2, 2, 2, 2)."""
+class ECAResNeXt50t_32x4d(nn.Module):
+    """ECAResNeXt50t_32x4d: 4 stages of Bottleneck blocks (2, 2, 2, 2)."""
 
     # Channels and stride of every stage's output, for detection and segmentation necks.
     feature_info = (

@@ -13,7 +13,8 @@ _WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "wide": "Wide", "seresnet": 
           "seresnext": "SEResNeXt", "ecaresnet": "ECAResNet", "preact": "PreAct", "wrn": "WRN",
           "plain": "Plain", "gn": "GN", "bn": "BN", "se": "SE", "eca": "ECA",
           "resnetaa": "ResNetAA", "seresnetaa": "SEResNetAA", "seresnextaa": "SEResNeXtAA",
-          "resnetblur": "ResNetBlur", "resnetrs": "ResNetRS", "senet": "SENet"}  # fmt: skip
+          "resnetblur": "ResNetBlur", "resnetrs": "ResNetRS", "senet": "SENet",
+          "ecaresnext": "ECAResNeXt"}  # fmt: skip
 _PART = re.compile(r"([A-Za-z]*)(.*)")
 
 
