@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from resgen import __version__
-from resgen.cli import build, check, diff, draw, info, new, probe, resolve, schema
+from resgen.cli import build, check, diff, draw, info, new, probe, resolve, schema, view
 from resgen.cli import list as list_  # the module of `resgen list`
 from resgen.cli.common import EXIT_USAGE, Command
 
@@ -17,6 +17,7 @@ COMMANDS: dict[str, Command] = {
     "check": check,
     "info": info,
     "draw": draw,
+    "view": view,
     "schema": schema,
     "diff": diff,
     "resolve": resolve,

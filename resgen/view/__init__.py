@@ -1,0 +1,1 @@
+"""Spec -> one offline HTML page to explore the network (`resgen view`)."""
