@@ -19,7 +19,7 @@ from resgen.cli.common import (
     write_output,
 )
 from resgen.cli.draw import _seconds
-from resgen.cli.options import STDOUT, add_format, add_output, pick_format, refuse
+from resgen.cli.options import STDOUT, add_format, add_output, refuse
 from resgen.diagnostics import Location, error, has_errors
 
 HELP = "one offline HTML page to explore the network: collapse, hover, search"
@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if out == STDOUT:
         refuse("needs-file", "a view is a file, not text for stdout", out, "give -o NAME.html")
         return EXIT_USAGE
-    suffixes = {".html": "html", ".htm": "html"}
-    if not folder and pick_format(args.format, out, suffixes, None) is None:
+    if not folder and Path(out).suffix.lower() not in (".html", ".htm"):
+        hint = "end the file name in .html, or give a folder"
+        refuse("unknown-format", f"-o {out} is not an .html file", out, hint)
         return EXIT_USAGE
     print_diagnostics(problems)
     code = EXIT_FINDINGS if problems else EXIT_OK
