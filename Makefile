@@ -57,7 +57,7 @@ lint: setup
 	$(PY) -m ruff format --check generated
 	$(PY) -m mypy
 
-setup: $(STAMP) graphviz
+setup: $(STAMP) graphviz chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,14 @@ graphviz:
 	  echo "Installing Graphviz (dot) with apt-get..."; \
 	  { apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; } \
 	  || echo "warning: could not install Graphviz; install it with: sudo apt-get install graphviz" >&2; }
+
+# The view tests drive Debian's Chromium headless (Playwright never downloads a browser here).
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium with apt-get (for the resgen view tests)..."; \
+	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "warning: could not install Chromium; the browser tests will skip" >&2; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

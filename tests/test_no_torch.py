@@ -51,6 +51,7 @@ COMMANDS: dict[str, list[tuple[list[str], int]]] = {
         ),
         (["draw", "resnet18", "resnet20", "-f", "dot", "-o", OUT], 0),
     ],
+    "view": [(["view", "resnet50", "-o", f"{OUT}/r.html"], 0)],
     "diff": [
         (["diff", "resnet18", "resnet50", "-f", "json"], 1),  # they differ
         (["diff", "resnet18", "resnet34"], 1),

@@ -32,7 +32,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """resnet50, resnet1202 and the broken spec's pages, built once for the module."""
     out = tmp_path_factory.mktemp("view")
     built = {}
-    for name, spec in [("resnet50", "resnet50"), ("resnet1202", "resnet1202"), ("broken", str(BROKEN))]:
+    for name, spec in [
+        ("resnet50", "resnet50"),
+        ("resnet1202", "resnet1202"),
+        ("broken", str(BROKEN)),
+    ]:
         done = run_resgen("view", spec, "-o", str(out / f"{name}.html"))
         assert done.returncode == (1 if name == "broken" else 0), done.stderr
         built[name] = out / f"{name}.html"
@@ -40,12 +44,18 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_page_is_deterministic_and_self_contained(pages: dict[str, Path], tmp_path: Path) -> None:
-    again = run_resgen("view", "resnet50", "-o", str(tmp_path / "x.html"), env={"PYTHONHASHSEED": "7"})
+    again = run_resgen(
+        "view", "resnet50", "-o", str(tmp_path / "x.html"), env={"PYTHONHASHSEED": "7"}
+    )
     assert again.returncode == 0, again.stderr
     text = pages["resnet50"].read_text("utf-8")
     assert (tmp_path / "x.html").read_text("utf-8") == text
     assert "http://" not in text.replace("http://www.w3.org/", "")
-    assert "https://" not in text and "<script src" not in text and "<link rel=\"stylesheet\"" not in text
+    assert (
+        "https://" not in text
+        and "<script src" not in text
+        and '<link rel="stylesheet"' not in text
+    )
 
 
 def test_mistakes_give_diagnostics_and_no_file(tmp_path: Path) -> None:
@@ -55,7 +65,9 @@ def test_mistakes_give_diagnostics_and_no_file(tmp_path: Path) -> None:
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     missing = run_resgen("view", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "n.html"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
-    no_dot = run_resgen("view", "resnet18", "-o", str(tmp_path / "d.html"), env={"PATH": "/nonexistent"})
+    no_dot = run_resgen(
+        "view", "resnet18", "-o", str(tmp_path / "d.html"), env={"PATH": "/nonexistent"}
+    )
     assert no_dot.returncode == 1 and "error[no-graphviz]" in no_dot.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -95,10 +107,14 @@ class Page:
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(self.url)
         self.page.wait_for_selector("#canvas svg")
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
 
     def clean(self) -> None:
         assert self.errors == []
@@ -112,7 +128,9 @@ class Page:
         self.page.press("#q", "Enter")
 
 
-def test_resnet50_in_the_browser(browser: Any, pages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_resnet50_in_the_browser(
+    browser: Any, pages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     view = Page(browser, pages["resnet50"])
     page = view.page
     paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
@@ -141,7 +159,9 @@ def test_resnet50_in_the_browser(browser: Any, pages: dict[str, Path], tmp_path_
     assert page.evaluate("document.activeElement.id") == "layer3.4.conv2"
     assert view.field("path") == "layer3.4.conv2"
     # The side table has `info`'s numbers.
-    rows = page.eval_on_selector_all("#stages tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))")
+    rows = page.eval_on_selector_all(
+        "#stages tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))"
+    )
     for stage, row in zip(_info("resnet50")["stages"], rows, strict=False):
         assert row[0] == stage["name"] and row[3] == f"{stage['params']:,}"
     shot = tmp_path_factory.mktemp("screenshot") / "resnet50-view.png"
@@ -153,7 +173,9 @@ def test_resnet50_in_the_browser(browser: Any, pages: dict[str, Path], tmp_path_
 
 def test_resnet1202_first_paint_and_expand(browser: Any, pages: dict[str, Path]) -> None:
     view = Page(browser, pages["resnet1202"])
-    paint = view.page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+    paint = view.page.evaluate(
+        "performance.getEntriesByName('first-contentful-paint')[0].startTime"
+    )
     print(f"first paint resnet1202: {paint:.0f} ms")
     view.page.dblclick("g.node[id='layer2.1-199']")
     assert view.page.query_selector("g.node[id='layer2.1.conv1']") is not None
