@@ -194,10 +194,11 @@ def test_broken_spec_lists_errors_that_focus_the_add(browser: Any, pages: dict[s
     items[0].click()
     focused = view.page.evaluate("document.activeElement.id")
     assert focused.startswith("layer2.0") and focused.endswith("add")
-    assert "shortcut-shape" in view.page.inner_text("#panel")
+    assert view.page.inner_text("#panel").count("error[shortcut-shape]") == 1
     view.clean()
 
 
+@pytest.mark.slow
 def test_every_shipped_spec_views(tmp_path: Path) -> None:
     if shutil.which("dot") is None:
         pytest.skip("Graphviz's dot is not installed")

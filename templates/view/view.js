@@ -9,7 +9,7 @@ const fmt = (n) => n.toLocaleString("en-US");
 
 for (const e of D.errors) {
   if (!e.node) continue;
-  for (const key of [e.node, runOf(e.block).id + ".add"]) (diags[key] = diags[key] || []).push(e.text);
+  for (const key of new Set([e.node, runOf(e.block).id + ".add"])) (diags[key] = diags[key] || []).push(e.text);
 }
 
 function runOf(block) {
