@@ -171,6 +171,44 @@ def test_resnet50_in_the_browser(
     view.clean()
 
 
+SCALE = (
+    "document.getElementById('canvas').clientWidth / document.querySelector('#canvas svg')"
+    ".viewBox.baseVal.width"
+)
+
+
+def test_keyboard_zoom_and_legibility(browser: Any, pages: dict[str, Path]) -> None:
+    view = Page(browser, pages["resnet50"])
+    page = view.page
+    assert page.evaluate(SCALE) >= 0.8  # text at 11 pt stays readable at the default zoom
+    # Keyboard: Tab reaches nodes, Enter expands a run, Backspace collapses back to it.
+    page.focus("#canvas")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('node')")
+    page.focus("g.node[id='layer1.1-2']")
+    stroke = "getComputedStyle(document.activeElement.querySelector('path, polygon')).strokeWidth"
+    assert page.evaluate(stroke) == "3px"  # visible focus
+    page.keyboard.press("Enter")
+    assert page.query_selector("g.node[id='layer1.1.conv1']") is not None
+    page.keyboard.press("Backspace")
+    assert page.evaluate("document.activeElement.id") == "layer1.1-2"
+    # Zoom with keys, the wheel and the buttons; 0 and Fit show the whole drawing.
+    before = page.evaluate(SCALE)
+    page.keyboard.press("+")
+    assert page.evaluate(SCALE) > before
+    page.mouse.move(300, 300)
+    page.mouse.wheel(0, 400)
+    zoomed_out = page.evaluate(SCALE)
+    page.click("#zoom-in")
+    assert page.evaluate(SCALE) > zoomed_out
+    page.click("#fit")
+    whole = "document.querySelector('#canvas svg').getAttribute('viewBox').split(' ')[3]"
+    assert float(page.evaluate(whole)) == page.evaluate(
+        "document.querySelector('#canvas svg').viewBox.baseVal.height"
+    )
+    view.clean()
+
+
 def test_resnet1202_first_paint_and_expand(browser: Any, pages: dict[str, Path]) -> None:
     view = Page(browser, pages["resnet1202"])
     paint = view.page.evaluate(
@@ -195,6 +233,15 @@ def test_broken_spec_lists_errors_that_focus_the_add(browser: Any, pages: dict[s
     focused = view.page.evaluate("document.activeElement.id")
     assert focused.startswith("layer2.0") and focused.endswith("add")
     assert view.page.inner_text("#panel").count("error[shortcut-shape]") == 1
+    # The add and both its incoming edges are marked (Graphviz draws them in the error colour).
+    red = "[stroke='#d62728']"
+    assert view.page.query_selector(f"g.node[id='{focused}'] {red}") is not None
+    assert len(view.page.query_selector_all(f"g.edge[id$='->{focused}'] path{red}")) == 2
+    items[1].click()
+    assert view.page.evaluate("document.activeElement.id").startswith("layer3.0")
+    # The block level marks the same add.
+    view.page.keyboard.press("Backspace")
+    assert view.page.query_selector(f"g.node[id='layer2.0.add'] {red}") is not None
     view.clean()
 
 

@@ -83,9 +83,10 @@ def _stage_shortcuts(ctx: Context) -> list[Edge]:
                 counts[kind] = counts.get(kind, 0) + 1
         for kind, n in counts.items():
             attrs = {"label": Html(f"<i>{escape(kind)}</i> \u00d7 {n}"), "tooltip": kind}
-            if kind == "identity":
-                attrs.update(color=lb.IDENTITY_LINE)
+            if kind == "identity":  # identity loops on the right, the others on the left
+                attrs.update(color=lb.IDENTITY_LINE, tailport="e", headport="e")
             else:
+                attrs.update(tailport="w", headport="w")
                 attrs.update(style="dashed", color=lb.SHORTCUT_LINE, fontcolor=lb.SHORTCUT_LINE)
             if any(p.add in ctx.broken for p in blocks):
                 attrs.update(color=lb.ERROR, fontcolor=lb.ERROR, penwidth="2")

@@ -17,6 +17,7 @@ from resgen.diagnostics import Diagnostic
 from resgen.draw import labels as lb
 from resgen.draw.dot import Drawing, to_dot
 from resgen.draw.layout import Context, make_context, title
+from resgen.draw.parts import shortcut_kind
 from resgen.draw.render import render
 from resgen.graph import ir
 from resgen.report import info_json
@@ -95,19 +96,13 @@ def _block_level(ctx: Context) -> dict[str, dict[str, Any]]:
         if first.shortcut:
             cut = tuple(x for p in run.blocks for x in p.shortcut)
             args = "; ".join(lb.op_lines(ctx.graph, first.shortcut))
-            kind = shortcut_name(ctx, run)
+            kind = f"{shortcut_kind(ctx.graph, first)} shortcut"
             found[run.id + ".shortcut"] = _info(ctx, run.id + ".shortcut", kind, args,
                                                 first.shortcut[-1], cut)  # fmt: skip
         if first.add is not None:
             found[run.id + ".add"] = _info(ctx, run.id + ".add", "add", "residual add",
                                            first.add, ())  # fmt: skip
     return found
-
-
-def shortcut_name(ctx: Context, run: Any) -> str:
-    from resgen.draw.parts import shortcut_kind
-
-    return f"{shortcut_kind(ctx.graph, run.first)} shortcut"
 
 
 def _stage_level(ctx: Context) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,9 @@ function show(level, frag, block) {
     g.id = src + "->" + dst + (g.id.includes("#") ? "#" + g.id.split("#")[1] : "");
     S.edges.push({ g, src, dst });
   }
+  const hadFocus = canvas.contains(document.activeElement);
   canvas.replaceChildren(svg);
+  if (hadFocus) canvas.focus({ preventScroll: true }); // keys keep working after a level change
   Object.assign(S, { level, frag, block, svg });
   const b = svg.viewBox.baseVal;
   S.base = { x: b.x, y: b.y, w: b.width, h: b.height };
