@@ -69,6 +69,8 @@ def test_mistakes_give_diagnostics_and_no_file(tmp_path: Path) -> None:
         "view", "resnet18", "-o", str(tmp_path / "d.html"), env={"PATH": "/nonexistent"}
     )
     assert no_dot.returncode == 1 and "error[no-graphviz]" in no_dot.stderr
+    slow = run_resgen("view", "resnet18", "-o", str(tmp_path / "t.html"), "--timeout", "1e-9")
+    assert slow.returncode == 1 and "error[render-failed]" in slow.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -163,7 +165,9 @@ def test_resnet50_in_the_browser(
         "#stages tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))"
     )
     for stage, row in zip(_info("resnet50")["stages"], rows, strict=False):
-        assert row[0] == stage["name"] and row[3] == f"{stage['params']:,}"
+        output = "x".join(map(str, stage["output"]))
+        assert row == [stage["name"], str(stage["blocks"]), output, f"{stage['params']:,}",
+                       f"{stage['macs']:,}"]  # fmt: skip
     shot = tmp_path_factory.mktemp("screenshot") / "resnet50-view.png"
     view.search("layer3.4")
     page.screenshot(path=str(shot))
@@ -232,6 +236,8 @@ def test_broken_spec_lists_errors_that_focus_the_add(browser: Any, pages: dict[s
     items[0].click()
     focused = view.page.evaluate("document.activeElement.id")
     assert focused.startswith("layer2.0") and focused.endswith("add")
+    tooltip = f"document.getElementById('{focused}').querySelector('title').textContent"
+    assert "broken_identity.yaml:7:5: error[shortcut-shape]" in view.page.evaluate(tooltip)
     assert view.page.inner_text("#panel").count("error[shortcut-shape]") == 1
     # The add and both its incoming edges are marked (Graphviz draws them in the error colour).
     red = "[stroke='#d62728']"

@@ -39,6 +39,13 @@ function show(level, frag, block) {
   canvas.replaceChildren(svg);
   if (hadFocus) canvas.focus({ preventScroll: true }); // keys keep working after a level change
   Object.assign(S, { level, frag, block, svg });
+  for (const [id, texts] of Object.entries(diags)) {
+    const el = document.getElementById(id);
+    if (!el) continue;
+    const tip = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    tip.textContent = texts.join("\n"); // the diagnostic on the node itself, as a tooltip
+    el.prepend(tip);
+  }
   const b = svg.viewBox.baseVal;
   S.base = { x: b.x, y: b.y, w: b.width, h: b.height };
   legible();
