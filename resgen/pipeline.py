@@ -30,6 +30,7 @@ from resgen.graph import ir, lower
 from resgen.spec.inert import check_inert_keys
 from resgen.spec.limits import SpecPass, check_spec_limits
 from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
+from resgen.spec.regnet_checks import check_regnet_blocks
 
 # Passes over the validated spec, before anything is lowered: a spec that asks for an absurd
 # amount of work (a million blocks, say) is refused before the work starts. Their warnings join
@@ -37,6 +38,7 @@ from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
 SPEC_PASSES: tuple[SpecPass, ...] = (
     check_spec_limits,
     check_inert_keys,  # keys the user wrote that change nothing
+    check_regnet_blocks,  # ResNet switches a regnet block has no counterpart for
 )
 
 # Passes over the graph, in order; each may read what the ones before it found (`Facts`).

@@ -161,6 +161,38 @@ CASES: dict[str, tuple[str, str, str]] = {
             stages="stages:\n  - {depth: 2, width: 64, blocks: {2: {conv3: 256}}}\n",
         ),
     ),
+    "layout without regnet blocks": (
+        _spec("layout: timm"),
+        "layout",
+        _spec("layout: timm", block="{type: regnet}"),
+    ),
+    "block.group_width on basic blocks": (
+        _spec(block="{type: basic, group_width: 8}"),
+        "group_width",
+        _spec(block="{type: regnet, group_width: 8}"),
+    ),
+    "block.bottleneck_ratio on basic blocks": (
+        _spec(block="{type: basic, bottleneck_ratio: 0.5}"),
+        "bottleneck_ratio",
+        _spec(block="{type: regnet, bottleneck_ratio: 0.5}"),
+    ),
+    "a stage's group_width on basic blocks": (
+        _spec(stages="stages:\n  - {depth: 2, width: 64, group_width: 8}\n"),
+        "group_width",
+        _spec(
+            block="{type: regnet}", stages="stages:\n  - {depth: 2, width: 64, group_width: 8}\n"
+        ),
+    ),
+    "a stage's groups on regnet blocks": (
+        _spec(block="{type: regnet}", stages="stages:\n  - {depth: 2, width: 64, groups: 2}\n"),
+        "groups",
+        _spec(stages="stages:\n  - {depth: 2, width: 64, groups: 2}\n"),
+    ),
+    "attention.ratio on eca": (
+        _spec(block="{type: basic, attention: {type: eca, ratio: 0.25}}"),
+        "ratio",
+        _spec(block="{type: basic, attention: {type: se, ratio: 0.25}}"),
+    ),
     "output_stride at or above the network's stride": (
         _spec("output_stride: 32"),
         "output_stride",
@@ -243,7 +275,10 @@ def test_a_patch_answers_for_its_own_keys(tmp_path: Path) -> None:
     child.write_text("extends: base.yaml\nname: child\nstem: {type: deep, width: 48}\n")
     found = _inert(child)
     assert [(d.location and d.location.file, d.message) for d in found] == [
-        (str(child), "`stem.width` changes nothing: `width` is used by conv7 and cifar stems")
+        (
+            str(child),
+            "`stem.width` changes nothing: `width` is used by conv7, cifar and simple stems",
+        )
     ]
 
 

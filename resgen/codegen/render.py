@@ -13,6 +13,7 @@ from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
 from resgen.codegen.calls import Call, Decl
 from resgen.codegen.stem import Outside, Sequential, build_outside
+from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec
@@ -109,6 +110,7 @@ def build_render_model(
     spec = loaded.spec
     graph = analysis.graph
     blocks = ir.blocks_of(graph)
+    refuse_regnet(loaded, blocks)
     classes = block_classes(graph, spec, deploy=deploy)
     by_name = {c.name: c for c in classes}
     stages = tuple(_render_stage(s, analysis, by_name) for s in ir.stages_of(graph))
@@ -154,6 +156,19 @@ def build_render_model(
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
     )
+
+
+def refuse_regnet(loaded: LoadedSpec, blocks: tuple[ir.Block, ...]) -> None:
+    """RegNet blocks are checked, counted and drawn, but have no Python code yet (issue 16)."""
+    regnet = next((b for b in blocks if b.type == "regnet"), None)
+    if regnet is not None:
+        raise ResgenError([error(
+            "not-generated",
+            "regnet blocks are checked, counted and drawn, but resgen cannot write their Python "
+            "code yet",
+            regnet.loc,
+            hint="`resgen check`, `info` and `draw` take this spec; `build` does not yet",
+        )])  # fmt: skip
 
 
 # torch.nn.init's gains: (nonlinearity, negative slope). Others get ReLU's, said in a comment.

@@ -15,10 +15,12 @@ from resgen.diagnostics import Location
 from resgen.graph import ir
 from resgen.graph.blocks import lower_block
 from resgen.graph.ir import Arg, ShortcutKind
+from resgen.graph.regnet import LAYOUTS, block_path, lower_regnet, lower_simple_stem, stage_path
 from resgen.graph.scope import Scope
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec, StageSpec
 from resgen.spec.parts import BlockWidths
+from resgen.spec.regnet import inner_width
 
 
 def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
@@ -36,8 +38,12 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     eca = spec.block.attention is not None and spec.block.attention.type == "eca"
     attention = "eca_kernel" if eca else "se_channels"
     split = _splits_first_conv(spec)
+    regnet = _any_regnet(spec)
     for number, stage in enumerate(spec.stages, start=1):
         kind, groups, shortcut_kind = stage_settings(spec, stage)
+        if kind == "regnet":
+            mid = _widths(spec, stage, kind, groups, None)[1]
+            groups = max(1, mid // (stage.group_width or spec.block.group_width))
         stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
         if spec.output_stride and net_stride * stage_stride > spec.output_stride:
             # torchvision/timm: a stage past the output stride dilates instead of striding.
@@ -54,9 +60,13 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
             first, mid, cout = _widths(spec, stage, kind, groups, stage.block_widths(i))
             shortcut = _shortcut(shortcut_kind, stride != 1 or nominal_in != nominal[2])
             mid_arg = arg(mid, "mid_channels")
+            path, stage_name = f"layer{number}.{i}", f"layer{number}"
+            if regnet:  # the layout names RegNet stages and blocks
+                path = block_path(spec.layout, number, i)
+                stage_name = stage_path(spec.layout, number)
             blocks.append(
                 ir.Block(
-                    path=f"layer{number}.{i}", stage=f"layer{number}", stage_number=number,
+                    path=path, stage=stage_name, stage_number=number,
                     index=i, type=kind, preact=spec.block.preact,
                     in_channels=arg(channels, "in_channels"), mid_channels=mid_arg,
                     out_channels=arg(cout, "out_channels"), stride=arg(stride, "stride"),
@@ -64,7 +74,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
                     first_dilation=arg(dilation if i == 0 else stage_dilation,
                                        "first_dilation"),
                     shortcut=shortcut, drop_path=spec.drop_path * index / max(total - 1, 1),
-                    attention_size=arg(_attention_size(spec, nominal[2]), attention,
+                    attention_size=arg(_attention_size(spec, nominal[2], channels), attention,
                                        "attention_size"),
                     loc=_block_loc(loaded, stage, number, i) if stage.blocks else loc,
                     first_channels=arg(first, "first_channels") if split[kind] else mid_arg,
@@ -93,6 +103,9 @@ def _widths(
     """
     reduce = spec.block.reduce_first
     cout = stage.width * spec.block.out_factor(kind)
+    if kind == "regnet":
+        mid = inner_width(stage.width, stage.bottleneck_ratio or spec.block.bottleneck_ratio)
+        return mid, mid, cout
     if kind == "bottleneck":
         mid = int(stage.width * spec.block.base_width / 64) * groups
         first = mid // reduce
@@ -105,10 +118,14 @@ def _widths(
     return mid, mid, cout
 
 
+def _any_regnet(spec: Spec) -> bool:
+    return any((stage.block or spec.block.type) == "regnet" for stage in spec.stages)
+
+
 def _splits_first_conv(spec: Spec) -> dict[str, bool]:
     """Per block type: whether some block's first conv is narrower or wider than its inner
     width, so that the class takes a `first_channels` argument (a bottleneck only)."""
-    split = {"basic": False, "bottleneck": False}
+    split = {"basic": False, "bottleneck": False, "regnet": False}
     if spec.block.reduce_first == 1 and not any(stage.blocks for stage in spec.stages):
         return split  # the usual case, decided without a loop over every block
     for stage in spec.stages:
@@ -140,11 +157,14 @@ def _shortcut(kind: str, shape_changes: bool) -> ShortcutKind:
 _SHORTCUTS = {kind.value: kind for kind in ShortcutKind}
 
 
-def _attention_size(spec: Spec, channels: int) -> int:
-    """SE: hidden channels (timm's make_divisible); ECA: the 1-D kernel size (Wang et al.)."""
+def _attention_size(spec: Spec, channels: int, block_in: int) -> int:
+    """SE: hidden channels (timm's make_divisible, or RegNet's share of the block's input);
+    ECA: the 1-D kernel size (Wang et al.)."""
     attention = spec.block.attention
     if attention is None:
         return 0
+    if attention.type == "se" and attention.ratio is not None:
+        return round(attention.ratio * block_in)  # torchvision's and timm's rounding
     if attention.type == "se":
         divisor = attention.divisor
         value = channels / attention.reduction
@@ -164,8 +184,9 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
     for plans in plan_blocks(loaded):
         blocks = []
         for block in plans:
-            blocks.append(lower_block(Scope(graph, spec, block.stage, block.path, block.loc),
-                                      block, x))  # fmt: skip
+            lower_one = lower_regnet if block.type == "regnet" else lower_block
+            blocks.append(lower_one(Scope(graph, spec, block.stage, block.path, block.loc),
+                                    block, x))  # fmt: skip
             x = blocks[-1].output
         first = plans[0]
         stages.append(ir.StageInfo(first.stage, first.stage_number, tuple(blocks), x, first.loc))
@@ -198,6 +219,9 @@ def _lower_stem(s: Scope, x: str) -> str:
         x = s.conv("conv1.6", x, w1, w2, 3)
     elif stem.type == "cifar":
         x = s.conv("conv1", x, cin, stem.out_width, 3)
+    elif stem.type == "simple":
+        x = lower_simple_stem(s, x, cin)
+        return _lower_stem_pool(s, x, stem.out_width) if stem.has_pool else x
     else:
         x = s.conv("conv1", x, cin, stem.out_width, 7, stride=2, padding=3)
     if stem.norm:
@@ -241,9 +265,12 @@ def _lower_head(s: Scope, x: str, channels: int) -> None:
         # The last pre-activation block ends in a conv: normalise and activate before pooling.
         x = s.act(f"{s.act_name}#final", s.norm("bn_final", x, channels))
     pool = "avgpool" if spec.head.pool == "avg" else "global_maxpool"
+    fc = "fc"
+    if _any_regnet(spec):
+        pool, fc = LAYOUTS[spec.layout].pool, LAYOUTS[spec.layout].fc
     x = s.add(pool, ir.GlobalPool(spec.head.pool), x)
     x = s.add("flatten", ir.Flatten(), x)
     if spec.head.dropout > 0:
         x = s.add("dropout", ir.Drop("dropout", spec.head.dropout), x)
     if spec.head.classes:
-        s.add("fc", ir.Linear(channels, spec.head.classes), x)
+        s.add(fc, ir.Linear(channels, spec.head.classes), x)

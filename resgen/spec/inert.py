@@ -160,8 +160,9 @@ def any_strided_bottleneck(spec: Spec, where: Path) -> bool:
 
 
 def any_stage_of_block_type(spec: Spec, where: Path) -> bool:
-    """Some stage uses `block.type` (`expansion` applies to blocks of that type only)."""
-    return spec.block.type in _kinds(spec)
+    """Some stage uses `block.type` (`expansion` applies to blocks of that type only, and a
+    regnet block has none)."""
+    return spec.block.type != "regnet" and spec.block.type in _kinds(spec)
 
 
 def any_stage_without(key: str) -> Condition:
@@ -182,7 +183,8 @@ def dilation_reaches_a_conv(spec: Spec, where: Path) -> bool:
     assert isinstance(index, int)
     stage = spec.stages[index]
     last = index == len(spec.stages) - 1
-    return not (last and stage.depth == 1 and _kinds(spec)[index] == "bottleneck")
+    one_3x3 = _kinds(spec)[index] in ("bottleneck", "regnet")
+    return not (last and stage.depth == 1 and one_3x3)
 
 
 def stride_exceeds_output_stride(spec: Spec, where: Path) -> bool:
@@ -216,3 +218,40 @@ def strided_projection(spec: Spec, where: Path) -> bool:
 def bottleneck_stage(spec: Spec, where: Path) -> bool:
     """The stage that holds these block widths (`stages.<i>.blocks.<n>`) has bottlenecks."""
     return _kinds(spec)[int(where[1])] == "bottleneck"
+
+
+def any_regnet(spec: Spec, where: Path) -> bool:
+    """Some stage has regnet blocks (the layout names RegNet stages and blocks)."""
+    return "regnet" in _kinds(spec)
+
+
+def resnet_stage_without(key: str) -> Condition:
+    """Some stage of ResNet blocks does not set `key` (regnet blocks take `group_width`)."""
+
+    def counts(spec: Spec, where: Path) -> bool:
+        kinds = _kinds(spec)
+        return any(k != "regnet" and getattr(s, key) is None
+                   for k, s in zip(kinds, spec.stages, strict=True))  # fmt: skip
+
+    return counts
+
+
+def not_regnet_here(spec: Spec, where: Path) -> bool:
+    """The stage at `where` (`stages.<i>`) has ResNet blocks, whose groups are a count."""
+    return not regnet_here(spec, where)
+
+
+def regnet_here(spec: Spec, where: Path) -> bool:
+    """The stage at `where` (`stages.<i>`) has regnet blocks."""
+    return _kinds(spec)[int(where[1])] == "regnet"
+
+
+def regnet_stage_without(key: str) -> Condition:
+    """Some stage of regnet blocks does not set `key`, so it takes `block.<key>`."""
+
+    def counts(spec: Spec, where: Path) -> bool:
+        kinds = _kinds(spec)
+        return any(k == "regnet" and getattr(s, key) is None
+                   for k, s in zip(kinds, spec.stages, strict=True))  # fmt: skip
+
+    return counts

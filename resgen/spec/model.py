@@ -47,20 +47,22 @@ BlockNumber = Annotated[int, Strict(False), Field(ge=1, le=MAX_DEPTH)]
 class StemSpec(_Model):
     """The layers before the first stage."""
 
-    type: Literal["conv7", "deep", "cifar"] = Field(
+    type: Literal["conv7", "deep", "cifar", "simple"] = Field(
         "conv7",
         description="conv7: one 7x7 stride-2 conv (torchvision); deep: three 3x3 convs, the "
-        "first with stride 2 (ResNet-C/D, timm `conv1.0/1/3/4/6`); cifar: one 3x3 stride-1 conv.",
+        "first with stride 2 (ResNet-C/D, timm `conv1.0/1/3/4/6`); cifar: one 3x3 stride-1 conv; "
+        "simple: one 3x3 stride-2 conv and no pool (RegNet: torchvision's SimpleStemIN, timm's "
+        "`stem`).",
         json_schema_extra=ALWAYS,
     )
     width: Channels | None = Field(
         None,
-        description="Output channels of the stem. Default 64 (conv7), 16 (cifar), "
+        description="Output channels of the stem. Default 64 (conv7), 16 (cifar), 32 (simple), "
         "the last of `widths` (deep).",
         json_schema_extra=when_sibling(
             "type",
-            ("conv7", "cifar"),
-            "`width` is used by conv7 and cifar stems",
+            ("conv7", "cifar", "simple"),
+            "`width` is used by conv7, cifar and simple stems",
             "a deep stem takes `widths: [32, 32, 64]` (its output width is the last)",
         ),
     )
@@ -81,7 +83,7 @@ class StemSpec(_Model):
         None,
         description="max: 3x3 stride-2 max-pool after the stem; conv: a 3x3 stride-2 conv, norm "
         "and activation in its place (ResNet-RS; timm's replace_stem_pool, keys `maxpool.0/.1`); "
-        "none. Default max, none for cifar.",
+        "none. Default max, none for cifar and simple.",
         json_schema_extra=ALWAYS,
     )
     norm: bool = Field(
@@ -95,7 +97,7 @@ class StemSpec(_Model):
     def out_width(self) -> int:
         if self.type == "deep":
             return (self.widths or [32, 32, 64])[-1]
-        return self.width or (16 if self.type == "cifar" else 64)
+        return self.width or _STEM_WIDTHS[self.type]
 
     @property
     def conv_widths(self) -> tuple[int, ...]:
@@ -112,19 +114,27 @@ class StemSpec(_Model):
     @property
     def pool_kind(self) -> str:
         """The pool after the stem, its default resolved: max, conv or none."""
-        return self.pool or ("none" if self.type == "cifar" else "max")
+        return self.pool or ("none" if self.type in ("cifar", "simple") else "max")
 
     @property
     def has_pool(self) -> bool:
         return self.pool_kind != "none"
 
 
+_STEM_WIDTHS = {"conv7": 64, "cifar": 16, "simple": 32}
+
+BlockType = Literal["basic", "bottleneck", "regnet"]
+Ratio1 = Annotated[float, Field(gt=0.0, le=64.0)]
+
+
 class BlockSpec(_Model):
     """The residual block every stage repeats."""
 
-    type: Literal["basic", "bottleneck"] = Field(
+    type: BlockType = Field(
         description="basic: two 3x3 convs (ResNet-18/34); "
-        "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper).",
+        "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper); "
+        "regnet: 1x1, 3x3 in groups of `group_width` channels, SE after the 3x3, 1x1, with no "
+        "expansion (RegNet, Radosavovic et al. 2020).",
         json_schema_extra=ALWAYS,
     )
     expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
@@ -141,8 +151,9 @@ class BlockSpec(_Model):
         1,
         description="Groups of the 3x3 conv (ResNeXt cardinality).",
         json_schema_extra=when(
-            inert.any_stage_without("groups"),
-            "`block.groups` applies to stages without their own `groups`; every stage sets one",
+            inert.resnet_stage_without("groups"),
+            "`block.groups` applies to stages of basic or bottleneck blocks without their own "
+            "`groups`; every such stage sets one (regnet blocks take `group_width`)",
             "remove `block.groups`, or a stage's `groups` so that it takes `block.groups`",
         ),
     )
@@ -173,6 +184,25 @@ class BlockSpec(_Model):
         "2; timm's block_reduce_first): a bottleneck's first 1x1, a basic block's first 3x3.",
         json_schema_extra=ALWAYS,
     )
+    group_width: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
+        1,
+        description="regnet: channels per group of the 3x3 conv (its groups = inner width / "
+        "group width); stages may set their own.",
+        json_schema_extra=when(
+            inert.regnet_stage_without("group_width"),
+            "`group_width` sizes regnet blocks' groups, and no stage of regnet blocks takes it",
+            "set `block.type: regnet`, or remove it",
+        ),
+    )
+    bottleneck_ratio: Ratio1 = Field(
+        1.0,
+        description="regnet: inner width = round(stage width x ratio); stages may set their own.",
+        json_schema_extra=when(
+            inert.regnet_stage_without("bottleneck_ratio"),
+            "`bottleneck_ratio` sizes regnet blocks, and no stage of regnet blocks takes it",
+            "set `block.type: regnet`, or remove it",
+        ),
+    )
     preact: bool = Field(
         False,
         description="Pre-activation blocks (He et al. 2016): norm-act-conv, no activation after "
@@ -184,6 +214,8 @@ class BlockSpec(_Model):
     )
 
     def out_factor(self, block_type: str) -> int:
+        if block_type == "regnet":
+            return 1  # a regnet block's output is its stage's width
         if self.expansion is not None and block_type == self.type:
             return self.expansion
         return 4 if block_type == "bottleneck" else 1
@@ -219,18 +251,41 @@ class StageSpec(_Model):
             "give the stage `depth: 2` or more (its later blocks take the dilation), or remove it",
         ),
     )
-    block: Literal["basic", "bottleneck"] | None = Field(
+    block: BlockType | None = Field(
         None, description="Override the block type for this stage.", json_schema_extra=ALWAYS
     )
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
         None,
         description="Override the 3x3 conv groups for this stage.",
-        json_schema_extra=ALWAYS,
+        json_schema_extra=when(
+            inert.not_regnet_here,
+            "regnet blocks size their groups by `group_width`",
+            "give the stage `group_width`, or remove `groups`",
+        ),
     )
     shortcut: Shortcut | None = Field(
         None,
         description="Override the shortcut for this stage (none: a plain stage).",
         json_schema_extra=ALWAYS,
+    )
+    group_width: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
+        None,
+        description="regnet: this stage's channels per 3x3 group, in place of `block.group_width`.",
+        json_schema_extra=when(
+            inert.regnet_here,
+            "`group_width` sizes regnet blocks' groups, and this stage's blocks are not regnet",
+            "give the stage `block: regnet`, or remove it",
+        ),
+    )
+    bottleneck_ratio: Ratio1 | None = Field(
+        None,
+        description="regnet: this stage's inner width / width, in place of "
+        "`block.bottleneck_ratio`.",
+        json_schema_extra=when(
+            inert.regnet_here,
+            "`bottleneck_ratio` sizes regnet blocks, and this stage's blocks are not regnet",
+            "give the stage `block: regnet`, or remove it",
+        ),
     )
     blocks: dict[BlockNumber, BlockWidths] | None = Field(
         None,
@@ -319,6 +374,19 @@ class Spec(_Model):
             "only a projection shortcut that strides (or opens a dilated stage) takes the kernel, "
             "and no stage has one",
             "use `shortcut: projection` in a stage with `stride: 2`, or remove it",
+        ),
+    )
+    layout: Literal["torchvision", "timm"] = Field(
+        "torchvision",
+        description="Module names of a RegNet, whose state_dict keys differ between the "
+        "libraries: torchvision (`stem.0`, `trunk_output.block1.block1-0.f.a.0`, `.proj.0`, "
+        "`fc`) or timm (`stem.conv`, `s1.b1.conv1.conv`, `.downsample.conv`, `head.fc`). "
+        "ResNet blocks are named alike in both.",
+        json_schema_extra=when(
+            inert.any_regnet,
+            "the layouts differ only in how they name RegNet stages and blocks, and no stage "
+            "has regnet blocks",
+            "set `block.type: regnet`, or remove `layout`",
         ),
     )
     norm: NormSpec = Field(

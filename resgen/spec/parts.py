@@ -68,6 +68,17 @@ class AttentionSpec(_Model):
             "ECA sizes its 1-D kernel from the channels; use `type: se` for a reduction",
         ),
     )
+    ratio: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        None,
+        description="se: hidden channels = round(ratio x the block's input channels), in place "
+        "of `reduction` and `divisor` (RegNet's se_ratio: 0.25).",
+        json_schema_extra=when_sibling(
+            "type",
+            ("se",),
+            "`ratio` is used by SE attention only",
+            "ECA has no hidden layer; use `type: se` for a ratio",
+        ),
+    )
     divisor: Annotated[int, Field(ge=1, le=1024)] = Field(
         8,
         description="se: round the hidden channels to a multiple of this (timm: 8).",

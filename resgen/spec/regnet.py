@@ -52,6 +52,11 @@ def block_widths(w_0: int, w_a: float, w_m: float, depth: int) -> list[int]:
     return widths
 
 
+def inner_width(width: int, bottleneck_ratio: float) -> int:
+    """A regnet block's 1x1 and 3x3 width: torchvision's and timm's int(round(width x ratio))."""
+    return round(width * bottleneck_ratio)
+
+
 def _make_divisible(value: float, divisor: int) -> int:
     """torchvision's `_make_divisible`: the nearest multiple, never more than 10% below."""
     rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
