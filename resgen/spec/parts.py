@@ -1,4 +1,4 @@
-"""The spec's leaf models (input, attention, norm) and the limits every model shares.
+"""The spec's leaf models (stem, input, attention, norm) and the limits every model shares.
 
 resgen/spec/model.py builds the spec from them; they live here to keep each module readable.
 """
@@ -24,6 +24,86 @@ Channels = Annotated[int, Field(ge=1, le=MAX_CHANNELS)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+_STEM_WIDTHS = {"conv7": 64, "cifar": 16, "simple": 32}
+
+
+class StemSpec(_Model):
+    """The layers before the first stage."""
+
+    type: Literal["conv7", "deep", "cifar", "simple"] = Field(
+        "conv7",
+        description="conv7: one 7x7 stride-2 conv (torchvision); deep: three 3x3 convs, the "
+        "first with stride 2 (ResNet-C/D, timm `conv1.0/1/3/4/6`); cifar: one 3x3 stride-1 conv; "
+        "simple: one 3x3 stride-2 conv and no pool (RegNet: torchvision's SimpleStemIN, timm's "
+        "`stem`).",
+        json_schema_extra=ALWAYS,
+    )
+    width: Channels | None = Field(
+        None,
+        description="Output channels of the stem. Default 64 (conv7), 16 (cifar), 32 (simple), "
+        "the last of `widths` (deep).",
+        json_schema_extra=when_sibling(
+            "type",
+            ("conv7", "cifar", "simple"),
+            "`width` is used by conv7, cifar and simple stems",
+            "a deep stem takes `widths: [32, 32, 64]` (its output width is the last)",
+        ),
+    )
+    widths: list[Channels] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="deep stem only: the widths of its three convs, e.g. [32, 32, 64] (ResNet-C/D) "
+        "or timm's tiered [24, 32, 64]. Default [32, 32, 64].",
+        json_schema_extra=when_sibling(
+            "type",
+            ("deep",),
+            "`widths` is used by deep stems only",
+            "set `stem.type: deep`, or give a conv7 or cifar stem one `width`",
+        ),
+    )
+    pool: Literal["max", "conv", "none"] | None = Field(
+        None,
+        description="max: 3x3 stride-2 max-pool after the stem; conv: a 3x3 stride-2 conv, norm "
+        "and activation in its place (ResNet-RS; timm's replace_stem_pool, keys `maxpool.0/.1`); "
+        "none. Default max, none for cifar and simple.",
+        json_schema_extra=ALWAYS,
+    )
+    norm: bool = Field(
+        True,
+        description="Norm and activation after the stem's last conv. Pre-activation nets, whose "
+        "first block normalises its input, use false.",
+        json_schema_extra=ALWAYS,
+    )
+
+    @property
+    def out_width(self) -> int:
+        if self.type == "deep":
+            return (self.widths or [32, 32, 64])[-1]
+        return self.width or _STEM_WIDTHS[self.type]
+
+    @property
+    def conv_widths(self) -> tuple[int, ...]:
+        if self.type == "deep":
+            return tuple(self.widths or (32, 32, 64))
+        return (self.out_width,)
+
+    @property
+    def reduction(self) -> int:
+        """How much the stem shrinks H and W."""
+        conv = 1 if self.type == "cifar" else 2
+        return conv * (2 if self.has_pool else 1)
+
+    @property
+    def pool_kind(self) -> str:
+        """The pool after the stem, its default resolved: max, conv or none."""
+        return self.pool or ("none" if self.type in ("cifar", "simple") else "max")
+
+    @property
+    def has_pool(self) -> bool:
+        return self.pool_kind != "none"
 
 
 class InputSpec(_Model):
