@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from resgen import __version__
-from resgen.cli import build, check, diff, draw, info, new, probe, resolve, schema, view
+from resgen.cli import build, check, diff, draw, infer, info, new, probe, resolve, schema, view
 from resgen.cli import list as list_  # the module of `resgen list`
 from resgen.cli.common import EXIT_USAGE, Command
 
@@ -24,6 +24,7 @@ COMMANDS: dict[str, Command] = {
     "probe": probe,
     "list": list_,
     "new": new,
+    "infer": infer,
 }
 
 
