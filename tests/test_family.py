@@ -63,7 +63,7 @@ MACS = {
 }  # fmt: skip
 
 # Specs named after a library's entrypoint are tests/test_zoo.py's; this file measures the rest.
-LIBRARY_NAMES = {name for _, name in zoo.entrypoints()}
+LIBRARY_NAMES = {name for _, name in [*zoo.entrypoints(), *zoo.regnet_entrypoints()]}
 OWN_SPECS = sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in LIBRARY_NAMES)
 
 MEASURED_SIZE = 64  # what torch runs big nets at

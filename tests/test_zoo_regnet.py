@@ -7,9 +7,10 @@ resgen's graph must have the reference's state_dict keys and shapes (its node id
 its parameter count and its MACs (FlopCounterMode / 2) at 64 px and an odd size, all on the `meta`
 device, where even regnet_y_128gf (644 M parameters) costs nothing.
 
-No RegNet is a built-in spec yet: resgen checks, counts and draws regnet blocks but cannot write
-their code (`build` says `not-generated`), so NOT_YET gives every entrypoint its reason. The
-logits test of tests/test_zoo.py joins when the code generation does.
+torchvision's 15 are built-in specs: the generated models load the reference's weights strictly
+(random, with random norm statistics, filled as tests/test_zoo.py does) and give bit-identical
+logits in eval and train mode at both sizes, with the static counts equal to torch's. timm's wait
+in NOT_YET, each with its reason (the timm layout's code generation, or a language feature).
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import regnet as tv_regnet
 
 import resgen
+from resgen.checks import Analysis
 from resgen.graph import ir
 from resgen.pipeline import check, compile_spec
+from resgen.resources import builtin_spec_path
+from resgen.spec.load import load_spec_file
 from resgen.spec.regnet import regnet_stages
+from tests import test_zoo
+from tests.conftest import generated_module
+from tests.reference import zoo
 
-GENERATION = "regnet blocks have no code generation yet (resgen build: not-generated)"
+GENERATION = "no code generation for the timm layout yet (resgen build: not-generated)"
 # timm's extras wait for more than the code: (entrypoint, what the spec language lacks).
 EXTRAS = {
     "regnety_040_sgn": "GroupNorm by group size 16 (norm.groups is a count) and SiLU in SE",
@@ -44,34 +51,31 @@ EXTRAS = {
 }
 
 
-def torchvision_regnets() -> list[str]:
-    models = torchvision.models
-    return sorted(
-        n
-        for n in models.list_models(module=models)
-        if models.get_model_builder(n).__module__ == tv_regnet.__name__
-    )
-
-
-def timm_regnets() -> list[str]:
-    return sorted(timm.list_models(module="regnet"))
-
-
-ENTRIES = [("torchvision", n) for n in torchvision_regnets()] + [
-    ("timm", n) for n in timm_regnets()
-]
-NOT_YET = {f"{s}:{n}": EXTRAS.get(n, GENERATION) for s, n in ENTRIES}
+ENTRIES: list[tuple[str, str]] = list(zoo.regnet_entrypoints())
+NOT_YET = {f"timm:{n}": EXTRAS.get(n, GENERATION) for s, n in ENTRIES if s == "timm"}
 STANDARD = [e for e in ENTRIES if e[1] not in EXTRAS]
+SHIPPED = [e for e in ENTRIES if f"{e[0]}:{e[1]}" not in NOT_YET]
+# Logits of these take seconds each on a 2-core CPU; their keys and counts are checked on meta.
+GIANTS = {"regnet_y_128gf", "regnet_y_32gf", "regnet_x_32gf", "regnet_y_16gf", "regnet_x_16gf"}
 SIZES = (64, 33)
 
 
 def test_every_regnet_is_enumerated_with_a_reason() -> None:
     """15 torchvision builders and timm's 36; each waits for what NOT_YET says."""
-    assert len(torchvision_regnets()) == 15 and len(timm_regnets()) >= 36
-    assert {"regnet_y_128gf", "regnet_x_400mf"} <= set(torchvision_regnets())
-    assert set(EXTRAS) <= set(timm_regnets())
+    torchvision_names, timm_names = (
+        zoo.torchvision_builders("regnet"),
+        zoo.timm_entrypoints("regnet"),
+    )
+    assert len(torchvision_names) == 15 and len(timm_names) >= 36
+    assert {"regnet_y_128gf", "regnet_x_400mf"} <= set(torchvision_names)
+    assert set(EXTRAS) <= set(timm_names)
     names = {f"{s}:{n}" for s, n in ENTRIES}
-    assert set(NOT_YET) == names and len(STANDARD) == len(ENTRIES) - len(EXTRAS)
+    assert len(STANDARD) == len(ENTRIES) - len(EXTRAS)
+    # Each entrypoint has a built-in spec or a reason, never both.
+    assert {f"{s}:{n}" for s, n in SHIPPED} | set(NOT_YET) == names
+    assert [
+        n for s, n in ENTRIES if (builtin_spec_path(n) is not None) != ((s, n) in SHIPPED)
+    ] == []
 
 
 @contextlib.contextmanager
@@ -188,9 +192,80 @@ def test_graph_equals_the_reference(entry: tuple[str, str]) -> None:
         assert tuple(logits.shape[1:]) == analysis.output_shape
 
 
-def test_build_refuses_regnet_blocks_with_a_diagnostic() -> None:
-    """Until the code generation exists, `build` says so at the first regnet stage."""
-    _, spec = _reference("torchvision", "regnet_x_400mf")
+def _ours(name: str) -> nn.Module:
+    spec = load_spec_file(builtin_spec_path(name)).spec  # type: ignore[arg-type]
+    return getattr(generated_module(name), spec.model_class)()  # type: ignore[no-any-return]
+
+
+def _build(name: str, device: str) -> tuple[nn.Module, nn.Module]:
+    """The reference and the generated model, uninitialised: same keys, order and shapes."""
+    with test_zoo._no_init(), _recorded_params(), torch.device(device):
+        reference, ours = torchvision.models.get_model(name, weights=None), _ours(name)
+    ref_sd, our_sd = reference.state_dict(), ours.state_dict()
+    assert list(our_sd) == list(ref_sd), "state_dict keys (and their order) differ"
+    assert {k: v.shape for k, v in our_sd.items()} == {k: v.shape for k, v in ref_sd.items()}
+    return reference, ours
+
+
+def _check_counts(model: nn.Module, x: torch.Tensor, analysis: Analysis) -> torch.Tensor:
+    """torch's params, MACs and stage shapes on the generated model equal the analysis'."""
+    assert sum(p.numel() for p in model.parameters()) == analysis.total_params
+    stages = {s.name: analysis.shapes[s.output] for s in analysis.graph.graph["stages"]}
+    seen: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        model.get_submodule(stage).register_forward_hook(
+            lambda _m, _i, out, stage=stage: seen.__setitem__(stage, tuple(out.shape[1:]))
+        )
+        for stage in stages
+    ]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        logits = model(x)
+    for hook in hooks:
+        hook.remove()
+    assert counter.get_total_flops() == 2 * len(x) * analysis.total_macs
+    assert seen == stages and tuple(logits.shape[1:]) == analysis.output_shape
+    return logits  # type: ignore[no-any-return]
+
+
+def _analysis(name: str, size: int) -> Analysis:
+    return check(resgen.load_spec({"extends": name, "input": {"size": size}}))
+
+
+@pytest.mark.parametrize("entry", [e for e in SHIPPED if e[1] in GIANTS], ids=_id)
+def test_giants_keys_and_counts_on_meta(entry: tuple[str, str]) -> None:
+    _, ours = _build(entry[1], "meta")
+    x = torch.empty(1, 3, 33, 33, device="meta")
+    _check_counts(ours.eval(), x, _analysis(entry[1], 33))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [pytest.param(e, id=_id(e), marks=[pytest.mark.slow] if e[1] in GIANTS else [])
+     for e in SHIPPED],
+)  # fmt: skip
+def test_generated_matches_reference(entry: tuple[str, str]) -> None:
+    """Strict load, static counts and bit-identical logits in eval and train mode."""
+    name = entry[1]
+    reference, ours = _build(name, "cpu")
+    state = reference.state_dict()
+    test_zoo._fill(state)
+    ours.load_state_dict(state, strict=True, assign=True)
+    gen = torch.Generator().manual_seed(1)
+    inputs = {size: torch.randn(2, 3, size, size, generator=gen) for size in SIZES}
+    for train in (False, True):  # eval first, while the running statistics are the random ones
+        reference.train(train)
+        ours.train(train)
+        for size, x in inputs.items():
+            with torch.no_grad():
+                expected = reference(x)
+                got = ours(x) if train else _check_counts(ours, x, _analysis(name, size))
+            assert torch.isfinite(expected).all() and expected.abs().max() > 0.1
+            assert torch.equal(got, expected), f"train={train} {size}px"
+
+
+def test_build_refuses_the_timm_layout_with_a_diagnostic() -> None:
+    """Until its code generation exists, `build` says so at the first regnet stage."""
+    _, spec = _reference("timm", "regnetx_002")
     with pytest.raises(resgen.ResgenError) as raised:
         compile_spec(resgen.load_spec(spec))
     assert [d.code for d in raised.value.diagnostics] == ["not-generated"]

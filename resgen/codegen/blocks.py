@@ -85,6 +85,7 @@ class BlockClass(NamedTuple):
     fused_tail: Statement | None  # deploy: the last conv with its add and ReLU, or its ReLU
     closing: str  # what forward returns: `self.relu(out)` (post-activation) or `out`
     zero_init: str  # the module whose weight zero_init_residual zeroes
+    zero_param: str = ""  # a RegNet's: that weight by path, since its modules are nested
 
 
 def class_of(block: ir.Block) -> str:

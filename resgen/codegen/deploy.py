@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from resgen.checks import Analysis
 from resgen.codegen.emit import render_source
@@ -34,6 +34,8 @@ class DeployExtras(NamedTuple):
     block_folds: tuple[tuple[str, str], ...]  # (norm, conv) within every block, relative
     model_affines: tuple[str, ...]
     block_affines: tuple[str, ...]
+    block_pattern: str  # a regex of a block's path: `layer\d+\.\d+`
+    note: tuple[str, ...]  # the comment above the tables, wrapped
 
 
 def folded_analysis(analysis: Analysis) -> Analysis:
@@ -52,7 +54,7 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> RenderModel:
     )
     folded = folded_analysis(analysis)
     base = build_render_model(dataclasses.replace(loaded, spec=inference), folded, deploy=True)
-    extras = _norm_tables(folded.graph, spec.model_class, repr(spec.norm.eps))
+    extras = _norm_tables(folded.graph, spec.model_class, repr(spec.norm.eps), spec.layout)
     return base._replace(docstring=_docstring(base, folded.graph), deploy=extras)
 
 
@@ -61,7 +63,7 @@ def render_deploy_source(loaded: LoadedSpec, analysis: Analysis) -> str:
     return render_source(build_deploy_model(loaded, analysis), "deploy/model.py.jinja")
 
 
-def _norm_tables(graph: ir.Graph, trained_class: str, eps: str) -> DeployExtras:
+def _norm_tables(graph: ir.Graph, trained_class: str, eps: str, layout: str) -> DeployExtras:
     """The folds and affines, outside blocks by path and within blocks relative to the block.
 
     Every block folds alike (lowering builds every block of a kind the same way); the assert
@@ -90,7 +92,22 @@ def _norm_tables(graph: ir.Graph, trained_class: str, eps: str) -> DeployExtras:
         block_folds=tuple(block_folds.items()),
         model_affines=tuple(affines["model"]),
         block_affines=tuple(affines["block"]),
+        **_block_paths(graph, layout),
     )
+
+
+def _block_paths(graph: ir.Graph, layout: str) -> dict[str, Any]:
+    """How block paths look, for the generated `_BLOCK_PATH`: ResNet's, or a RegNet layout's."""
+    pattern, example = r"layer\d+\.\d+", "layer2.3"
+    if ir.blocks_of(graph)[0].type == "regnet" and layout == "torchvision":
+        pattern, example = r"trunk_output\.block\d+\.block\d+-\d+", "trunk_output.block2.block2-3"
+    note = (
+        "Where the trained model's norms go. A norm in *_FOLDS is folded into the conv before it; "
+        "one in *_AFFINES (after an activation or an add) becomes x * scale + shift. BLOCK_* paths "
+        f"are relative to each block (`{example}.` left off); group norms are in neither and stay "
+        "as they are."
+    )
+    return {"block_pattern": pattern, "note": tuple(textwrap.wrap(note, 96))}
 
 
 def _docstring(base: RenderModel, graph: ir.Graph) -> tuple[str, ...]:

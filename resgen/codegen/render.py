@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
 from resgen.codegen.calls import Call, Decl
+from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_line
 from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
@@ -67,6 +68,8 @@ class StageRender(NamedTuple):
     comment: str
     entries: tuple[StageEntry, ...]
     shape: str
+    lines: tuple[str, ...] = ()  # a RegNet stage: built with add_module (resgen.codegen.regnet)
+    ref: str = ""  # how forward calls a stage that is no attribute: `trunk_output[0]`
 
 
 class FeatureInfo(NamedTuple):
@@ -84,7 +87,7 @@ class RenderModel(NamedTuple):
     conv_init: Call  # He init with the gain of the spec's activation
     init_comment: str  # why the gain is ReLU's for an activation torch has no gain for; or ""
     helpers: tuple[str, ...]  # helper classes to emit: "FrozenBatchNorm2d", "DropPath", ...
-    block_classes: tuple[BlockClass, ...]
+    block_classes: tuple[BlockClass | RegNetClass, ...]
     in_channels: int
     num_classes: int
     zero_init_residual: bool
@@ -101,6 +104,7 @@ class RenderModel(NamedTuple):
     logits_shape: str
     feature_info: tuple[FeatureInfo, ...]
     deploy: DeployExtras | None = None  # the deploy build's norm tables
+    trunk: tuple[str, ...] = ()  # RegNet: `self.trunk_output = ...` after its stages' lines
 
 
 def build_render_model(
@@ -110,10 +114,18 @@ def build_render_model(
     spec = loaded.spec
     graph = analysis.graph
     blocks = ir.blocks_of(graph)
-    refuse_regnet(loaded, blocks)
-    classes = block_classes(graph, spec, deploy=deploy)
-    by_name = {c.name: c for c in classes}
-    stages = tuple(_render_stage(s, analysis, by_name) for s in ir.stages_of(graph))
+    refuse_regnet(loaded, blocks, deploy=deploy)
+    classes: tuple[BlockClass | RegNetClass, ...]
+    if blocks[0].type == "regnet":
+        regnet = regnet_class(graph, spec, list(blocks))
+        classes = (regnet,)
+        stages = tuple(_regnet_stage(s, analysis, regnet) for s in ir.stages_of(graph))
+        trunk = trunk_line(ir.stages_of(graph))
+    else:
+        resnet = block_classes(graph, spec, deploy=deploy)
+        by_name = {c.name: c for c in resnet}
+        classes, trunk = resnet, ()
+        stages = tuple(_render_stage(s, analysis, by_name) for s in ir.stages_of(graph))
     last = ir.stages_of(graph)[-1]
     outside = build_outside(graph, spec)
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
@@ -155,13 +167,16 @@ def build_render_model(
         pooled_shape=_batch_shape(analysis.shapes["flatten"]),
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
+        trunk=trunk,
     )
 
 
-def refuse_regnet(loaded: LoadedSpec, blocks: tuple[ir.Block, ...]) -> None:
-    """RegNet blocks are checked, counted and drawn, but have no Python code yet (issue 16)."""
+def refuse_regnet(loaded: LoadedSpec, blocks: tuple[ir.Block, ...], *, deploy: bool) -> None:
+    """RegNet blocks have Python code in torchvision's layout, not yet in timm's, nor deploy
+    builds, nor in a net that mixes them with ResNet blocks (issue 16)."""
+    kinds = {b.type for b in blocks}
     regnet = next((b for b in blocks if b.type == "regnet"), None)
-    if regnet is not None:
+    if regnet is not None and (loaded.spec.layout == "timm" or len(kinds) > 1):
         raise ResgenError([error(
             "not-generated",
             "regnet blocks are checked, counted and drawn, but resgen cannot write their Python "
@@ -206,13 +221,19 @@ HELPERS = (
     "AvgPool2dSame",
     "BlurPool2d",
     "SqueezeExcite",
+    "SqueezeExcitation",
     "EfficientChannelAttention",
     "DropPath",
 )
 
 
-def _helpers(classes: tuple[BlockClass, ...], outside: Outside) -> tuple[str, ...]:
+def _helpers(
+    all_classes: tuple[BlockClass | RegNetClass, ...], outside: Outside
+) -> tuple[str, ...]:
     """The helper classes the module uses: those its calls name, and the templates' own."""
+    classes = [c for c in all_classes if isinstance(c, BlockClass)]
+    if len(classes) < len(all_classes):  # a RegNet: its class names its own
+        return tuple(h for c in all_classes if isinstance(c, RegNetClass) for h in c.helpers)
     calls = [d.call for c in classes for d in (*c.modules, c.act, c.attention) if d is not None]
     calls += [item for c in classes for item in c.shortcut_items]
     for d in outside.stem:
@@ -259,6 +280,15 @@ def _render_stage(
     n = len(stage.blocks)
     comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
     return StageRender(stage.name, comment, tuple(entries), shape)
+
+
+def _regnet_stage(stage: ir.StageInfo, analysis: Analysis, cls: RegNetClass) -> StageRender:
+    shape = _batch_shape(analysis.shapes[stage.output])
+    n = len(stage.blocks)
+    comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
+    # Indexed, since a Sequential's attribute access is typed as a Tensor or a Module.
+    ref = f"trunk_output[{stage.number - 1}]"
+    return StageRender(stage.name, comment, (), shape, stage_lines(stage, cls), ref)
 
 
 def _feature_info(spec: Spec, graph: ir.Graph) -> tuple[FeatureInfo, ...]:

@@ -1,7 +1,8 @@
 """The library ResNets every built-in spec is measured against, enumerated when the tests run.
 
 timm: every entrypoint of its `resnet` module (`timm.list_models(module="resnet")`). torchvision:
-every registered builder defined in `torchvision.models.resnet`. Asking the libraries, rather than
+every registered builder defined in `torchvision.models.resnet`. The RegNets likewise: timm's
+`regnet` module and `torchvision.models.regnet`. Asking the libraries, rather than
 copying their lists, is what makes an upgrade that adds an entrypoint show up as a failing test.
 """
 
@@ -16,17 +17,17 @@ from torch import nn
 Source = Literal["timm", "torchvision"]
 
 
-def timm_entrypoints() -> list[str]:
-    return sorted(timm.list_models(module="resnet"))
+def timm_entrypoints(module: str = "resnet") -> list[str]:
+    return sorted(timm.list_models(module=module))
 
 
-def torchvision_builders() -> list[str]:
+def torchvision_builders(module: str = "resnet") -> list[str]:
     models = torchvision.models
-    resnet = models.resnet.__name__
+    name = getattr(models, module).__name__
     return sorted(
         n
         for n in models.list_models(module=models)
-        if models.get_model_builder(n).__module__ == resnet
+        if models.get_model_builder(n).__module__ == name
     )
 
 
@@ -34,6 +35,12 @@ def entrypoints() -> list[tuple[Source, str]]:
     """Every (library, name) pair, torchvision's first."""
     return [*(("torchvision", n) for n in torchvision_builders()),
             *(("timm", n) for n in timm_entrypoints())]  # fmt: skip
+
+
+def regnet_entrypoints() -> list[tuple[Source, str]]:
+    """Both libraries' RegNets (tests/test_zoo_regnet.py), torchvision's first."""
+    return [*(("torchvision", n) for n in torchvision_builders("regnet")),
+            *(("timm", n) for n in timm_entrypoints("regnet"))]  # fmt: skip
 
 
 def build(source: Source, name: str) -> nn.Module:

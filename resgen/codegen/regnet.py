@@ -1,0 +1,184 @@
+"""Graph -> RegNet block classes and stages, in torchvision's layout.
+
+A RegNet block's modules are nested (`f.a.0`, `f.se.fc1`, `proj.1`), so its class is not the
+ResNet blocks' flat one: each Sequential's modules come from the block's nodes at their
+state_dict index, as the stem's do (resgen.codegen.stem), and stages are built with
+`add_module`, since torchvision's keys (`block1-0`) are not Python identifiers.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from resgen.codegen.calls import Call, act_call, module_call
+from resgen.codegen.stem import Item
+from resgen.graph import ir
+from resgen.spec.model import Spec
+
+# The class's constructor parameters after the widths, as (name, annotation, default).
+_PARAMS = (
+    ("stride", "int", "1"),
+    ("groups", "int", "1"),
+    ("downsample", "bool", "False"),
+    ("se_channels", "int", "16"),
+)
+_WIDTHS = ("in_channels", "mid_channels", "out_channels")
+_INDENT = 20  # where a module of `self.f`'s Sequentials starts
+
+
+class Group(NamedTuple):
+    """`key=nn.Sequential(...)` inside `self.f`, or `key=<call>` for one module (SE)."""
+
+    key: str
+    items: tuple[Item, ...]
+    call: Call | None
+
+
+class RegNetClass(NamedTuple):
+    """A RegNet block class: what templates/blocks/regnet_torchvision.py.jinja prints."""
+
+    name: str
+    template: str
+    params: tuple[tuple[str, str, str], ...]
+    groups: tuple[Group, ...]
+    proj: tuple[Item, ...]
+    act: Call
+    zero_init: str  # unused: a nested module has no typed attribute path
+    zero_param: str  # the weight zero_init_residual zeroes: `f.c.1.weight`
+    helpers: tuple[str, ...]
+
+
+def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetClass:
+    """The one RegNet block class, from its first block that has every module."""
+    rep = next((b for b in blocks if b.downsample), blocks[0])
+    names = {*_WIDTHS, *(p[0] for p in _params(blocks))}
+    members = [(node[len(rep.path) + 1 :], ir.op(graph, node)) for node in rep.nodes]
+    cut = len(rep.path) + 1
+    folds = {k[cut:]: v[cut:] for k, v in graph.graph.get("folds", {}).items()
+             if k.startswith(rep.path + ".")}  # fmt: skip
+    groups = []
+    for key in ("a", "b", "se", "c"):
+        if key == "se":
+            if rep.attention_size:
+                groups.append(
+                    Group(
+                        "se", (), Call("SqueezeExcitation", ("mid_channels", "se_channels"), False)
+                    )
+                )
+            continue
+        groups.append(Group(key, _items(f"f.{key}", members, names, folds, spec), None))
+    proj = _items("proj", members, names, folds, spec, indent=16) if rep.downsample else ()
+    return RegNetClass(
+        name="ResBottleneckBlock",
+        template="regnet_torchvision",
+        params=_params(blocks),
+        groups=tuple(groups),
+        proj=proj,
+        act=act_call(spec),
+        zero_init="",
+        zero_param=[
+            rel
+            for rel, op in members
+            if rel.startswith("f.c.") and isinstance(op, (ir.Conv, ir.Norm))
+        ][-1]
+        + ".weight",
+        helpers=("SqueezeExcitation",) if rep.attention_size else (),
+    )
+
+
+def _params(blocks: list[ir.Block]) -> tuple[tuple[str, str, str], ...]:
+    wanted = {
+        "stride": True,
+        "groups": any(b.groups != 1 for b in blocks),
+        "downsample": any(b.downsample for b in blocks),
+        "se_channels": any(b.attention_size for b in blocks),
+    }
+    return tuple(p for p in _PARAMS if wanted[p[0]])
+
+
+def _items(
+    prefix: str, members: list[tuple[str, ir.Op]], names: set[str], folds: dict[str, str],
+    spec: Spec, indent: int = _INDENT,
+) -> tuple[Item, ...]:  # fmt: skip
+    """A Sequential's modules at their indices; a folded norm leaves an nn.Identity there."""
+    items: dict[int, Item] = {}
+    for rel, op in members:
+        head, _, index = rel.rpartition(".")
+        if head != prefix or not index.isdigit():
+            continue
+        if isinstance(op, ir.Act):
+            items[int(index)] = Item(act_call(spec), "")
+        elif isinstance(op, (ir.Conv, ir.Norm, ir.Affine)):
+            items[int(index)] = Item(module_call(op, names, first=False, indent=indent), "")
+    identity = Call("nn.Identity", (), False)
+    for norm, conv in folds.items():
+        head, _, index = norm.rpartition(".")
+        if head == prefix:
+            items[int(index)] = Item(identity, f"{norm}: folded into {conv}")
+    return tuple(items.get(i, Item(identity, "")) for i in range(max(items) + 1))
+
+
+def block_args(block: ir.Block, cls: RegNetClass) -> str:
+    """`ResBottleneckBlock(32, 48, 48, stride=2, groups=6, downsample=True, se_channels=8)`."""
+    args = [str(int(block.in_channels)), str(int(block.mid_channels)),
+            str(int(block.out_channels))]  # fmt: skip
+    names = {p[0] for p in cls.params}
+    if block.stride != 1:
+        args.append(f"stride={block.stride}")
+    if "groups" in names and block.groups != 1:
+        args.append(f"groups={block.groups}")
+    if block.downsample:
+        args.append("downsample=True")
+    if "se_channels" in names:
+        args.append(f"se_channels={block.attention_size}")
+    return f"{cls.name}({', '.join(args)})"
+
+
+def stage_lines(stage: ir.StageInfo, cls: RegNetClass) -> tuple[str, ...]:
+    """A stage built as torchvision's AnyStage is: `block2.add_module("block2-0", ...)`, with a
+    loop over the blocks that repeat; lines relative to the constructor's indentation."""
+    var = stage.name.rpartition(".")[2]  # block2
+    lines = [f"{var} = nn.Sequential()"]
+    runs: list[tuple[str, int, int]] = []  # (call, first index, last index + 1)
+    for block in stage.blocks:
+        call = block_args(block, cls)
+        if runs and runs[-1][0] == call:
+            runs[-1] = (call, runs[-1][1], block.index + 1)
+        else:
+            runs.append((call, block.index, block.index + 1))
+    for call, first, last in runs:
+        if last - first == 1:
+            lines += _add_module(f"{var}.add_module", f'"{var}-{first}"', call, 8)
+        else:
+            lines.append(f"for i in range({first}, {last}):")
+            lines += [f"    {line}" for line in
+                      _add_module(f"{var}.add_module", f'f"{var}-{{i}}"', call, 12)]  # fmt: skip
+    return tuple(lines)
+
+
+def _add_module(method: str, key: str, call: str, indent: int) -> list[str]:
+    """`method(key, call)` as ruff formats it at `indent`."""
+    one = f"{method}({key}, {call})"
+    if indent + len(one) <= 100:
+        return [one]
+    if indent + 4 + len(key) + 2 + len(call) <= 100:
+        return [f"{method}(", f"    {key}, {call}", ")"]
+    if indent + 4 + len(call) + 1 <= 100:
+        return [f"{method}(", f"    {key},", f"    {call},", ")"]
+    head, _, rest = call.partition("(")
+    args = rest[:-1].split(", ")
+    return [f"{method}(", f"    {key},", f"    {head}(", *(f"        {a}," for a in args), "    ),",
+            ")"]  # fmt: skip
+
+
+def trunk_line(stages: tuple[ir.StageInfo, ...]) -> tuple[str, ...]:
+    """`self.trunk_output = nn.Sequential(OrderedDict(block1=block1, ...))`, as ruff writes it."""
+    parts = [f"{v}={v}" for v in (s.name.rpartition(".")[2] for s in stages)]
+    one = f"self.trunk_output = nn.Sequential(OrderedDict({', '.join(parts)}))"
+    if 8 + len(one) <= 100:
+        return (one,)
+    inner = f"OrderedDict({', '.join(parts)})"
+    if 12 + len(inner) <= 100:
+        return ("self.trunk_output = nn.Sequential(", f"    {inner}", ")")
+    return ("self.trunk_output = nn.Sequential(", "    OrderedDict(",
+            *(f"        {p}," for p in parts), "    )", ")")  # fmt: skip
