@@ -205,9 +205,11 @@ def test_keyboard_zoom_and_legibility(browser: Any, pages: dict[str, Path]) -> N
     # Zoom with keys, the wheel and the buttons; 0 and Fit show the whole drawing.
     before = page.evaluate(SCALE)
     page.keyboard.press("+")
-    assert page.evaluate(SCALE) > before
+    zoomed_in = page.evaluate(SCALE)
+    assert zoomed_in > before
     page.mouse.move(300, 300)
-    page.mouse.wheel(0, 400)
+    page.mouse.wheel(0, 400)  # wheel events arrive asynchronously: wait for this one's effect
+    page.wait_for_function(f"{SCALE} < {zoomed_in}")
     zoomed_out = page.evaluate(SCALE)
     page.click("#zoom-in")
     assert page.evaluate(SCALE) > zoomed_out
