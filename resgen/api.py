@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from resgen.checks import Analysis
     from resgen.diff import SpecDiff
+    from resgen.infer import Inferred
 
 SpecSource: TypeAlias = str | os.PathLike[str] | Mapping[str, Any] | Spec | LoadedSpec
 """What the API accepts as a spec: a path, a built-in name, a mapping, a Spec or a LoadedSpec."""
@@ -244,6 +245,18 @@ def load_module(source: str, name: str) -> ModuleType:
     return sys.modules.setdefault(module_name, module)
 
 
+def infer(module: nn.Module, name: str | None = None, **assume: Any) -> Inferred:
+    """Infer the spec of a live ResNet module: `.spec` (data), `.text` (commented YAML).
+
+    Its weights give the widths, depths and kinds; its modules the strides, pools, activations
+    and epsilons. `assume` sets what neither shows (`zero_init_residual=True`; keys with dots
+    as in `--assume` go through `**{"head.dropout": 0.2}`). Needs torch.
+    """
+    from resgen.infer import infer as infer_module
+
+    return infer_module(module, name, assume)
+
+
 def summarize(spec: SpecSource, *, extends_root: ExtendsRoot = None) -> dict[str, Any]:
     """Return the numbers `resgen info -f json` prints: input, params, MACs, per-stage rows."""
     from resgen.report import info_json
@@ -276,6 +289,7 @@ __all__ = [
     "check_spec",
     "compile_source",
     "diff_specs",
+    "infer",
     "json_schema",
     "json_schema_text",
     "load_module",

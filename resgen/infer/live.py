@@ -31,7 +31,25 @@ def read_live(model: nn.Module) -> dict[str, Any]:
     found |= _kinds(modules)
     found["stem.pool"] = "max" if _present(modules.get("maxpool")) else "none"
     found["shortcut"] = _parameter_free_shortcut(modules, blocks)
+    zero = _zero_init(modules, [b for stage in blocks for b in stage])
+    if zero is not None:
+        found["zero_init_residual"] = zero
     return found
+
+
+def _zero_init(modules: dict[str, nn.Module], blocks: list[str]) -> bool | None:
+    """A model fresh from its constructor shows zero_init_residual as all-zero last norms (the
+    last convs of pre-activation blocks); None on `meta`, where no value can be read."""
+    last = []
+    order = ("conv3", "conv2") if "bn_final" in modules else ("bn3", "bn2", "conv3", "conv2")
+    for block in blocks:
+        names = [f"{block}.{n}" for n in order]
+        found = next((modules[n] for n in names if n in modules), None)
+        weight = getattr(found, "weight", None)
+        if weight is None or weight.is_meta:
+            return None
+        last.append(weight)
+    return bool(last) and all(not bool(w.any()) for w in last)
 
 
 def _blocks(modules: dict[str, nn.Module]) -> list[list[str]]:

@@ -17,10 +17,18 @@ OWN = ("extends", "name", "class_name", "description")
 
 
 def resolved(data: dict[str, Any] | str) -> dict[str, Any]:
-    """A spec's resolved values, every default filled in, without its own names."""
+    """A spec's resolved values, every default filled in (those that depend on another field
+    too: the stem's widths and pool), without its own names."""
     from resgen.api import load_spec
 
-    dumped: dict[str, Any] = load_spec(data).spec.model_dump(mode="json")
+    spec = load_spec(data).spec
+    dumped: dict[str, Any] = spec.model_dump(mode="json")
+    stem = dumped["stem"]
+    if spec.stem.type == "deep":
+        stem["widths"] = list(spec.stem.conv_widths)
+    else:
+        stem["width"] = spec.stem.out_width
+    stem["pool"] = spec.stem.pool_kind
     return {k: v for k, v in dumped.items() if k not in OWN}
 
 
