@@ -36,7 +36,11 @@ SIZE = 32
 
 
 def _params(names: list[Any]) -> list[Any]:
-    return [pytest.param(n, marks=[pytest.mark.slow] if _name(n) in BIG else []) for n in names]
+    return [
+        pytest.param(n, id=n if isinstance(n, str) else f"{n[0]}-{n[1]}",
+                     marks=[pytest.mark.slow] if _name(n) in BIG else [])
+        for n in names
+    ]  # fmt: skip
 
 
 def _name(entry: Any) -> str:
@@ -146,3 +150,136 @@ def test_reference_weights_only(entry: tuple[zoo.Source, str], tmp_path: Path) -
     path = _save(state, tmp_path / f"{name}.safetensors")
     got = _infer_as(name, lambda given: infer_file(path, name, given))
     assert torch.equal(_load_and_run(got.spec, state), _logits(reference))
+
+
+# --- the held-back set, through the command line ----------------------------------------------
+
+
+def _torchvision_state(num_classes: int = 1000) -> dict[str, torch.Tensor]:
+    import torchvision
+
+    with _no_init():
+        return torchvision.models.resnet18(num_classes=num_classes).state_dict()  # type: ignore[no-any-return]
+
+
+def test_fine_tuned_head_becomes_a_short_spec_that_checks_and_builds(tmp_path: Path) -> None:
+    """A 37-class head, wrapped by DDP under 'model': extends resnet18; check and build pass."""
+    state = {f"module.{k}": v for k, v in _torchvision_state(37).items()}
+    torch.save({"model": state, "epoch": 3}, tmp_path / "pets.pth")
+    done = run_resgen("infer", str(tmp_path / "pets.pth"), "-o", str(tmp_path / "pets.yaml"))
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "pets.yaml").read_text(encoding="utf-8")
+    assert "extends: resnet18\n" in text and "head: {classes: 37}" in text
+    assert "under 'model'" in done.stderr and "'module.' prefix" in done.stderr
+    assert (
+        "assumed (" in done.stderr and "act: relu" in done.stderr and "Traceback" not in done.stderr
+    )
+    assert run_resgen("check", str(tmp_path / "pets.yaml")).returncode == 0
+    again = run_resgen("infer", str(tmp_path / "pets.pth"), "-o", str(tmp_path / "pets.yaml"))
+    assert again.returncode == 1 and "error[exists]" in again.stderr
+
+
+def test_no_classifier_and_a_compiled_checkpoint(tmp_path: Path) -> None:
+    import timm
+
+    with _no_init():
+        model = timm.create_model("resnet18", num_classes=0)
+    state = {f"_orig_mod.{k}": v for k, v in model.state_dict().items()}
+    got = infer_file(_save(state, tmp_path / "features.safetensors"))
+    assert got.spec["head"]["classes"] == 0 and got.spec["name"] == "features"
+    assert any("'_orig_mod.'" in note for note in got.notes)
+
+
+def test_extra_and_missing_tensors_are_one_diagnostic_each(tmp_path: Path) -> None:
+    state = _torchvision_state()
+    state["extra.weight"] = torch.zeros(3)
+    del state["layer2.0.bn1.running_var"]
+    torch.save(state, tmp_path / "odd.pt")
+    done = run_resgen("infer", str(tmp_path / "odd.pt"))
+    assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr
+    assert "error[unrecognised-keys]" in done.stderr and "extra.weight" in done.stderr
+    assert "error[missing-keys]" in done.stderr and "layer2.0.bn1.running_var" in done.stderr
+    assert "1 key outside any recognised" in done.stderr
+
+
+def test_many_unrecognised_keys_are_grouped_and_counted(tmp_path: Path) -> None:
+    state = _torchvision_state()
+    state |= {f"adapter.{i}.weight": torch.zeros(1) for i in range(30)}
+    with pytest.raises(resgen.ResgenError) as info:
+        infer_file(_save(state, tmp_path / "adapted.safetensors"))
+    message = info.value.diagnostics[0].message
+    assert message.startswith("30 keys") and "adapter.0.weight; adapter.1.weight" in message
+    assert "... and 10 more" in message
+
+
+def test_a_non_resnet_is_a_diagnostic(tmp_path: Path) -> None:
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    torch.save(mlp.state_dict(), tmp_path / "mlp.pt")
+    done = run_resgen("infer", str(tmp_path / "mlp.pt"))
+    assert done.returncode == 1 and "error[not-a-resnet]" in done.stderr
+    assert "0.{weight, bias}; 2.{weight, bias}" in done.stderr and "Traceback" not in done.stderr
+
+
+class _Payload:
+    """Unpickling this would create a file: weights_only must refuse before it runs."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickle_that_needs_weights_only_false_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    with open(tmp_path / "evil.pth", "wb") as f:
+        pickle.dump({"state_dict": _Payload(marker)}, f)
+    done = run_resgen("infer", str(tmp_path / "evil.pth"))
+    assert done.returncode == 1 and "error[unsafe-pickle]" in done.stderr
+    assert "weights_only=False" in done.stderr and not marker.exists()
+
+
+def test_usage_mistakes(tmp_path: Path) -> None:
+    (tmp_path / "junk.safetensors").write_bytes(b"not a header")
+    (tmp_path / "notes.txt").write_text("hi", encoding="utf-8")
+    cases = {
+        ("junk.safetensors",): (1, "error[checkpoint-unreadable]"),
+        ("notes.txt",): (1, "error[checkpoint-format]"),
+        ("nothing.pt",): (1, "error[no-such-file]"),
+        ("torchvision:resnet9000",): (1, "error[unknown-model]"),
+        ("x.pt", "--assume", "colour=red"): (2, "error[unknown-assumption]"),
+    }
+    for args, (code, text) in cases.items():
+        done = run_resgen("infer", *args, cwd=tmp_path)
+        assert (done.returncode, text in done.stderr) == (code, True), (args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+def test_assume_overrides_and_a_shown_key_is_refused(tmp_path: Path) -> None:
+    path = _save(_torchvision_state(), tmp_path / "r18.safetensors")
+    got = infer_file(path, given={"act": "silu", "strides": [1, 2, 2, 1]})
+    assert got.spec["act"] == "silu" and [s["stride"] for s in got.spec["stages"]] == [1, 2, 2, 1]
+    assert "act" not in got.assumed and "# Assumed" in got.text and "act: silu" in got.text
+    with pytest.raises(resgen.ResgenError, match="the weights show it"):
+        infer_file(path, given={"block.stride_on": "1x1"})  # a basic block has no 1x1
+
+
+def test_live_library_model_through_the_cli() -> None:
+    """timm:NAME shows its anti-aliasing; the spec is the built-in's."""
+    done = run_resgen("infer", "timm:resnetaa50d")
+    assert done.returncode == 0, done.stderr
+    assert "extends: resnetaa50d" in done.stdout and "anti_alias" not in done.stderr
+
+
+def test_weights_only_torchvision_resnet50_assumptions(tmp_path: Path) -> None:
+    """The list the README quotes: what a torchvision ResNet-50 checkpoint cannot show."""
+    import torchvision
+
+    with _no_init(), torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in torchvision.models.resnet50().state_dict().items()}
+    got = infer_shapes(shapes, "resnet50", "resnet50.pth")
+    assert got.base == "resnet50"
+    assert list(got.assumed) == [
+        "strides", "block.stride_on", "stem.pool", "act", "anti_alias", "output_stride",
+        "norm.eps", "head.pool", "head.dropout", "drop_path", "zero_init_residual", "input.size",
+    ]  # fmt: skip

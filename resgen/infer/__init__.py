@@ -65,7 +65,7 @@ def infer_shapes(
         spec, shortcut_free = spec_from_shapes(shapes, name)
     except NotAResNetError as exc:
         raise ResgenError([error(
-            "not-a-resnet", f"{source}: the keys show no ResNet ({exc}); its keys:\n"
+            "not-a-resnet", f"{source}: the keys show no ResNet ({exc}); its keys: "
             + group_keys(list(shapes)), Location(source),
             "resgen infer reads torchvision's and timm's ResNet layouts (conv1, layerN.I.conv1, "
             "fc)")]) from None  # fmt: skip
@@ -96,7 +96,7 @@ def _verify(spec: dict[str, Any], shapes: Shapes, source: str) -> None:
     problems = diagnostics_for_keys(source, unexpected, missing)
     if wrong:
         problems.append(error("shape-mismatch", f"{len(wrong)} tensors have shapes no inferred "
-                              "spec gives:\n" + "\n".join(f"    {w}" for w in wrong[:20]),
+                              "spec gives: " + "; ".join(wrong[:20]),
                               Location(source), "is the checkpoint from one model?"))  # fmt: skip
     if problems:
         raise ResgenError(problems)

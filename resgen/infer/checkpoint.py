@@ -130,26 +130,31 @@ def diagnostics_for_keys(
     """Keys no layout explains, and keys the layout needs but the file lacks, by prefix."""
     out = []
     for code, keys, what, hint in (
-        ("unrecognised-keys", unexpected, "fit no recognised ResNet layout",
+        ("unrecognised-keys", unexpected, "outside any recognised ResNet layout",
          "resgen infer reads torchvision's and timm's ResNet names (conv1, layer1.0.conv1, fc)"),
-        ("missing-keys", missing, "are missing for the layout the other keys show",
+        ("missing-keys", missing, "missing for the layout the other keys show",
          "is the checkpoint complete? a strict load needs every tensor"),
     ):  # fmt: skip
         if keys:
-            out.append(error(code, f"{len(keys)} keys {what}:\n" + group_keys(keys, limit),
-                             Location(path), hint))  # fmt: skip
+            message = f"{_count(len(keys))} {what}: {group_keys(keys, limit)}"
+            out.append(error(code, message, Location(path), hint))
     return out
 
 
+def _count(n: int) -> str:
+    return f"{n} key" if n == 1 else f"{n} keys"
+
+
 def group_keys(keys: list[str], limit: int = 20) -> str:
-    """The first `limit` keys grouped by their first two dotted parts, then a count of the rest."""
+    """The first `limit` keys grouped by their first two dotted parts, then a count of the rest:
+    `layer2.0.{bn1.weight, bn1.bias}; extra.weight; ... and 10 more`."""
     groups: dict[str, list[str]] = {}
     for key in keys[:limit]:
         parts = key.split(".")
         prefix = ".".join(parts[: max(1, min(2, len(parts) - 1))])
-        groups.setdefault(prefix, []).append(key)
-    lines = [f"    {prefix}: {', '.join(k[len(prefix) + 1 :] or k for k in ks)}"
-             for prefix, ks in groups.items()]  # fmt: skip
+        groups.setdefault(prefix, []).append(key[len(prefix) + 1 :])
+    shown = [f"{p}.{rest[0]}" if len(rest) == 1 else f"{p}.{{{', '.join(rest)}}}"
+             for p, rest in groups.items()]  # fmt: skip
     if len(keys) > limit:
-        lines.append(f"    ... and {len(keys) - limit} more")
-    return "\n".join(lines)
+        shown.append(f"... and {len(keys) - limit} more")
+    return "; ".join(shown)
