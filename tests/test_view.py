@@ -131,6 +131,24 @@ class Page:
     def field(self, name: str) -> str:
         return str(self.page.inner_text(f'#panel dd[data-field="{name}"]'))
 
+    def ids(self) -> list[str]:
+        return list(self.page.eval_on_selector_all("g.node", "gs => gs.map(g => g.id)"))
+
+    def edge_texts(self) -> str:
+        return str(self.page.eval_on_selector_all("g.edge", "es => es.map(e => e.textContent)"))
+
+    def shortcuts_labelled(self) -> None:
+        """Every shortcut arc of the drawing says its kind (identity or projection)."""
+        arcs = self.page.eval_on_selector_all(
+            "g.edge",
+            "es => es.map(e => [e.id, e.querySelector('path').getAttribute('stroke'),"
+            " e.textContent])",
+        )
+        cuts = [(i, t) for i, stroke, t in arcs if stroke in ("#666666", "#d95f02")]
+        # an arc that is not labelled with its kind runs into or out of a projection's ops
+        bare = [i for i, t in cuts if "identity" not in t and "projection" not in t]
+        assert cuts and all("shortcut" in i or "downsample" in i for i in bare), bare
+
     def search(self, path: str) -> None:
         self.page.fill("#q", path)
         self.page.press("#q", "Enter")
@@ -143,12 +161,7 @@ def test_resnet50_in_the_browser(
     page = view.page
     paint = view.first_paint()
     print(f"first paint resnet50: {paint:.0f} ms")
-    # Expanding layer3 from the stage level shows its blocks.
-    page.click("#crumbs button")
-    assert page.query_selector("g.node[id^='layer3.']") is None
-    page.dblclick("g.node[id='layer3']")
-    assert page.query_selector("g.node[id='layer3.0']") is not None
-    assert page.query_selector("g.node[id='layer3.1-5']") is not None
+    _expands_in_place(view)
     # Hovering a downsample conv shows its shape and params; its block's equal `info --per-block`.
     view.search("layer2.0.downsample.0")
     page.hover("g.node[id='layer2.0.downsample.0']")
@@ -181,6 +194,43 @@ def test_resnet50_in_the_browser(
     view.clean()
 
 
+STAGES = ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+
+
+def _expands_in_place(view: Page) -> None:
+    """Open layer3 alone, then its `x 5` run, then close both; shortcuts stay labelled."""
+    page = view.page
+    assert view.ids() == ["input", *STAGES, "output"]  # the page opens at the stage level
+    view.shortcuts_labelled()
+    page.dblclick("g.node[id='layer3']")
+    blocks = ["layer3.0", "layer3.0.shortcut", "layer3.0.add", "layer3.1-5", "layer3.1-5.add"]
+    assert view.ids() == ["input", "stem", "layer1", "layer2", *blocks, "layer4", "head", "output"]
+    view.shortcuts_labelled()
+    page.dblclick("g.node[id='layer3.1-5']")  # the run's ops replace it; the rest stays
+    ids = view.ids()
+    assert ids[:7] == ["input", "stem", "layer1", "layer2", *blocks[:3]]
+    assert ids[-3:] == ["layer4", "head", "output"]
+    ops = [i for i in ids if i.startswith("layer3.1.")]
+    assert {"layer3.1.conv1", "layer3.1.conv3", "layer3.1.add"} <= set(ops) and len(ops) == 10
+    assert not any(i.startswith(("layer1.", "layer2.", "layer4.")) for i in ids)
+    assert "\u00d7 5" in view.edge_texts()  # the run's repeats, as an arc
+    view.shortcuts_labelled()
+    page.keyboard.press("Backspace")  # back to the block level of layer3, the run focused
+    assert view.ids() == ["input", "stem", "layer1", "layer2", *blocks, "layer4", "head", "output"]
+    assert page.evaluate("document.activeElement.id") == "layer3.1-5"
+    page.dblclick("g.node[id='layer3.0']")  # a double-click inside an open stage closes it
+    page.dblclick("g.node[id='layer3.0.conv1']")
+    assert view.ids() == ["input", "stem", "layer1", "layer2", *blocks, "layer4", "head", "output"]
+    page.click("g.cluster[id='cluster:layer3'] .toggle")  # the visible control closes it too
+    assert view.ids() == ["input", *STAGES, "output"]
+    # The panel's button and the visible control open a stage and a run in place.
+    page.click("g.node[id='layer2']")
+    page.click("#panel #expand")
+    assert "layer2.1-3" in view.ids() and "layer3" in view.ids()
+    page.click("g.node[id='layer2.1-3'] .toggle")
+    assert "layer2.2.conv2" not in view.ids() and "layer2.1.conv2" in view.ids()
+
+
 SCALE = (
     "document.getElementById('canvas').clientWidth / document.querySelector('#canvas svg')"
     ".viewBox.baseVal.width"
@@ -191,10 +241,12 @@ def test_keyboard_zoom_and_legibility(browser: Any, pages: dict[str, Path]) -> N
     view = Page(browser, pages["resnet50"])
     page = view.page
     assert page.evaluate(SCALE) >= 0.8  # text at 11 pt stays readable at the default zoom
-    # Keyboard: Tab reaches nodes, Enter expands a run, Backspace collapses back to it.
+    # Keyboard: Tab reaches nodes, Enter opens a stage then a run, Backspace collapses back to it.
     page.focus("#canvas")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.classList.contains('node')")
+    page.focus("g.node[id='layer1']")
+    page.keyboard.press("Enter")
     page.focus("g.node[id='layer1.1-2']")
     stroke = "getComputedStyle(document.activeElement.querySelector('path, polygon')).strokeWidth"
     assert page.evaluate(stroke) == "3px"  # visible focus
@@ -225,6 +277,7 @@ def test_resnet1202_first_paint_and_expand(browser: Any, pages: dict[str, Path])
     view = Page(browser, pages["resnet1202"])
     paint = view.first_paint()
     print(f"first paint resnet1202: {paint:.0f} ms")
+    view.page.dblclick("g.node[id='layer2']")
     view.page.dblclick("g.node[id='layer2.1-199']")
     assert view.page.query_selector("g.node[id='layer2.1.conv1']") is not None
     view.search("layer2.150.bn2")
@@ -251,8 +304,13 @@ def test_broken_spec_lists_errors_that_focus_the_add(browser: Any, pages: dict[s
     assert len(view.page.query_selector_all(f"g.edge[id$='->{focused}'] path{red}")) == 2
     items[1].click()
     assert view.page.evaluate("document.activeElement.id").startswith("layer3.0")
-    # The block level marks the same add.
+    # The block level of the open stage marks the same add, the stage level both stages.
     view.page.keyboard.press("Backspace")
+    assert view.page.query_selector(f"g.node[id='layer3.0.add'] {red}") is not None
+    view.page.keyboard.press("Backspace")
+    for stage in ("layer2", "layer3"):
+        assert view.page.query_selector(f"g.node[id='{stage}'] {red}") is not None
+    view.page.click("#open-all")
     assert view.page.query_selector(f"g.node[id='layer2.0.add'] {red}") is not None
     view.clean()
 

@@ -1,9 +1,9 @@
-"""The drawings a view lays out: the stage and block levels whole, and the op level in pieces.
+"""The whole levels a view lays out (stage, block), their ids and classes, and the op pieces.
 
 Laying out every op of ResNet-1202 takes Graphviz 10 s and 6 MB of SVG. Blocks of one run are
-identical relative to their path (that is what makes a run), so the op level is one small drawing
-per run, whose node ids are relative (`@conv1`) and which the page instantiates for any block of
-the run, plus one drawing per stretch outside blocks (stem, head).
+identical relative to their path (that is what makes a run), so the ops are shown one run at a
+time (`expand.py`), with node ids relative to the run's first block (`@conv1`) that the page
+names after any block of the run.
 """
 
 from __future__ import annotations
@@ -11,24 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from resgen.draw import labels as lb
-from resgen.draw.dot import Cluster, Drawing, Edge, Html, Node, escape, html_lines
-from resgen.draw.layout import INPUT_STAGE, OUTPUT, Context, graph_attrs, map_edges, sections
+from resgen.draw.dot import Cluster, Drawing, Edge, Html, Node, escape
+from resgen.draw.layout import INPUT_STAGE, Context, sections
 from resgen.draw.parts import Run, shortcut_kind
-from resgen.draw.views import draw, op_view
+from resgen.draw.views import draw
 from resgen.graph import ir
 
 RELATIVE = "@"  # a node id the page prefixes with the block's path
-BLOCK_IN, BLOCK_OUT = "\u27e8in\u27e9", "\u27e8out\u27e9"
 
 
 @dataclass(frozen=True)
 class Fragment:
-    """One op-level drawing: a run's first block (ids relative to it) or a stretch outside."""
+    """The ops of a run's first block (named relative to it in the page) or of a stretch outside."""
 
     id: str  # the run's id (`layer1.1-199`) or the block-level node it details (`stem`)
     block: str  # the template block's path; "" outside blocks
-    nodes: tuple[str, ...]  # IR nodes drawn
-    drawing: Drawing
+    nodes: tuple[str, ...]  # IR nodes, in graph order
 
 
 def dom_id(node: str, block: str) -> str:
@@ -64,7 +62,7 @@ def level(ctx: Context, detail: str, name: str, title: Html) -> Drawing:
     """The whole network at stage or block detail, with ids and classes."""
     drawing = draw(ctx, detail, "TB", name, title)
     if detail == "stage":
-        drawing = replace(drawing, edges=drawing.edges + tuple(_stage_shortcuts(ctx)))
+        drawing = replace(drawing, edges=drawing.edges + tuple(stage_shortcuts(ctx)))
     kinds = {n: d.kind for n, d in ir.nodes(ctx.graph)}
     kinds.update({stage: "stage" for stage in ctx.stages})
     for run in run_list(ctx):
@@ -72,7 +70,7 @@ def level(ctx: Context, detail: str, name: str, title: Html) -> Drawing:
     return with_ids(drawing, kinds)
 
 
-def _stage_shortcuts(ctx: Context) -> list[Edge]:
+def stage_shortcuts(ctx: Context) -> list[Edge]:
     """A labelled loop per shortcut kind on each stage node: collapsing hides no shortcut."""
     edges = []
     for stage, blocks in ctx.stages.items():
@@ -95,12 +93,10 @@ def _stage_shortcuts(ctx: Context) -> list[Edge]:
 
 
 def op_fragments(ctx: Context) -> list[Fragment]:
-    """The op-level drawings: one per run, one per stretch of ops outside blocks."""
-    canvas, _ = op_view(ctx)
+    """The op-level pieces: one per run (its first block), one per stretch of ops outside blocks."""
     found: list[Fragment] = []
     seen: set[str] = set()
     segment_ids: dict[str, int] = {}
-    kinds = {n: d.kind for n, d in ir.nodes(ctx.graph)}
     for sec in sections(ctx.graph):
         if sec.stage == INPUT_STAGE:
             continue
@@ -108,52 +104,13 @@ def op_fragments(ctx: Context) -> list[Fragment]:
             segment_ids[sec.stage] = segment_ids.get(sec.stage, 0) + 1
             count = segment_ids[sec.stage]
             frag_id = sec.stage if count == 1 else f"{sec.stage}#{count}"
-            items = _op_items(canvas.members.get(sec.stage, []), set(sec.nodes))
-            found.append(_fragment(ctx, frag_id, "", sec.nodes, items, kinds))
+            found.append(Fragment(frag_id, "", sec.nodes))
             continue
         run = ctx.run_of[sec.block]
-        if run.id in seen:
-            continue
-        seen.add(run.id)
-        items = _op_items(canvas.members.get(sec.stage, []), set(sec.nodes))
-        found.append(_fragment(ctx, run.id, sec.block, sec.nodes, items, kinds))
+        if run.id not in seen:
+            seen.add(run.id)
+            found.append(Fragment(run.id, sec.block, sec.nodes))
     return found
-
-
-def _op_items(members: list[Node | Cluster], wanted: set[str]) -> tuple[Node, ...]:
-    out: list[Node] = []
-    for item in members:
-        nodes = item.items if isinstance(item, Cluster) else (item,)
-        out += [n for n in nodes if isinstance(n, Node) and n.id in wanted]
-    return tuple(out)
-
-
-def _fragment(
-    ctx: Context,
-    frag_id: str,
-    block: str,
-    nodes: tuple[str, ...],
-    items: tuple[Node, ...],
-    kinds: dict[str, str],
-) -> Fragment:
-    order = {n: i for i, n in enumerate(ctx.graph.nodes)}
-    first, inside = order[nodes[0]], set(nodes)
-    rep = {n: n if n in inside else BLOCK_IN if order[n] < first else BLOCK_OUT for n in order}
-    edges = [
-        e for e in map_edges(ctx, rep) if e.dst != OUTPUT or e.src in inside or not block
-    ]
-    ends = {BLOCK_IN: "block input" if block else "input"}
-    ends[BLOCK_OUT] = "next block" if block else "output"
-    used = {e.src for e in edges} | {e.dst for e in edges}
-    extra = [
-        Node(end, html_lines(f"<i>{escape(text)}</i>"), {"shape": "box", "style": "rounded,dotted"})
-        for end, text in ends.items()
-        if end in used
-    ]
-    title = Html(f"<b>{escape(block or frag_id)}</b>")
-    drawing = Drawing(frag_id, title, (*items, *extra), tuple(edges), graph_attrs("TB"))
-    more = {BLOCK_IN: "end", BLOCK_OUT: "end", OUTPUT: "end"}
-    return Fragment(frag_id, block, nodes, with_ids(drawing, kinds | more, block))
 
 
 def run_list(ctx: Context) -> list[Run]:

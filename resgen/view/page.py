@@ -23,6 +23,7 @@ from resgen.graph import ir
 from resgen.report import info_json
 from resgen.resources import data_dir
 from resgen.spec.load import LoadedSpec
+from resgen.view.expand import make_views, openable, opened
 from resgen.view.fragments import Fragment, dom_id, level, op_fragments, run_list
 
 
@@ -30,23 +31,29 @@ def build_page(loaded: LoadedSpec, analysis: Analysis, timeout: float = 60.0) ->
     """The page's HTML text; raises the renderer's errors (Graphviz missing, failed, slow)."""
     ctx = make_context(analysis)
     heading = title(ctx, loaded.spec.model_class, loaded.source.name)
-    stage = level(ctx, "stage", loaded.spec.name, heading)
-    block = level(ctx, "block", loaded.spec.name, heading)
+    name = loaded.spec.name
+    stage = level(ctx, "stage", name, heading)
+    block = level(ctx, "block", name, heading)
+    views = make_views(ctx)
     frags = op_fragments(ctx)
-    svgs = _render_all([stage, block, *(f.drawing for f in frags)], timeout)
+    stages = openable(ctx, views)
+    runs = run_list(ctx)
+    mixed = [opened(ctx, views, s, None, name) for s in stages]
+    mixed += [opened(ctx, views, r.first.info.stage, r, name) for r in runs]
+    svgs = _render_all([block, stage, *mixed], timeout)
     data = page_data(loaded, ctx, frags)
-    templates = [("level-stage", svgs[0]), ("level-block", svgs[1])]
-    templates += [(f"frag-{i}", svg) for i, svg in enumerate(svgs[2:])]
-    return _fill(loaded.spec.name, templates, data)
+    data["open"] = stages
+    ids = ["level-block", "level-stage"]
+    ids += [f"open:{s}" for s in stages] + [f"run:{r.id}" for r in runs]
+    return _fill(name, list(zip(ids, svgs, strict=True)), data)
 
 
 def _render_all(drawings: list[Drawing], timeout: float) -> list[str]:
     """Lay out every drawing: the block level alone, the rest in one `dot` run, in parallel."""
-    first, rest = drawings[1:2], drawings[:1] + drawings[2:]
+    first, rest = drawings[:1], drawings[1:]
     with ThreadPoolExecutor(2) as pool:
         jobs = [pool.submit(_render_batch, batch, timeout) for batch in (first, rest)]
-        block, others = (job.result() for job in jobs)
-    return [others[0], *block, *others[1:]]
+        return [svg for job in jobs for svg in job.result()]
 
 
 def _render_batch(drawings: list[Drawing], timeout: float) -> list[str]:
@@ -136,9 +143,7 @@ def page_data(loaded: LoadedSpec, ctx: Context, frags: list[Fragment]) -> dict[s
         for r in run_list(ctx)
     ]
     totals = {
-        p.info.path: list(ctx.counts(p.nodes))
-        for blocks in ctx.stages.values()
-        for p in blocks
+        p.info.path: list(ctx.counts(p.nodes)) for blocks in ctx.stages.values() for p in blocks
     }
     return {
         "name": loaded.spec.name,

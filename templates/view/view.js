@@ -3,7 +3,8 @@
 const D = JSON.parse(document.getElementById("data").textContent);
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
-const S = { level: "", frag: null, block: "", svg: null, base: null, vb: null, edges: [] };
+const S = { stage: null, run: null, frag: null, block: "", svg: null, base: null, vb: null, edges: [] };
+const NS = "http://www.w3.org/2000/svg";
 const diags = {};
 const fmt = (n) => n.toLocaleString("en-US");
 
@@ -19,9 +20,12 @@ function runOf(block) {
   return D.runs.find((r) => r.stage === m[1] && r.first <= i && i <= r.last) || null;
 }
 
-function show(level, frag, block) {
-  const tid = level === "op" ? "frag-" + D.frags.indexOf(frag) : "level-" + level;
+// S.stage: null (stage level), "*" (every stage open: the block level) or the one open stage;
+// S.run: the run open in place inside it, its ops named after block S.block.
+function show(stage, run, block) {
+  const tid = stage === null ? "level-stage" : stage === "*" ? "level-block" : run ? "run:" + run.id : "open:" + stage;
   const svg = $(tid).content.firstElementChild.cloneNode(true);
+  block = run ? block || `${run.stage}.${run.first}` : "";
   const abs = (id) => (id.startsWith("@") ? block + "." + id.slice(1) : id);
   S.edges = [];
   for (const g of svg.querySelectorAll("g.node")) {
@@ -38,18 +42,50 @@ function show(level, frag, block) {
   const hadFocus = canvas.contains(document.activeElement);
   canvas.replaceChildren(svg);
   if (hadFocus) canvas.focus({ preventScroll: true }); // keys keep working after a level change
-  Object.assign(S, { level, frag, block, svg });
+  const frag = run ? D.frags.find((f) => f.id === run.frag) : null;
+  Object.assign(S, { stage, run: run || null, block, frag, svg });
   for (const [id, texts] of Object.entries(diags)) {
     const el = document.getElementById(id);
     if (!el) continue;
-    const tip = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    const tip = document.createElementNS(NS, "title");
     tip.textContent = texts.join("\n"); // the diagnostic on the node itself, as a tooltip
     el.prepend(tip);
   }
+  toggles();
   const b = svg.viewBox.baseVal;
   S.base = { x: b.x, y: b.y, w: b.width, h: b.height };
   legible();
   crumbs();
+}
+
+// A visible control on each node a click can open (+) and on the open stage and run (-).
+function toggles() {
+  const mark = (g, sign, title, go) => {
+    const box = g.getBBox(), small = box.width < 60; // beside a small node, inside a big one
+    const t = document.createElementNS(NS, "text");
+    const x = small ? box.x + box.width + 3 : box.x + box.width - 3;
+    Object.entries({ x, y: box.y + 13, "text-anchor": small ? "start" : "end", class: "toggle" })
+      .forEach(([k, v]) => t.setAttribute(k, v));
+    t.textContent = sign;
+    const tip = document.createElementNS(NS, "title");
+    tip.textContent = title;
+    t.append(tip);
+    t.addEventListener("click", (ev) => { ev.stopPropagation(); go(); });
+    g.append(t);
+  };
+  for (const g of S.svg.querySelectorAll("g.node")) {
+    if (!expandable(g.id)) continue;
+    g.classList.add("expandable");
+    g.setAttribute("aria-expanded", "false");
+    g.setAttribute("aria-label", g.id + " (Enter expands)");
+    if (D.open.includes(g.id) || D.runs.some((r) => r.id === g.id)) mark(g, "\u2295", "expand " + g.id, () => expand(g.id));
+  }
+  const open = [[S.stage, () => shut(S.stage)]];
+  if (S.run) open.push([S.run.id, () => shut(S.run.id)]);
+  for (const [id, go] of open) {
+    const g = id && document.getElementById("cluster:" + id);
+    if (g) mark(g, "\u2296", "collapse " + id, go);
+  }
 }
 
 function setView(x, y, w, h) {
@@ -92,10 +128,13 @@ function centre(el) {
 }
 
 function infoOf(id) {
-  if (S.level !== "op") return D.levels[S.level][id] || null;
   const rel = S.block && id.startsWith(S.block + ".") ? "@" + id.slice(S.block.length + 1) : id;
-  const found = S.frag.nodes[rel];
-  return found ? Object.assign({}, found, { path: id }) : null;
+  const found = S.frag && S.frag.nodes[rel];
+  if (found) return Object.assign({}, found, { path: id });
+  const order = S.stage === "*" ? ["block", "stage"] : ["stage", "block"];
+  for (const level of order) if (D.levels[level][id]) return D.levels[level][id];
+  const seg = D.frags.find((f) => !f.block && id in f.nodes);
+  return seg ? seg.nodes[id] : null;
 }
 
 function panel(id) {
@@ -104,17 +143,19 @@ function panel(id) {
   if (!info) { box.innerHTML = `<p class="muted">${esc(id)}</p>`; return; }
   const rows = [["path", info.path], ["kind", info.kind], ["arguments", info.args],
     ["output", info.shape], ["params", fmt(info.params)], ["MACs", fmt(info.macs)]];
-  if (S.level === "op" && S.block && D.blocks[S.block]) {
+  if (S.run && S.block && D.blocks[S.block]) {
     const [p, m] = D.blocks[S.block];
     rows.push(["block", S.block], ["block params", fmt(p)], ["block MACs", fmt(m)]);
   }
   let html = "<dl>" + rows.filter((r) => r[1] !== "").map(([k, v]) =>
     `<dt>${k}</dt><dd data-field="${k}">${esc(String(v))}</dd>`).join("") + "</dl>";
   for (const text of diags[id] || []) html += `<p class="diag">${esc(text)}</p>`;
+  const inside = openAround(id);
   if (expandable(id)) html += `<p><button id="expand">Expand \u25b8</button></p>`;
+  else if (inside) html += `<p><button id="shut">Collapse ${esc(inside)} \u25c2</button></p>`;
   box.innerHTML = html;
-  const btn = $("expand");
-  if (btn) btn.onclick = () => expand(id);
+  if ($("expand")) $("expand").onclick = () => expand(id);
+  if ($("shut")) $("shut").onclick = () => shut(inside);
 }
 
 function esc(s) {
@@ -132,7 +173,7 @@ function select(id) {
     const other = document.getElementById(e.src === id ? e.dst : e.src);
     if (other) other.classList.add("nbr");
   }
-  const add = S.level === "op" && S.block ? S.block + ".add" : runAdd(id);
+  const add = S.run && id.startsWith(S.block + ".") ? S.block + ".add" : runAdd(id);
   const addEl = add && document.getElementById(add);
   if (addEl && add !== id) addEl.classList.add("nbr");
   panel(id);
@@ -143,39 +184,57 @@ function runAdd(id) {
   return r ? r.id + ".add" : null;
 }
 
-function expandable(id) {
-  if (S.level === "stage") return id in D.levels.stage && !D.levels.stage[id].kind.startsWith("input");
-  if (S.level === "block") return !!fragFor(id);
-  return false;
+function runFor(id) {
+  return D.runs.find((x) => id === x.id || id === x.id + ".shortcut" || id === x.id + ".add") || null;
 }
 
-function fragFor(id) {
-  const r = D.runs.find((x) => id === x.id || id === x.id + ".shortcut" || id === x.id + ".add");
-  if (r) return { frag: D.frags.find((f) => f.id === r.frag), block: `${r.stage}.${r.first}` };
-  const f = D.frags.find((x) => x.id === id && !x.block);
-  return f ? { frag: f, block: "" } : null;
+function stageOf(id) {
+  const r = runFor(id) || runOf((/^(.+?\.\d+)(\.|$)/.exec(id) || [])[1]);
+  if (r) return r.stage;
+  const seg = D.frags.find((f) => !f.block && id in f.nodes);
+  return seg ? seg.id.split("#")[0] : D.open.includes(id) ? id : null;
+}
+
+function expandable(id) {
+  if (D.open.includes(id)) return id !== S.stage;
+  const r = runFor(id);
+  return !!r && r !== S.run;
+}
+
+// The open stage or run a node sits in: what a double-click or the panel button collapses.
+function openAround(id) {
+  if (S.run && (id.startsWith(S.block + ".") || id === S.run.id)) return S.run.id;
+  if (S.stage && S.stage !== "*" && stageOf(id) === S.stage) return S.stage;
+  return null;
 }
 
 function expand(id) {
-  if (S.level === "stage") {
-    show("block");
-    const target = document.getElementById("cluster:" + id) || document.getElementById(id);
-    if (target) { centre(target); if (target.classList.contains("node")) focusEl(id); }
+  if (D.open.includes(id)) {
+    show(id);
+    const r = D.runs.find((x) => x.stage === id);
+    const seg = D.frags.find((f) => f.id === id && !f.block);
+    const g = seg && [...S.svg.querySelectorAll("g.node")].find((x) => x.id in seg.nodes);
+    const first = r ? r.id : g ? g.id : null;
+    if (!(first && focusEl(first))) centre(document.getElementById("cluster:" + id));
     return;
   }
-  const f = S.level === "block" && fragFor(id);
-  if (f) { show("op", f.frag, f.block); $("found").textContent = ""; }
+  const r = runFor(id);
+  if (!r) return;
+  show(r.stage, r);
+  const first = [...S.svg.querySelectorAll("g.node")].find((g) => g.id.startsWith(S.block + "."));
+  if (first) focusEl(first.id);
+  $("found").textContent = "";
+}
+
+function shut(id) {
+  if (S.run && id === S.run.id) { show(S.stage); focusEl(id); return; }
+  show(null);
+  if (id !== "*") focusEl(id);
 }
 
 function collapse() {
-  if (S.level === "op") {
-    const r = runOf(S.block);
-    const back = r ? r.id : S.frag.id;
-    show("block");
-    focusEl(back);
-  } else if (S.level === "block") {
-    show("stage");
-  }
+  if (S.run) shut(S.run.id);
+  else if (S.stage !== null) shut(S.stage);
 }
 
 function focusEl(id) {
@@ -192,29 +251,38 @@ function find(path) {
   const m = /^(.+?\.\d+)(?:\.(.+))?$/.exec(path);
   const run = m && runOf(m[1]);
   if (run && (!m[2] || ("@" + m[2]) in D.frags.find((f) => f.id === run.frag).nodes)) {
-    if (!m[2]) { show("block"); return focusEl(run.id); }
-    show("op", D.frags.find((f) => f.id === run.frag), m[1]);
+    if (!m[2]) { show(run.stage); return focusEl(run.id); }
+    show(run.stage, run, m[1]);
     return focusEl(path);
   }
-  const seg = D.frags.find((f) => !f.block && path in f.nodes);
-  if (seg) { show("op", seg, ""); return focusEl(path); }
-  for (const level of ["block", "stage"]) {
-    if (path in D.levels[level]) { show(level); return focusEl(path); }
+  if (path in D.levels.block && !D.open.includes(path) || D.frags.some((f) => !f.block && path in f.nodes)) {
+    show(stageOf(path));
+    return focusEl(path);
   }
+  if (path in D.levels.stage) { show(null); return focusEl(path); }
   return false;
 }
 
 function crumbs() {
   const nav = $("crumbs");
-  const parts = [[D.name, () => show("stage")]];
-  if (S.level !== "stage") parts.push(["blocks", () => show("block")]);
-  if (S.level === "op") parts.push([S.block || S.frag.id, null]);
-  nav.replaceChildren(...parts.map(([label, go], i) => {
+  const parts = [[D.name, () => show(null)]];
+  if (S.stage === "*") parts.push(["every stage", null]);
+  else if (S.stage) parts.push([S.stage, () => show(S.stage)]);
+  if (S.run) parts.push([`${S.block} ops (run ${S.run.id})`, null]);
+  const items = parts.map(([label, go], i) => {
     const el = document.createElement(go && i < parts.length - 1 ? "button" : "span");
     el.textContent = label;
     if (go && i < parts.length - 1) el.onclick = go;
     return el;
-  }).flatMap((el, i) => (i ? [document.createTextNode(" \u203a "), el] : [el])));
+  }).flatMap((el, i) => (i ? [document.createTextNode(" \u203a "), el] : [el]));
+  if (S.stage !== "*") {
+    const all = document.createElement("button");
+    all.id = "open-all";
+    all.textContent = "open every stage";
+    all.onclick = () => show("*");
+    items.push(document.createTextNode(" \u00b7 "), all);
+  }
+  nav.replaceChildren(...items);
 }
 
 function table() {
@@ -230,8 +298,7 @@ function table() {
     }
     tr.onclick = tr.onkeydown = (ev) => {
       if (ev.type === "keydown" && ev.key !== "Enter") return;
-      show("stage");
-      expand(s.name);
+      if (D.open.includes(s.name)) expand(s.name);
     };
     body.append(tr);
   }
@@ -283,7 +350,10 @@ canvas.addEventListener("click", (ev) => {
 });
 canvas.addEventListener("dblclick", (ev) => {
   const g = nodeOf(ev.target);
-  if (g && expandable(g.id)) expand(g.id);
+  if (!g) return;
+  const inside = openAround(g.id);
+  if (expandable(g.id)) expand(g.id);
+  else if (inside) shut(inside);
 });
 canvas.addEventListener("wheel", (ev) => {
   ev.preventDefault();
@@ -320,4 +390,4 @@ $("search").onsubmit = (ev) => {
 
 table();
 errors();
-show("block");
+show(null);
