@@ -62,10 +62,12 @@ class Table:
     blocks: int
     output: ir.Shape | None
     valid_inputs: str  # the checks' summary of the input sizes the network accepts
+    generator: str = ""  # a RegNet's parameters, which generated the stages; "" for none
 
     @property
     def footer(self) -> str:
-        return f"{MACS_CONVENTION}; valid inputs: {self.valid_inputs}"
+        lead = f"{self.generator}. " if self.generator else ""
+        return f"{lead}{MACS_CONVENTION}; valid inputs: {self.valid_inputs}"
 
 
 def paper_op(op: ir.Op, *, stride: bool) -> str | None:
@@ -129,7 +131,17 @@ def build_table(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = Fal
         blocks=sum(len(b) for b in stages.values()),
         output=analysis.output_shape,
         valid_inputs=analysis.sizes.summary,
+        generator=_generator(loaded),
     )
+
+
+def _generator(loaded: LoadedSpec) -> str:
+    """`stages from RegNet's w_0 = 48, w_a = 27.89, ...` for a spec in the parameter form."""
+    params = loaded.spec.regnet
+    if params is None:
+        return ""
+    named = ", ".join(f"{k} = {v}" for k, v in params.model_dump().items() if k != "group_rounding")
+    return f"stages from RegNet's {named} ({params.group_rounding} group rounding)"
 
 
 def _block_row(analysis: Analysis, parts: BlockParts) -> Row:
@@ -172,9 +184,11 @@ def info_json(loaded: LoadedSpec, analysis: Analysis, *, per_block: bool = False
             stages.append(entry | ({"per_block": []} if per_block else {}))
         else:
             stages[-1]["per_block"].append(entry | {"block": row.note})
+    regnet = loaded.spec.regnet
     return {
         "name": loaded.spec.name,
         "file": loaded.source.name,
+        **({"regnet": regnet.model_dump()} if regnet else {}),  # the parameters of its stages
         "input": [c, h, w],
         "params": table.params,
         "macs": table.macs,

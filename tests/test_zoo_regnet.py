@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,9 +35,8 @@ from resgen.graph import ir
 from resgen.pipeline import check, compile_spec
 from resgen.resources import builtin_spec_path
 from resgen.spec.load import load_spec_file
-from resgen.spec.regnet import regnet_stages
 from tests import test_zoo
-from tests.conftest import generated_module
+from tests.conftest import generated_module, run_resgen
 from tests.reference import zoo
 
 GENERATION = "no code generation for the timm layout yet (resgen build: not-generated)"
@@ -135,8 +135,7 @@ def _spec(
     name: str, layout: str, params: dict[str, Any], se_ratio: float | None, rounding: str,
     stem_width: int,
 ) -> dict[str, Any]:  # fmt: skip
-    stages = regnet_stages(**params, group_rounding=rounding)  # type: ignore[arg-type]
-    block: dict[str, Any] = {"type": "regnet", "bottleneck_ratio": params["bottleneck_ratio"]}
+    block: dict[str, Any] = {"type": "regnet"}
     if se_ratio:
         block["attention"] = {"type": "se", "ratio": se_ratio}
     return {
@@ -144,10 +143,7 @@ def _spec(
         "layout": layout,
         "stem": {"type": "simple", "width": stem_width},
         "block": block,
-        "stages": [
-            {"depth": s.depth, "width": s.width, "stride": 2, "group_width": s.group_width}
-            for s in stages
-        ],
+        "regnet": {**params, "group_rounding": rounding},  # the parameter form
     }
 
 
@@ -289,3 +285,21 @@ def test_what_regnet_blocks_refuse(change: dict[str, Any], codes: list[str]) -> 
     with pytest.raises(resgen.ResgenError) as raised:
         check(resgen.load_spec(spec))
     assert [d.code for d in raised.value.diagnostics] == codes
+
+
+def test_a_spec_gives_regnet_or_stages_not_both() -> None:
+    _, spec = _reference("torchvision", "regnet_x_400mf")
+    with pytest.raises(resgen.ResgenError) as raised:
+        resgen.load_spec({**spec, "stages": [{"depth": 1, "width": 64}]})
+    assert [d.code for d in raised.value.diagnostics] == ["regnet-and-stages"]
+
+
+def test_resolve_prints_the_generated_stages(tmp_path: Path) -> None:
+    """`resgen resolve` turns the parameters into the stages, a spec that loads as it is."""
+    result = run_resgen("resolve", "regnet_y_400mf")
+    assert result.returncode == 0 and "regnet:" not in result.stdout
+    assert "- {depth: 6, width: 440, stride: 2, group_width: 8}" in result.stdout
+    resolved = tmp_path / "resolved.yaml"
+    resolved.write_text(result.stdout, encoding="utf-8")
+    again = check(resgen.load_spec(resolved))
+    assert again.total_params == check(resgen.load_spec("regnet_y_400mf")).total_params

@@ -67,8 +67,11 @@ def _data(spec: Any, *, defaults: bool) -> dict[str, Any]:
     if defaults:
         from resgen.graph.defaults import used_values
 
-        return used_values(spec)
-    data: dict[str, Any] = spec.model_dump(mode="json", exclude_unset=True, exclude={"extends"})
+        return {k: v for k, v in used_values(spec).items() if k != "regnet"}
+    # A RegNet's parameters print as the stages they generate, which load as they are.
+    data: dict[str, Any] = spec.model_dump(
+        mode="json", exclude_unset=True, exclude={"extends", "regnet"}
+    )
     return data
 
 

@@ -141,8 +141,18 @@ def stage_title(ctx: Context, stage: str) -> Html:
     parts = [f"<b>{escape(stage)}</b>"]
     if row.blocks:
         parts.append(f"{row.blocks} block{'s' if row.blocks != 1 else ''}")
+    parts += _regnet_widths(ctx, stage)
     parts += [escape(fmt_shape(row.shape)), escape(lb.counts_line(row.params, row.macs))]
     return Html(" \u00b7 ".join(parts))
+
+
+def _regnet_widths(ctx: Context, stage: str) -> list[str]:
+    """A RegNet stage's design-space numbers: `width 104`, `group width 8`."""
+    info = next((s for s in ir.stages_of(ctx.graph) if s.name == stage), None)
+    if info is None or info.blocks[0].type != "regnet":
+        return []
+    block = info.blocks[0]
+    return [f"width {block.out_channels}", f"group width {block.mid_channels // block.groups}"]
 
 
 def muted(text: str, size: int = 9) -> str:

@@ -22,6 +22,7 @@ from resgen.spec.parts import (
     Channels,
     InputSpec,
     NormSpec,
+    RegNetSpec,
     StemSpec,
     _Model,
 )
@@ -318,7 +319,17 @@ class Spec(_Model):
         "relu", description="Activation function used everywhere.", json_schema_extra=ALWAYS
     )
     stages: list[StageSpec] = Field(
-        min_length=1, max_length=64, description="The stages, in order.", json_schema_extra=ALWAYS
+        min_length=1,
+        max_length=64,
+        description="The stages, in order; generated from `regnet` when that is given instead.",
+        json_schema_extra=ALWAYS,
+    )
+    regnet: RegNetSpec | None = Field(
+        None,
+        description="RegNet's parameters (w_0, w_a, w_m, depth, group_width, bottleneck_ratio), "
+        "in place of `stages`: they generate the stages as torchvision and timm do (`resgen "
+        "resolve` prints them).",
+        json_schema_extra=ALWAYS,
     )
     output_stride: Literal[8, 16, 32] | None = Field(
         None,

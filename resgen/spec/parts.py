@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from resgen.spec import inert
 from resgen.spec.inert import ALWAYS, when, when_sibling
@@ -225,4 +225,47 @@ class BlockWidths(_Model):
             "`conv3` is a bottleneck's last conv, and this stage has basic blocks",
             "a basic block's output is its `conv2`",
         ),
+    )
+
+
+def _multiple_of_8(value: int) -> int:
+    if value % 8:
+        raise ValueError("must be a multiple of 8 (RegNet quantises widths to multiples of 8)")
+    return value
+
+
+class RegNetSpec(_Model):
+    """RegNet's design space (Radosavovic et al. 2020): the stages from six numbers.
+
+    Block j's width w_0 + w_a * j is snapped in log space to w_0 * w_m^k and rounded to a multiple
+    of 8; runs of equal widths are the stages, each with stride 2 (resgen.spec.regnet).
+    """
+
+    w_0: Annotated[int, Field(ge=8, le=MAX_CHANNELS), AfterValidator(_multiple_of_8)] = Field(
+        description="Initial width (a multiple of 8).", json_schema_extra=ALWAYS
+    )
+    w_a: Annotated[float, Field(ge=0.0, le=float(MAX_CHANNELS))] = Field(
+        description="Width slope: block j's continuous width is w_0 + w_a * j.",
+        json_schema_extra=ALWAYS,
+    )
+    w_m: Annotated[float, Field(gt=1.0, le=64.0)] = Field(
+        description="Width multiplier: widths are snapped to w_0 * w_m^k.",
+        json_schema_extra=ALWAYS,
+    )
+    depth: Annotated[int, Field(ge=1, le=1000)] = Field(
+        description="Blocks in all stages together.", json_schema_extra=ALWAYS
+    )
+    group_width: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
+        description="Channels per 3x3 group; a stage narrower than it gets its width as groups.",
+        json_schema_extra=ALWAYS,
+    )
+    bottleneck_ratio: Annotated[float, Field(gt=0.0, le=64.0)] = Field(
+        1.0, description="Inner width / stage width.", json_schema_extra=ALWAYS
+    )
+    group_rounding: Literal["torchvision", "timm"] = Field(
+        "torchvision",
+        description="How an inner width is made a multiple of the group width: torchvision "
+        "(and timm's *_tv models) rounds to the nearest but never more than 10% down; timm "
+        "rounds to the nearest.",
+        json_schema_extra=ALWAYS,
     )

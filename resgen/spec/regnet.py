@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+from resgen.diagnostics import ResgenError
+from resgen.spec.source import Source
 
 GroupRounding = Literal["torchvision", "timm"]
 
@@ -86,3 +89,44 @@ def regnet_stages(
             inner = int(round(inner / group) * group)
         stages.append(RegNetStage(count, int(inner / bottleneck_ratio), group))
     return tuple(stages)
+
+
+def expand_regnet(data: dict[str, Any], source: Source) -> dict[str, Any]:
+    """Spec data with `regnet` turned into the `stages` it generates (positioned at `regnet`).
+
+    A spec gives one form or the other; a `regnet` that does not validate is left to the spec's
+    validation, with a placeholder stage so that only its own errors are reported.
+    """
+    from pydantic import ValidationError
+
+    from resgen.spec.parts import RegNetSpec
+
+    if "regnet" not in data:
+        return data
+    if "stages" in data:
+        raise ResgenError.single(
+            "regnet-and-stages",
+            "the spec gives both `regnet` and `stages`; the RegNet parameters generate the stages",
+            source.locate(("regnet",), key=True),
+            hint="keep one form: remove `stages`, or remove `regnet` and keep the stages",
+        )
+    try:
+        params = RegNetSpec.model_validate(data["regnet"])
+    except ValidationError:
+        return {**data, "stages": [{"depth": 1, "width": 8}]}
+    where = source.locate(("regnet",))
+    position = (where.line, where.column)
+    stages = []
+    for i, stage in enumerate(regnet_stages(**params.model_dump())):
+        entry: dict[str, Any] = {"depth": stage.depth, "width": stage.width, "stride": 2,
+                                 "group_width": stage.group_width}  # fmt: skip
+        if params.bottleneck_ratio != 1.0:
+            entry["bottleneck_ratio"] = params.bottleneck_ratio
+        stages.append(entry)
+        # Diagnostics about a generated stage point at `regnet`; its keys are no one's typing.
+        for key in ("", *entry):
+            path = ("stages", i, key) if key else ("stages", i)
+            source.values[path] = source.keys[path] = position
+            source.origins[path] = where.file
+    source.values[("stages",)] = source.keys[("stages",)] = position
+    return {**data, "stages": stages}

@@ -36,6 +36,9 @@ def json_schema() -> dict[str, Any]:
         rules = _inert_rules(model)
         if rules:
             defs[model.__name__]["allOf"] = rules
+    # A whole spec gives its stages, or RegNet's parameters that generate them: one, not both.
+    spec["required"] = [key for key in spec["required"] if key != "stages"]
+    spec["oneOf"] = [{"required": ["stages"]}, {"required": ["regnet"]}]
     patch = patches["SpecPatch"]
     extends = spec["properties"]["extends"]
     patch["properties"]["extends"] = {

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from resgen.diagnostics import Diagnostic, Location, ResgenError, error
 from resgen.spec.model import Spec
+from resgen.spec.regnet import expand_regnet
 from resgen.spec.slips import slip_hint
 from resgen.spec.source import Source
 from resgen.spec.suggest import close_key, describe_path, misplaced_key
@@ -40,6 +41,7 @@ def validate_data(data: Any, source: Source) -> Spec:
             source.locate(()),
             hint="start the file with `name: ...` at the left margin",
         )
+    data = expand_regnet(data, source)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
