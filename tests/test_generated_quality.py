@@ -105,9 +105,9 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("name", SPEC_NAMES)
 def test_generated_files_import_only_torch(name: str) -> None:
-    # Beside torch, the standard library only: a torchvision-layout RegNet's OrderedDict.
+    # Beside torch, the standard library only: a RegNet's OrderedDict.
     trained = _imports(GENERATED / f"{name}.py")
-    assert trained == ({"collections", "torch"} if name.startswith("regnet_") else {"torch"})
+    assert trained == ({"collections", "torch"} if name.startswith("regnet") else {"torch"})
     deploy = _imports(GENERATED / f"{name}_deploy.py")
     assert "torch" in deploy and deploy - {"torch"} <= set(sys.stdlib_module_names), deploy
 

@@ -7,10 +7,10 @@ resgen's graph must have the reference's state_dict keys and shapes (its node id
 its parameter count and its MACs (FlopCounterMode / 2) at 64 px and an odd size, all on the `meta`
 device, where even regnet_y_128gf (644 M parameters) costs nothing.
 
-torchvision's 15 are built-in specs: the generated models load the reference's weights strictly
-(random, with random norm statistics, filled as tests/test_zoo.py does) and give bit-identical
-logits in eval and train mode at both sizes, with the static counts equal to torch's. timm's wait
-in NOT_YET, each with its reason (the timm layout's code generation, or a language feature).
+torchvision's 15 and timm's 30 plain regnetx/regnety are built-in specs: the generated models load
+the reference's weights strictly (random, with random norm statistics, filled as tests/test_zoo.py
+does) and give bit-identical logits in eval and train mode at both sizes, with the static counts
+equal to torch's. timm's extras wait in NOT_YET, each with the feature it needs.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from tests import test_zoo
 from tests.conftest import generated_module, run_resgen
 from tests.reference import zoo
 
-GENERATION = "no code generation for the timm layout yet (resgen build: not-generated)"
 # timm's extras wait for more than the code: (entrypoint, what the spec language lacks).
 EXTRAS = {
     "regnety_040_sgn": "GroupNorm by group size 16 (norm.groups is a count) and SiLU in SE",
@@ -52,11 +51,13 @@ EXTRAS = {
 
 
 ENTRIES: list[tuple[str, str]] = list(zoo.regnet_entrypoints())
-NOT_YET = {f"timm:{n}": EXTRAS.get(n, GENERATION) for s, n in ENTRIES if s == "timm"}
+NOT_YET = {f"timm:{n}": why for n, why in EXTRAS.items()}
 STANDARD = [e for e in ENTRIES if e[1] not in EXTRAS]
 SHIPPED = [e for e in ENTRIES if f"{e[0]}:{e[1]}" not in NOT_YET]
 # Logits of these take seconds each on a 2-core CPU; their keys and counts are checked on meta.
-GIANTS = {"regnet_y_128gf", "regnet_y_32gf", "regnet_x_32gf", "regnet_y_16gf", "regnet_x_16gf"}
+GIANTS = {"regnet_y_128gf", "regnet_y_32gf", "regnet_x_32gf", "regnet_y_16gf", "regnet_x_16gf",
+          "regnety_2560", "regnety_1280", "regnety_640", "regnety_320", "regnetx_320",
+          "regnety_160", "regnetx_160", "regnety_120", "regnetx_120"}  # fmt: skip
 SIZES = (64, 33)
 
 
@@ -193,10 +194,14 @@ def _ours(name: str) -> nn.Module:
     return getattr(generated_module(name), spec.model_class)()  # type: ignore[no-any-return]
 
 
-def _build(name: str, device: str) -> tuple[nn.Module, nn.Module]:
+def _build(source: str, name: str, device: str) -> tuple[nn.Module, nn.Module]:
     """The reference and the generated model, uninitialised: same keys, order and shapes."""
-    with test_zoo._no_init(), _recorded_params(), torch.device(device):
-        reference, ours = torchvision.models.get_model(name, weights=None), _ours(name)
+    with test_zoo._no_init(), _recorded_params(), _timm_stages_on_cpu(), torch.device(device):
+        if source == "timm":
+            reference = timm.create_model(name, pretrained=False)
+        else:
+            reference = torchvision.models.get_model(name, weights=None)
+        ours = _ours(name)
     ref_sd, our_sd = reference.state_dict(), ours.state_dict()
     assert list(our_sd) == list(ref_sd), "state_dict keys (and their order) differ"
     assert {k: v.shape for k, v in our_sd.items()} == {k: v.shape for k, v in ref_sd.items()}
@@ -229,7 +234,7 @@ def _analysis(name: str, size: int) -> Analysis:
 
 @pytest.mark.parametrize("entry", [e for e in SHIPPED if e[1] in GIANTS], ids=_id)
 def test_giants_keys_and_counts_on_meta(entry: tuple[str, str]) -> None:
-    _, ours = _build(entry[1], "meta")
+    _, ours = _build(*entry, "meta")
     x = torch.empty(1, 3, 33, 33, device="meta")
     _check_counts(ours.eval(), x, _analysis(entry[1], 33))
 
@@ -242,7 +247,7 @@ def test_giants_keys_and_counts_on_meta(entry: tuple[str, str]) -> None:
 def test_generated_matches_reference(entry: tuple[str, str]) -> None:
     """Strict load, static counts and bit-identical logits in eval and train mode."""
     name = entry[1]
-    reference, ours = _build(name, "cpu")
+    reference, ours = _build(*entry, "cpu")
     state = reference.state_dict()
     test_zoo._fill(state)
     ours.load_state_dict(state, strict=True, assign=True)
@@ -259,9 +264,12 @@ def test_generated_matches_reference(entry: tuple[str, str]) -> None:
             assert torch.equal(got, expected), f"train={train} {size}px"
 
 
-def test_build_refuses_the_timm_layout_with_a_diagnostic() -> None:
-    """Until its code generation exists, `build` says so at the first regnet stage."""
+def test_build_refuses_regnet_blocks_beside_resnet_blocks() -> None:
+    """A net that mixes the two kinds has no code generation yet: `build` says so."""
     _, spec = _reference("timm", "regnetx_002")
+    spec = {**spec, "stages": [{"depth": 1, "width": 64, "block": "basic"},
+                               {"depth": 1, "width": 64, "stride": 2}]}  # fmt: skip
+    del spec["regnet"]
     with pytest.raises(resgen.ResgenError) as raised:
         compile_spec(resgen.load_spec(spec))
     assert [d.code for d in raised.value.diagnostics] == ["not-generated"]

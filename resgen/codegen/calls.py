@@ -32,6 +32,7 @@ class Decl(NamedTuple):
     attr: str
     call: Call
     items: tuple[()] = ()  # a Sequential's modules (resgen.codegen.stem); a Decl has none
+    keys: tuple[()] = ()  # a keyed Sequential's names; a Decl has none
     guard: str = ""  # when the module is built; nn.Identity() otherwise
     comment: str = ""  # a line above the declaration
 

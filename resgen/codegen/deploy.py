@@ -101,6 +101,8 @@ def _block_paths(graph: ir.Graph, layout: str) -> dict[str, Any]:
     pattern, example = r"layer\d+\.\d+", "layer2.3"
     if ir.blocks_of(graph)[0].type == "regnet" and layout == "torchvision":
         pattern, example = r"trunk_output\.block\d+\.block\d+-\d+", "trunk_output.block2.block2-3"
+    elif ir.blocks_of(graph)[0].type == "regnet":
+        pattern, example = r"s\d+\.b\d+", "s2.b3"
     note = (
         "Where the trained model's norms go. A norm in *_FOLDS is folded into the conv before it; "
         "one in *_AFFINES (after an activation or an add) becomes x * scale + shift. BLOCK_* paths "

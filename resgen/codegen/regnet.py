@@ -1,4 +1,4 @@
-"""Graph -> RegNet block classes and stages, in torchvision's layout.
+"""Graph -> RegNet block classes and stages, in torchvision's or timm's layout.
 
 A RegNet block's modules are nested (`f.a.0`, `f.se.fc1`, `proj.1`), so its class is not the
 ResNet blocks' flat one: each Sequential's modules come from the block's nodes at their
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, act_call, module_call
-from resgen.codegen.stem import Item
+from resgen.codegen.stem import Item, keyed_items
 from resgen.graph import ir
 from resgen.spec.model import Spec
 
@@ -32,10 +32,11 @@ class Group(NamedTuple):
     key: str
     items: tuple[Item, ...]
     call: Call | None
+    keys: tuple[str, ...] = ()  # timm: the Sequential's module names (conv, bn, act)
 
 
 class RegNetClass(NamedTuple):
-    """A RegNet block class: what templates/blocks/regnet_torchvision.py.jinja prints."""
+    """A RegNet block class: what templates/blocks/regnet_<layout>.py.jinja prints."""
 
     name: str
     template: str
@@ -46,6 +47,7 @@ class RegNetClass(NamedTuple):
     zero_init: str  # unused: a nested module has no typed attribute path
     zero_param: str  # the weight zero_init_residual zeroes: `f.c.1.weight`
     helpers: tuple[str, ...]
+    proj_keys: tuple[str, ...] = ()  # timm: the projection's module names
 
 
 def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetClass:
@@ -56,6 +58,8 @@ def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetC
     cut = len(rep.path) + 1
     folds = {k[cut:]: v[cut:] for k, v in graph.graph.get("folds", {}).items()
              if k.startswith(rep.path + ".")}  # fmt: skip
+    if spec.layout == "timm":
+        return _timm_class(rep, members, names, folds, spec, blocks)
     groups = []
     for key in ("a", "b", "se", "c"):
         if key == "se":
@@ -83,6 +87,40 @@ def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetC
         ][-1]
         + ".weight",
         helpers=("SqueezeExcitation",) if rep.attention_size else (),
+    )
+
+
+def _timm_class(
+    rep: ir.Block, members: list[tuple[str, ir.Op]], names: set[str], folds: dict[str, str],
+    spec: Spec, blocks: list[ir.Block],
+) -> RegNetClass:  # fmt: skip
+    """timm's Bottleneck: conv1, conv2, se, conv3 (each conv with its norm), act3, downsample."""
+    groups = []
+    for key in ("conv1", "conv2", "se", "conv3"):
+        if key == "se":
+            if rep.attention_size:
+                call = Call("SqueezeExcite", ("mid_channels", "se_channels"), False)
+                groups.append(Group("se", (), call))
+            continue
+        items, keys = keyed_items(key, members, names, folds, spec, 16)
+        groups.append(Group(key, items, None, keys))
+    proj: tuple[Item, ...] = ()
+    proj_keys: tuple[str, ...] = ()
+    if rep.downsample:
+        proj, proj_keys = keyed_items("downsample", members, names, folds, spec, 20)
+    weighted = [rel for rel, op in members
+                if rel.startswith("conv3.") and isinstance(op, (ir.Conv, ir.Norm))]  # fmt: skip
+    return RegNetClass(
+        name="Bottleneck",
+        template="regnet_timm",
+        params=_params(blocks),
+        groups=tuple(groups),
+        proj=proj,
+        act=act_call(spec),
+        zero_init="",
+        zero_param=weighted[-1] + ".weight",
+        helpers=("SqueezeExcite",) if rep.attention_size else (),
+        proj_keys=proj_keys,
     )
 
 
@@ -134,10 +172,15 @@ def block_args(block: ir.Block, cls: RegNetClass) -> str:
     return f"{cls.name}({', '.join(args)})"
 
 
-def stage_lines(stage: ir.StageInfo, cls: RegNetClass) -> tuple[str, ...]:
-    """A stage built as torchvision's AnyStage is: `block2.add_module("block2-0", ...)`, with a
-    loop over the blocks that repeat; lines relative to the constructor's indentation."""
-    var = stage.name.rpartition(".")[2]  # block2
+def stage_lines(stage: ir.StageInfo, cls: RegNetClass, layout: str) -> tuple[str, ...]:
+    """A stage built as torchvision's AnyStage is: `block2.add_module("block2-0", ...)` (timm:
+    `self.s2.add_module("b1", ...)`), with a loop over the blocks that repeat; lines relative to
+    the constructor's indentation."""
+    if layout == "timm":
+        var, prefix, base = f"self.{stage.name}", "b", 1
+    else:
+        var = stage.name.rpartition(".")[2]  # block2
+        prefix, base = f"{var}-", 0
     lines = [f"{var} = nn.Sequential()"]
     runs: list[tuple[str, int, int]] = []  # (call, first index, last index + 1)
     for block in stage.blocks:
@@ -148,11 +191,11 @@ def stage_lines(stage: ir.StageInfo, cls: RegNetClass) -> tuple[str, ...]:
             runs.append((call, block.index, block.index + 1))
     for call, first, last in runs:
         if last - first == 1:
-            lines += _add_module(f"{var}.add_module", f'"{var}-{first}"', call, 8)
+            lines += _add_module(f"{var}.add_module", f'"{prefix}{first + base}"', call, 8)
         else:
-            lines.append(f"for i in range({first}, {last}):")
+            lines.append(f"for i in range({first + base}, {last + base}):")
             lines += [f"    {line}" for line in
-                      _add_module(f"{var}.add_module", f'f"{var}-{{i}}"', call, 12)]  # fmt: skip
+                      _add_module(f"{var}.add_module", f'f"{prefix}{{i}}"', call, 12)]  # fmt: skip
     return tuple(lines)
 
 

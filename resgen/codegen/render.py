@@ -105,6 +105,9 @@ class RenderModel(NamedTuple):
     feature_info: tuple[FeatureInfo, ...]
     deploy: DeployExtras | None = None  # the deploy build's norm tables
     trunk: tuple[str, ...] = ()  # RegNet: `self.trunk_output = ...` after its stages' lines
+    ordered_dict: bool = False  # a RegNet's Sequentials are built from OrderedDicts
+    classifier_head: bool = False  # timm's RegNet head: `self.head = ClassifierHead(...)`
+    fc: str = "fc"  # the classifier's path
 
 
 def build_render_model(
@@ -119,8 +122,9 @@ def build_render_model(
     if blocks[0].type == "regnet":
         regnet = regnet_class(graph, spec, list(blocks))
         classes = (regnet,)
-        stages = tuple(_regnet_stage(s, analysis, regnet) for s in ir.stages_of(graph))
-        trunk = trunk_line(ir.stages_of(graph))
+        stages = tuple(_regnet_stage(s, analysis, regnet, spec.layout)
+                       for s in ir.stages_of(graph))  # fmt: skip
+        trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
     else:
         resnet = block_classes(graph, spec, deploy=deploy)
         by_name = {c.name: c for c in resnet}
@@ -131,7 +135,8 @@ def build_render_model(
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
     class_name, functions = (f"{spec.model_class}Deploy", ["fold_state_dict"]) if deploy else (
         spec.model_class, [])  # fmt: skip
-    helpers = _helpers(classes, outside)
+    timm_head = blocks[0].type == "regnet" and spec.layout == "timm"
+    helpers = _helpers(classes, outside) + (("ClassifierHead",) if timm_head else ())
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
     class_doc = tuple(
         textwrap.wrap(
@@ -168,15 +173,18 @@ def build_render_model(
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
         trunk=trunk,
+        ordered_dict=blocks[0].type == "regnet",
+        classifier_head=timm_head,
+        fc="head.fc" if timm_head else "fc",
     )
 
 
 def refuse_regnet(loaded: LoadedSpec, blocks: tuple[ir.Block, ...], *, deploy: bool) -> None:
-    """RegNet blocks have Python code in torchvision's layout, not yet in timm's, nor deploy
-    builds, nor in a net that mixes them with ResNet blocks (issue 16)."""
+    """RegNet blocks have Python code, but not yet in a net that mixes them with ResNet blocks
+    (issue 16)."""
     kinds = {b.type for b in blocks}
     regnet = next((b for b in blocks if b.type == "regnet"), None)
-    if regnet is not None and (loaded.spec.layout == "timm" or len(kinds) > 1):
+    if regnet is not None and len(kinds) > 1:
         raise ResgenError([error(
             "not-generated",
             "regnet blocks are checked, counted and drawn, but resgen cannot write their Python "
@@ -222,6 +230,7 @@ HELPERS = (
     "BlurPool2d",
     "SqueezeExcite",
     "SqueezeExcitation",
+    "ClassifierHead",
     "EfficientChannelAttention",
     "DropPath",
 )
@@ -282,13 +291,15 @@ def _render_stage(
     return StageRender(stage.name, comment, tuple(entries), shape)
 
 
-def _regnet_stage(stage: ir.StageInfo, analysis: Analysis, cls: RegNetClass) -> StageRender:
+def _regnet_stage(
+    stage: ir.StageInfo, analysis: Analysis, cls: RegNetClass, layout: str
+) -> StageRender:
     shape = _batch_shape(analysis.shapes[stage.output])
     n = len(stage.blocks)
     comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
     # Indexed, since a Sequential's attribute access is typed as a Tensor or a Module.
-    ref = f"trunk_output[{stage.number - 1}]"
-    return StageRender(stage.name, comment, (), shape, stage_lines(stage, cls), ref)
+    ref = f"trunk_output[{stage.number - 1}]" if layout == "torchvision" else ""
+    return StageRender(stage.name, comment, (), shape, stage_lines(stage, cls, layout), ref)
 
 
 def _feature_info(spec: Spec, graph: ir.Graph) -> tuple[FeatureInfo, ...]:

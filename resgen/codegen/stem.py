@@ -28,6 +28,7 @@ class Sequential(NamedTuple):
 
     attr: str
     items: tuple[Item, ...]
+    keys: tuple[str, ...] = ()  # named modules, timm's `stem.conv`/`.bn`/`.act`; () for indexed
 
 
 class Outside(NamedTuple):
@@ -54,7 +55,9 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
         members = [(n, d.op) for n, d in stem_nodes if _module(n) == attr]
         # The stem's pool (whatever it is, timm calls it `maxpool`) comes after its activation.
         where = pools if attr == "maxpool" else decls
-        if "." in members[0][0]:
+        if "." in members[0][0] and not members[0][0].split(".")[1].isdigit():
+            where.append(Sequential(attr, *keyed_items(attr, members, _NAMES, folds, spec, 16)))
+        elif "." in members[0][0]:
             where.append(Sequential(attr, _sequential(attr, members, folds, spec)))
         else:
             where.append(Decl(attr, _call(members[0][1], attr)))
@@ -117,6 +120,32 @@ def _sequential(
     return tuple(items.get(i, Item(identity, "")) for i in range(max(items) + 1))
 
 
+def keyed_items(
+    prefix: str, members: list[tuple[str, ir.Op]], names: set[str], folds: dict[str, str],
+    spec: Spec, indent: int,
+) -> tuple[tuple[Item, ...], tuple[str, ...]]:  # fmt: skip
+    """A keyed Sequential's modules and names (`conv`, `bn`, `act`), in order; a norm folded
+    away leaves an nn.Identity under its name, right after its conv."""
+    items: list[Item] = []
+    keys: list[str] = []
+    for node, op in members:
+        head, _, key = node.rpartition(".")
+        if head != prefix:
+            continue
+        if isinstance(op, ir.Act):
+            call = act_call(spec)
+        else:
+            call = module_call(op, names, first=False, indent=indent + len(key) + 1)
+        items.append(Item(call, ""))
+        keys.append(key)
+        folded = [norm for norm, conv in folds.items() if conv == node]
+        for norm in folded:
+            into = node.rpartition(".")[2]
+            items.append(Item(Call("nn.Identity", (), False), f"folded into {into}"))
+            keys.append(norm.rpartition(".")[2])
+    return tuple(items), tuple(keys)
+
+
 def _statements(
     graph: ir.Graph, nodes: list[tuple[str, ir.Node]], act_attr: str
 ) -> tuple[list[Statement], list[str]]:
@@ -125,10 +154,12 @@ def _statements(
     acts: list[str] = []
     pending = ""
     swallowed: set[str] = set()
+    entered: set[str] = set()
     for node, data in nodes:
         attr = _module(node)
-        if node in swallowed or ("." in node.split("#")[0] and not node.endswith(".0")):
+        if node in swallowed or ("." in node.split("#")[0] and attr in entered):
             continue  # a Sequential runs as one call, entered at its first module
+        entered.add(attr)
         inner = pending or "x"
         op = data.op
         if isinstance(op, ir.Conv) and op.fused == "relu" and "." not in node:

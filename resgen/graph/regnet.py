@@ -16,7 +16,11 @@ from resgen.graph.scope import Scope
 
 
 class Names(NamedTuple):
-    """One layout's module names: a block's relative to the block, the others absolute."""
+    """One layout's module names: a block's relative to the block, the others absolute.
+
+    timm's activations live inside its norms (`conv1.bn.act`); the generated module keeps them
+    beside (`conv1.act`), which holds no weights, so the state_dicts agree.
+    """
 
     stem: tuple[str, str, str]  # conv, norm, activation
     convs: tuple[str, str, str]  # the block's 1x1, 3x3 and 1x1
@@ -44,10 +48,10 @@ LAYOUTS = {
         fc="fc",
     ),
     "timm": Names(
-        stem=("stem.conv", "stem.bn", "stem.bn.act"),
+        stem=("stem.conv", "stem.bn", "stem.act"),
         convs=("conv1.conv", "conv2.conv", "conv3.conv"),
         norms=("conv1.bn", "conv2.bn", "conv3.bn"),
-        acts=("conv1.bn.act", "conv2.bn.act"),
+        acts=("conv1.act", "conv2.act"),
         se="se",
         se_parts=("mean", "act", "gate", "SEModule"),
         proj=("downsample.conv", "downsample.bn"),
