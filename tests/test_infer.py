@@ -111,6 +111,8 @@ def test_round_trip_from_weights(name: str, tmp_path: Path) -> None:
     path = _save(state, tmp_path / f"{name}{suffix}")
     got = _infer_as(name, lambda given: infer_file(path, name, given))
     assert resolved(got.spec) == resolved(name)
+    (tmp_path / f"{name}.yaml").write_text(got.text, encoding="utf-8")  # the text says the same
+    assert resolved(str(tmp_path / f"{name}.yaml")) == resolved(name)
     assert torch.equal(_load_and_run(got.spec, state), _logits(model))
 
 
