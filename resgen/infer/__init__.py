@@ -62,7 +62,11 @@ def infer_shapes(
     from resgen.infer.structure import spec_from_shapes
 
     try:
-        spec, shortcut_free = spec_from_shapes(shapes, name)
+        try:
+            spec, shortcut_free = spec_from_shapes(shapes, name)
+        except (IndexError, KeyError, ZeroDivisionError, ValueError) as exc:
+            # a tensor of the wrong rank or size where a ResNet has a conv
+            raise NotAResNetError(f"a tensor has a shape no ResNet layer has: {exc!r}") from exc
     except NotAResNetError as exc:
         raise ResgenError([error(
             "not-a-resnet", f"{source}: the keys show no ResNet ({exc}); its keys: "

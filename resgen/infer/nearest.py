@@ -6,6 +6,7 @@ what the spec means.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -63,9 +64,9 @@ def extends_form(full: dict[str, Any], target: dict[str, Any], names: list[str])
             continue
         changes = {k: patch(base[k], v) if k != "stages" else stage_patch(base[k], v)
                    for k, v in target.items() if base[k] != v}  # fmt: skip
-        text = "".join(yaml_entry(k, v) for k, v in changes.items())
-        if best is None or len(text) < best[0]:
-            best = (len(text), name)
+        size = len(json.dumps(changes))  # ranks as the YAML would, at a fraction of its cost
+        if best is None or size < best[0]:
+            best = (size, name)
     if best is None:
         return None
     data = {"extends": best[1], "name": full["name"], "description": full["description"]}
