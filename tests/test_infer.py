@@ -289,7 +289,7 @@ def test_weights_only_torchvision_resnet50_assumptions(tmp_path: Path) -> None:
 
 def test_a_conv_of_the_wrong_rank_is_a_diagnostic() -> None:
     shapes = {k: tuple(v.shape) for k, v in _torchvision_state().items()}
-    shapes["layer1.0.conv2.weight"] = (64,)
+    shapes["layer1.0.conv1.weight"] = ()  # a scalar where a conv is
     with pytest.raises(resgen.ResgenError) as info:
         infer_shapes(shapes, "broken", "broken.pt")
     assert info.value.diagnostics[0].code == "not-a-resnet"
