@@ -161,6 +161,11 @@ CASES: dict[str, tuple[str, str, str]] = {
             stages="stages:\n  - {depth: 2, width: 64, blocks: {2: {conv3: 256}}}\n",
         ),
     ),
+    "norm.group_size with batch norm": (
+        _spec("norm: {type: batch, group_size: 16}"),
+        "group_size",
+        _spec("norm: {type: group, group_size: 16}"),
+    ),
     "layout without regnet blocks": (
         _spec("layout: timm"),
         "layout",

@@ -41,7 +41,6 @@ from tests.reference import zoo
 
 # timm's extras wait for more than the code: (entrypoint, what the spec language lacks).
 EXTRAS = {
-    "regnety_040_sgn": "GroupNorm by group size 16 (norm.groups is a count) and SiLU in SE",
     "regnetv_040": "pre-activation regnet blocks (regnetv: bare-conv stem, final act)",
     "regnetv_064": "pre-activation regnet blocks and an avg-pool downsample",
     "regnetz_005": "inverted bottleneck x4, no shortcut on first blocks, linear out, 1x1 head",
@@ -62,7 +61,7 @@ SIZES = (64, 33)
 
 
 def test_every_regnet_is_enumerated_with_a_reason() -> None:
-    """15 torchvision builders and timm's 36; each waits for what NOT_YET says."""
+    """15 torchvision builders and timm's 36; each has a spec or waits for what NOT_YET says."""
     torchvision_names, timm_names = (
         zoo.torchvision_builders("regnet"),
         zoo.timm_entrypoints("regnet"),
@@ -123,7 +122,12 @@ def _reference(source: str, name: str) -> tuple[nn.Module, dict[str, Any]]:
         rounding = "torchvision" if cfg.group_min_ratio else "timm"
         params = dict(w_0=cfg.w0, w_a=cfg.wa, w_m=cfg.wm, depth=cfg.depth,
                       group_width=cfg.group_size, bottleneck_ratio=cfg.bottle_ratio)  # fmt: skip
-        return model, _spec(name, "timm", params, cfg.se_ratio, rounding, cfg.stem_width)
+        spec = _spec(name, "timm", params, cfg.se_ratio, rounding, cfg.stem_width)
+        if cfg.act_layer != "relu":
+            spec["act"] = cfg.act_layer
+        if cfg.norm_layer != "batchnorm":  # regnety_040_sgn: GroupNormAct by group size
+            spec["norm"] = {"type": "group", "group_size": cfg.norm_layer.keywords["group_size"]}
+        return model, spec
     with _recorded_params() as seen, torch.device("meta"):
         model = torchvision.models.get_model(name, weights=None)
     params = dict(w_0=seen["w_0"], w_a=seen["w_a"], w_m=seen["w_m"], depth=seen["depth"],
@@ -158,6 +162,8 @@ def _state_shapes(graph: ir.Graph) -> dict[str, tuple[int, ...]]:
             out[f"{node}.weight"] = (op.out_channels, op.in_channels // op.groups, k, k)
             if op.bias:
                 out[f"{node}.bias"] = (op.out_channels,)
+        elif isinstance(op, ir.Norm) and op.norm == "group":
+            out[f"{node}.weight"] = out[f"{node}.bias"] = (op.channels,)
         elif isinstance(op, ir.Norm):
             for key in ("weight", "bias", "running_mean", "running_var"):
                 out[f"{node}.{key}"] = (op.channels,)

@@ -69,6 +69,9 @@ def _problem(op: ir.Op) -> tuple[str, str, str] | None:
         if bad:
             message = f"groups={groups} does not divide its {' and '.join(bad)} channels"
             return "conv-groups", message, _CONV_HINT
+    elif isinstance(op, ir.Norm) and op.norm == "group" and op.groups == 0:
+        message = f"{op.channels} channels are fewer than one group of {op.group_size}"
+        return "norm-groups", message, _NORM_HINT
     elif isinstance(op, ir.Norm) and op.norm == "group" and op.channels % op.groups:
         message = f"a GroupNorm of {op.groups} groups cannot split {op.channels} channels"
         return "norm-groups", message, _NORM_HINT

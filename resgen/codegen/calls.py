@@ -94,6 +94,9 @@ def aa_call(op: ir.Pool | ir.BlurPool, names: set[str]) -> Call:
 
 def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
     eps = () if op.eps == 1e-5 else (f"eps={op.eps!r}",)
+    if op.norm == "group" and op.group_size:
+        groups = str(op.groups) if channels.isdigit() else f"{channels} // {op.group_size}"
+        return "nn.GroupNorm", (groups, channels, *eps)
     if op.norm == "group":
         return "nn.GroupNorm", (str(op.groups), channels, *eps)
     callee = "FrozenBatchNorm2d" if op.norm == "frozen_batch" else "nn.BatchNorm2d"

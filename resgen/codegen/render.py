@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
-from resgen.codegen.calls import Call, Decl
+from resgen.codegen.calls import Call, Decl, act_call
 from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_line
 from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.diagnostics import ResgenError, error
@@ -108,6 +108,7 @@ class RenderModel(NamedTuple):
     ordered_dict: bool = False  # a RegNet's Sequentials are built from OrderedDicts
     classifier_head: bool = False  # timm's RegNet head: `self.head = ClassifierHead(...)`
     fc: str = "fc"  # the classifier's path
+    se_act: str = "nn.ReLU(inplace=True)"  # a RegNet's SE uses the block's activation
 
 
 def build_render_model(
@@ -176,7 +177,13 @@ def build_render_model(
         ordered_dict=blocks[0].type == "regnet",
         classifier_head=timm_head,
         fc="head.fc" if timm_head else "fc",
+        se_act=_se_act(spec) if blocks[0].type == "regnet" else "nn.ReLU(inplace=True)",
     )
+
+
+def _se_act(spec: Spec) -> str:
+    call = act_call(spec)
+    return f"{call.callee}({', '.join(call.args)})"
 
 
 def refuse_regnet(loaded: LoadedSpec, blocks: tuple[ir.Block, ...], *, deploy: bool) -> None:

@@ -108,6 +108,7 @@ class Norm:
     channels: int
     groups: int = 32
     eps: float = 1e-5
+    group_size: int = 0  # group norm by channels per group (groups = channels // group_size)
 
 
 @dataclass(frozen=True, slots=True)

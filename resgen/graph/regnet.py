@@ -104,7 +104,7 @@ def _lower_se(s: Scope, n: Names, y: str, channels: int, hidden: int) -> str:
     pool, act, gate, _ = n.se_parts
     g = s.add(f"{n.se}.{pool}", ir.GlobalPool("avg"), y)
     g = s.conv(f"{n.se}.fc1", g, channels, hidden, 1, bias=True)
-    g = s.act(f"{n.se}.{act}", g, "relu")
+    g = s.act(f"{n.se}.{act}", g)  # both libraries' SE use the block's activation
     g = s.conv(f"{n.se}.fc2", g, hidden, channels, 1, bias=True)
     return s.add(n.se, ir.Mul(), y, s.act(f"{n.se}.{gate}", g, "sigmoid"))
 

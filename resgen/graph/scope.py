@@ -64,6 +64,9 @@ class Scope:
         if not self.has_norm:
             return src
         norm = self.spec.norm
+        if norm.type == "group" and norm.group_size:  # timm's group_size: groups per width
+            op = ir.Norm("group", channels, channels // norm.group_size, norm.eps, norm.group_size)
+            return self.add(name, op, src)
         return self.add(name, ir.Norm(norm.type, channels, norm.groups, norm.eps), src)
 
     def act(self, name: str, src: str, act: str | None = None) -> str:

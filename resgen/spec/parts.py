@@ -190,6 +190,17 @@ class NormSpec(_Model):
             "set `norm.type: group` for GroupNorm with these groups, or remove `groups`",
         ),
     )
+    group_size: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
+        None,
+        description="group norm only: channels per group, so each norm has its width / "
+        "group_size groups (timm's group_size), in place of `groups`.",
+        json_schema_extra=when_sibling(
+            "type",
+            ("group",),
+            "`group_size` is used by group norm only",
+            "set `norm.type: group`, or remove `group_size`",
+        ),
+    )
     eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         1e-5,
         description="Epsilon.",
