@@ -119,18 +119,7 @@ def build_render_model(
     graph = analysis.graph
     blocks = ir.blocks_of(graph)
     refuse_regnet(loaded, blocks, deploy=deploy)
-    classes: tuple[BlockClass | RegNetClass, ...]
-    if blocks[0].type == "regnet":
-        regnet = regnet_class(graph, spec, list(blocks))
-        classes = (regnet,)
-        stages = tuple(_regnet_stage(s, analysis, regnet, spec.layout)
-                       for s in ir.stages_of(graph))  # fmt: skip
-        trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
-    else:
-        resnet = block_classes(graph, spec, deploy=deploy)
-        by_name = {c.name: c for c in resnet}
-        classes, trunk = resnet, ()
-        stages = tuple(_render_stage(s, analysis, by_name) for s in ir.stages_of(graph))
+    classes, stages, trunk = _blocks_and_stages(analysis, spec, deploy=deploy)
     last = ir.stages_of(graph)[-1]
     outside = build_outside(graph, spec)
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
@@ -296,6 +285,23 @@ def _render_stage(
     n = len(stage.blocks)
     comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
     return StageRender(stage.name, comment, tuple(entries), shape)
+
+
+def _blocks_and_stages(
+    analysis: Analysis, spec: Spec, *, deploy: bool
+) -> tuple[tuple[BlockClass | RegNetClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
+    """The block classes, the stages and (torchvision's RegNet) the trunk's line."""
+    graph = analysis.graph
+    if ir.blocks_of(graph)[0].type == "regnet":
+        regnet = regnet_class(graph, spec, list(ir.blocks_of(graph)))
+        stages = tuple(_regnet_stage(s, analysis, regnet, spec.layout)
+                       for s in ir.stages_of(graph))  # fmt: skip
+        trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
+        return (regnet,), stages, trunk
+    resnet = block_classes(graph, spec, deploy=deploy)
+    by_name = {c.name: c for c in resnet}
+    stages = tuple(_render_stage(s, analysis, by_name) for s in ir.stages_of(graph))
+    return resnet, stages, ()
 
 
 def _regnet_stage(

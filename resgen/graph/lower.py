@@ -41,9 +41,6 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     regnet = _any_regnet(spec)
     for number, stage in enumerate(spec.stages, start=1):
         kind, groups, shortcut_kind = stage_settings(spec, stage)
-        if kind == "regnet":
-            mid = _widths(spec, stage, kind, groups, None)[1]
-            groups = max(1, mid // (stage.group_width or spec.block.group_width))
         stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
         if spec.output_stride and net_stride * stage_stride > spec.output_stride:
             # torchvision/timm: a stage past the output stride dilates instead of striding.
@@ -60,10 +57,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
             first, mid, cout = _widths(spec, stage, kind, groups, stage.block_widths(i))
             shortcut = _shortcut(shortcut_kind, stride != 1 or nominal_in != nominal[2])
             mid_arg = arg(mid, "mid_channels")
-            path, stage_name = f"layer{number}.{i}", f"layer{number}"
-            if regnet:  # the layout names RegNet stages and blocks
-                path = block_path(spec.layout, number, i)
-                stage_name = stage_path(spec.layout, number)
+            path, stage_name = _paths(spec, number, i, regnet=regnet)
             blocks.append(
                 ir.Block(
                     path=path, stage=stage_name, stage_number=number,
@@ -137,12 +131,24 @@ def _splits_first_conv(spec: Spec) -> dict[str, bool]:
 
 
 def stage_settings(spec: Spec, stage: StageSpec) -> tuple[str, int, str]:
-    """The block type, conv groups and shortcut a stage uses: its own, else the spec's."""
-    return (
-        stage.block or spec.block.type,
-        stage.groups or spec.block.groups,
-        stage.shortcut or spec.shortcut,
-    )
+    """The block type, conv groups and shortcut a stage uses: its own, else the spec's.
+
+    A regnet stage's groups are its inner width over its group width (torchvision's and timm's
+    w_b // group_width).
+    """
+    kind = stage.block or spec.block.type
+    groups = stage.groups or spec.block.groups
+    if kind == "regnet":
+        mid = _widths(spec, stage, kind, groups, None)[1]
+        groups = max(1, mid // (stage.group_width or spec.block.group_width))
+    return kind, groups, stage.shortcut or spec.shortcut
+
+
+def _paths(spec: Spec, number: int, index: int, *, regnet: bool) -> tuple[str, str]:
+    """A block's path and its stage's: ResNet's `layer2.0`, or the layout's RegNet names."""
+    if regnet:
+        return block_path(spec.layout, number, index), stage_path(spec.layout, number)
+    return f"layer{number}.{index}", f"layer{number}"
 
 
 def _shortcut(kind: str, shape_changes: bool) -> ShortcutKind:
