@@ -56,21 +56,23 @@ def stage_patch(base: list[Any], new: list[Any]) -> Any:
 
 
 def extends_form(full: dict[str, Any], target: dict[str, Any], names: list[str]) -> str | None:
-    """The shortest `extends` spec text equal to `target`, if some built-in gives one."""
-    best: tuple[int, str] | None = None
+    """The shortest `extends` spec text equal to `target`, if some built-in gives one: fewest
+    changed values first, then the built-in of the spec's own name, then the shortest patch."""
+    best: tuple[int, bool, int, str] | None = None
     for name in names:
         base = _builtin(name)
         if base is None:
             continue
         changes = {k: patch(base[k], v) if k != "stages" else stage_patch(base[k], v)
                    for k, v in target.items() if base[k] != v}  # fmt: skip
-        size = len(json.dumps(changes))  # ranks as the YAML would, at a fraction of its cost
-        if best is None or size < best[0]:
-            best = (size, name)
+        # JSON ranks as the YAML would, at a fraction of its cost
+        rank = (_leaves(changes), name != full["name"], len(json.dumps(changes)), name)
+        if best is None or rank < best:
+            best = rank
     if best is None:
         return None
-    data = {"extends": best[1], "name": full["name"], "description": full["description"]}
-    base = _builtin(best[1])
+    data = {"extends": best[-1], "name": full["name"], "description": full["description"]}
+    base = _builtin(best[-1])
     assert base is not None
     for key, value in target.items():
         if base[key] != value:
@@ -82,6 +84,15 @@ def extends_form(full: dict[str, Any], target: dict[str, Any], names: list[str])
     except ResgenError:
         return None
     return "".join(yaml_entry(k, v) for k, v in data.items())
+
+
+def _leaves(value: Any) -> int:
+    """How many values a patch sets."""
+    if isinstance(value, dict):
+        return sum(_leaves(v) for v in value.values())
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return sum(_leaves(item) for item in value)  # a replaced stage list sets all it holds
+    return 1
 
 
 def full_form(full: dict[str, Any]) -> str:

@@ -71,6 +71,8 @@ def read_blocks(shapes: Shapes) -> list[list[Seen]]:
         match = BLOCK_KEY.match(key)
         if match:
             found.setdefault(int(match[1]), set()).add(int(match[2]))
+    if not found and any(k.startswith(("trunk_output.", "s1.b1.")) for k in shapes):
+        raise NotAResNetError("these are a RegNet's keys, and resgen infer reads no RegNets yet")
     if not found:
         raise NotAResNetError("no layerN.I. keys (the blocks of a ResNet)")
     if sorted(found) != list(range(1, len(found) + 1)):
