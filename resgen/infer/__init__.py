@@ -69,7 +69,7 @@ def infer_shapes(
             raise NotAResNetError(f"a tensor has a shape no ResNet layer has: {exc!r}") from exc
     except NotAResNetError as exc:
         raise ResgenError([error(
-            "not-a-resnet", f"{source}: the keys show no ResNet ({exc}); its keys: "
+            "not-a-resnet", f"the keys show no ResNet ({exc}); they are: "
             + group_keys(list(shapes)), Location(source),
             "resgen infer reads torchvision's and timm's ResNet layouts (conv1, layerN.I.conv1, "
             "fc)")]) from None  # fmt: skip

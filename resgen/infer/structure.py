@@ -22,8 +22,8 @@ EXPANSION = {"basic": 1, "bottleneck": 4}
 def spec_from_shapes(shapes: Shapes, name: str) -> tuple[dict[str, Any], bool]:
     """The spec the shapes show (invisible fields left out), and whether some block changes
     shape with a shortcut that has no parameters (pad or none: the weights cannot tell)."""
+    stages = read_blocks(shapes)  # first: it tells a RegNet's keys from a ResNet's
     stem, channels = read_stem(shapes)
-    stages = read_blocks(shapes)
     kind = stages[0][0].kind
     regular = [_regular(stage) for stage in stages]
     stem_out = stem["widths"][-1] if stem["type"] == "deep" else stem["width"]
