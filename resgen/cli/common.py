@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,3 +162,24 @@ def write_reported(target: Path, content: str | bytes, what: str = "") -> str | 
     status = "wrote" if changed else "unchanged"
     err(f"{status} {display_name(target)}{what}")
     return status
+
+
+def add_dot_timeout(parser: argparse.ArgumentParser) -> None:
+    """`--timeout SECONDS`: how long Graphviz's `dot` may run (draw and view lay out with it)."""
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop Graphviz's `dot` after this long (default 60)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 86400")
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from resgen.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     SpecArg,
+    add_dot_timeout,
     add_extends_root,
     err,
     expand_each,
@@ -22,7 +22,14 @@ from resgen.cli.common import (
     print_diagnostics,
     write_output,
 )
-from resgen.cli.options import STDOUT, add_format, add_output, pick_format, refuse, whole_number
+from resgen.cli.options import (
+    STDOUT,
+    add_format,
+    add_output,
+    pick_format,
+    refuse,
+    whole_number,
+)
 from resgen.diagnostics import Location, error, has_errors
 from resgen.draw import DETAILS, RANKDIRS
 
@@ -38,9 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC_OR_DIR",
         help="spec files, directories or built-in names (several: -o names a folder)",
     )
-    add_format(
-        parser, FORMATS, None, "drawing format (default: the -o file's extension, else svg)"
-    )
+    add_format(parser, FORMATS, None, "drawing format (default: the -o file's extension, else svg)")
     add_output(
         parser,
         "OUT",
@@ -54,13 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--detail", choices=DETAILS, default="block", help="one node per stage, block or op"
     )
     parser.add_argument("--rankdir", choices=RANKDIRS, default="TB", help="top-bottom, left-right")
-    parser.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=60.0,
-        metavar="SECONDS",
-        help="stop Graphviz's `dot` after this long (default 60)",
-    )
+    add_dot_timeout(parser)
     parser.add_argument(
         "--dpi",
         type=_dpi,
@@ -71,16 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _dpi = whole_number(MIN_DPI, MAX_DPI, f"a resolution is {MIN_DPI} to {MAX_DPI} dpi")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 86400:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 86400")
-    return value
 
 
 class Plan(NamedTuple):

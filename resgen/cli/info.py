@@ -30,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="spec files, directories or built-in names; with several (or a folder), a table "
         "per spec, and -f json gives an object keyed by spec",
     )
-    add_format(
-        parser, FORMATS, "text", "markdown and latex: the ResNet paper's Table 1 style"
-    )
+    add_format(parser, FORMATS, "text", "markdown and latex: the ResNet paper's Table 1 style")
     add_output(parser, "FILE", "write the tables to FILE instead of stdout", old_formats=FORMATS)
     parser.add_argument(
         "--per-block", action="store_true", help="list every block, not only stages"

@@ -11,6 +11,7 @@ from resgen.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     SpecArg,
+    add_dot_timeout,
     add_extends_root,
     expand_each,
     is_dir,
@@ -18,7 +19,6 @@ from resgen.cli.common import (
     print_diagnostics,
     write_output,
 )
-from resgen.cli.draw import _seconds
 from resgen.cli.options import STDOUT, add_format, add_output, refuse
 from resgen.diagnostics import Location, error, has_errors
 
@@ -40,13 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "an .html file, or a folder that gets <name>.html (always a folder with several specs; "
         "default: <name>.html here)",
     )
-    parser.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=60.0,
-        metavar="SECONDS",
-        help="stop Graphviz's `dot` after this long (default 60)",
-    )
+    add_dot_timeout(parser)
     add_extends_root(parser)
 
 

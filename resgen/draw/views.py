@@ -273,14 +273,14 @@ def draw(ctx: Context, detail: str, rankdir: str, name: str, title: Html) -> Dra
     canvas.add(output_node(ctx))
     items = canvas.items(lambda stage: (stage_title(ctx, stage), stage_attrs()))
     if detail == "block":
-        edges = map_edges(ctx, rep, _within_run(ctx), collapsed=True)
+        edges = map_edges(ctx, rep, within_run(ctx), collapsed=True)
         edges += tuple(_repeat_edges(ctx))
     else:
         edges = map_edges(ctx, rep)
     return Drawing(name, title, items, edges, graph_attrs(rankdir))
 
 
-def _within_run(ctx: Context) -> Callable[[str, str], bool]:
+def within_run(ctx: Context) -> Callable[[str, str], bool]:
     """Edges from one block of a run to the next: drawn once, as the run itself."""
     graph = ctx.graph
 

@@ -9,7 +9,6 @@ page can name them after any block of the run, and a `x N` arc for the repeats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from resgen.draw import labels as lb
@@ -24,7 +23,7 @@ from resgen.draw.layout import (
     stage_title,
 )
 from resgen.draw.parts import Run
-from resgen.draw.views import block_view, op_view, stage_view
+from resgen.draw.views import block_view, op_view, stage_view, within_run
 from resgen.graph import ir
 from resgen.view.fragments import run_list, stage_shortcuts, with_ids
 
@@ -61,7 +60,7 @@ def opened(ctx: Context, views: Views, stage: str, run: Run | None, name: str) -
         else:
             items.append(item)
     items.append(output_node(ctx))
-    edges = list(map_edges(ctx, rep, _within_run(ctx), collapsed=True))
+    edges = list(map_edges(ctx, rep, within_run(ctx), collapsed=True))
     edges += [e for e in stage_shortcuts(ctx) if e.src != stage]
     edges += _repeats(ctx, stage, run)
     title = Html(f"<b>{escape(name)}</b>")
@@ -109,16 +108,6 @@ def _run_cluster(views: Views, stage: str, run: Run) -> Cluster:
     n = len(run.blocks)
     label = f"<b>{escape(run.id)}</b>" + (f"  each of {n} blocks" if n > 1 else "")
     return replace(cluster, id=run.id, label=Html(label))
-
-
-def _within_run(ctx: Context) -> Callable[[str, str], bool]:
-    graph = ctx.graph
-
-    def skip(src: str, dst: str) -> bool:
-        a, b = ir.node(graph, src).block, ir.node(graph, dst).block
-        return a is not None and b is not None and a != b and ctx.run_of[a] is ctx.run_of[b]
-
-    return skip
 
 
 def _repeats(ctx: Context, stage: str, run: Run | None) -> list[Edge]:
