@@ -7,7 +7,20 @@ import sys
 from typing import NoReturn
 
 from resgen import __version__
-from resgen.cli import build, check, diff, draw, infer, info, new, probe, resolve, schema, view
+from resgen.cli import (
+    build,
+    check,
+    diff,
+    draw,
+    infer,
+    info,
+    new,
+    probe,
+    resolve,
+    sample,
+    schema,
+    view,
+)
 from resgen.cli import list as list_  # the module of `resgen list`
 from resgen.cli.common import EXIT_USAGE, Command
 
@@ -25,6 +38,7 @@ COMMANDS: dict[str, Command] = {
     "list": list_,
     "new": new,
     "infer": infer,
+    "sample": sample,
 }
 
 
