@@ -1,0 +1,157 @@
+"""Generated models are compile-clean: `torch.compile(fullgraph=True)` traces them in one graph.
+
+A graph break silently splits a compiled model into pieces run by Python in between, which costs
+speed and defeats whole-graph passes; `fullgraph=True` makes one an error. The sample covers every
+block family, every shortcut kind and the modules only training runs (drop-path, dropout,
+activation checkpointing), in eval and training mode, plus deploy builds. Tracing only: dynamo's
+`explain` and the `aot_eager` backend need no C++ compiler and take seconds, where inductor's
+code generation would take minutes on two cores.
+
+    RESGEN_COMPILE_ALL=1 .venv/bin/python -m pytest tests/test_compile.py -k every_spec
+
+traces every shipped spec instead (many minutes; the deepest nets take the longest).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from resgen.api import compile_source, load_module, load_spec
+from resgen.codegen.deploy import render_deploy_source
+from resgen.pipeline import check
+from tests.conftest import SPECS, generated_module
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+# One of each block family, shortcut kind and stem; small inputs, since tracing cost is per op.
+SAMPLE = {
+    "resnet18": 64,  # basic blocks, projection shortcuts, torchvision's stem
+    "resnet50d": 64,  # bottlenecks, deep stem, avg-pool projections (ResNet-D)
+    "preact_resnet164": 32,  # pre-activation bottlenecks, a final norm (at depth 2 per stage)
+    "resnet20": 32,  # CIFAR stem, zero-padding shortcuts (option A)
+    "plain20": 32,  # no shortcuts: the residual flag
+    "ecaresnet26t": 64,  # efficient channel attention
+    "resnetblur18": 64,  # blur-pool anti-aliasing
+    "regnety_002": 64,  # RegNet, timm layout, grouped convs, squeeze-excitation
+    "regnet_x_400mf": 64,  # RegNet, torchvision layout
+}
+# Tracing time grows with depth and adds nothing once every kind of block is in: shorten these.
+SHORTENED = {"preact_resnet164": {"stages": {1: {"depth": 2}, 2: {"depth": 2}, 3: {"depth": 2}}}}
+
+# Everything that runs only in training: stochastic depth, dropout before the classifier.
+TRAINING_SPEC: dict[str, Any] = {
+    "name": "train_only_modules",
+    "input": {"channels": 3, "size": 32},
+    "stem": {"type": "cifar", "width": 8},
+    "block": {"type": "bottleneck"},
+    "stages": [{"depth": 2, "width": 8}, {"depth": 2, "width": 16, "stride": 2}],
+    "head": {"classes": 10, "dropout": 0.2},
+    "drop_path": 0.1,
+}
+
+
+def assert_one_graph(model: nn.Module, x: torch.Tensor, what: str) -> None:
+    """Dynamo traces one forward of `model` as a single graph, with no break."""
+    torch._dynamo.reset()
+    explanation = torch._dynamo.explain(model)(x)
+    reasons = [str(b.reason) for b in explanation.break_reasons]
+    assert explanation.graph_break_count == 0, f"{what}: graph breaks: {reasons}"
+    assert explanation.graph_count == 1, f"{what}: {explanation.graph_count} graphs"
+
+
+def generated_model(name: str) -> nn.Module:
+    return getattr(generated_module(name), load_spec(name).spec.model_class)()  # type: ignore[no-any-return]
+
+
+def deploy_of(name: str, trained: nn.Module) -> nn.Module:
+    """The checked-in deploy build of a shipped spec, from the trained model's weights."""
+    deploy_class = getattr(generated_module(f"{name}_deploy"), f"{type(trained).__name__}Deploy")
+    return deploy_class.from_trained(trained.eval())  # type: ignore[no-any-return]
+
+
+def image(size: int, batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def built(spec: dict[str, Any], **kwargs: Any) -> tuple[nn.Module, type[nn.Module]]:
+    """A spec's model, built in memory with constructor `kwargs`, and its deploy class."""
+    loaded = load_spec(spec)
+    name, class_name = loaded.spec.name, loaded.spec.model_class
+    model = getattr(load_module(compile_source(loaded), name), class_name)(**kwargs)
+    deploy = load_module(render_deploy_source(loaded, check(loaded)), f"{name}_deploy")
+    return model, getattr(deploy, f"{class_name}Deploy")
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE))
+def test_sample_traces_in_one_graph(name: str) -> None:
+    x = image(SAMPLE[name])
+    if name in SHORTENED:
+        model, deploy_class = built({"extends": name, "name": f"{name}_short", **SHORTENED[name]})
+        deploy = deploy_class.from_trained(model.eval())  # type: ignore[attr-defined]
+    else:
+        model = generated_model(name)
+        deploy = deploy_of(name, model)
+    assert_one_graph(model.train(), x, f"{name} (train)")
+    assert_one_graph(model.eval(), x, f"{name} (eval)")
+    assert_one_graph(deploy, x, f"{name}_deploy")
+
+
+def training_model(**spec: Any) -> nn.Module:
+    return built({**TRAINING_SPEC, **spec})[0]
+
+
+def test_training_only_modules_trace_in_one_graph() -> None:
+    model = training_model()
+    x = image(32, batch=4)
+    assert_one_graph(model.train(), x, "drop-path and dropout (train)")
+    assert_one_graph(model.eval(), x, "drop-path and dropout (eval)")
+
+
+def test_fullgraph_training_step_matches_eager() -> None:
+    """Forward and backward through AOT autograd in one graph give eager's loss and gradients."""
+    torch.manual_seed(0)
+    eager = generated_model("resnet18").train()
+    compiled_copy = generated_model("resnet18").train()
+    compiled_copy.load_state_dict(eager.state_dict())
+    torch._dynamo.reset()
+    compiled = torch.compile(compiled_copy, backend="aot_eager", fullgraph=True)
+    x = image(64)
+    loss = eager(x).square().mean()
+    loss.backward()
+    compiled_loss = compiled(x).square().mean()
+    compiled_loss.backward()
+    torch.testing.assert_close(compiled_loss, loss)
+    for (key, p), q in zip(eager.named_parameters(), compiled_copy.parameters(), strict=True):
+        assert q.grad is not None, key
+        torch.testing.assert_close(q.grad, p.grad, msg=lambda m, key=key: f"{key}: {m}")
+
+
+def test_fullgraph_training_step_with_random_modules_runs() -> None:
+    """Drop-path's and dropout's random masks compile into the one graph too."""
+    model = training_model().train()
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    compiled(image(32, batch=4)).logsumexp(1).mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+
+
+def shipped_specs() -> list[str]:
+    return sorted(path.stem for path in SPECS.glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("RESGEN_COMPILE_ALL"), reason="set RESGEN_COMPILE_ALL=1 (many minutes)"
+)
+@pytest.mark.parametrize("name", shipped_specs())
+def test_every_spec_traces_in_one_graph(name: str) -> None:
+    model, x = generated_model(name), image(64)
+    assert_one_graph(model.train(), x, f"{name} (train)")
+    assert_one_graph(model.eval(), x, f"{name} (eval)")
+    assert_one_graph(deploy_of(name, model), x, f"{name}_deploy")
