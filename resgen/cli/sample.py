@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         metavar="DIR",
-        help="write N spec files, samples.csv and samples.json into this new folder; without "
+        help="write DIR/specs/ (N spec files), DIR/samples.csv and DIR/samples.json (DIR must be new "
+        "or empty); without "
         "it, print the table (CSV) on stdout",
     )
     parser.add_argument(
@@ -151,7 +152,7 @@ def _output(
     from resgen.sample.write import render_spec, render_table, spec_name, write_folder
 
     files = {
-        f"{spec_name(space, i, args.n)}.yaml": render_spec(space, s, i, args.n, args.seed)
+        f"specs/{spec_name(space, i, args.n)}.yaml": render_spec(space, s, i, args.n, args.seed)
         for i, s in enumerate(kept)
     }
     problem = verify_counts(files, kept)
@@ -177,5 +178,5 @@ def _output(
             ]
         )
         return EXIT_FINDINGS
-    err(f"wrote {len(kept)} specs, samples.csv and samples.json to {args.output}/")
+    err(f"wrote {len(kept)} specs to {args.output}/specs/, samples.csv and samples.json")
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""What `resgen sample -o DIR/` writes: one spec per kept network, samples.csv, samples.json.
+"""What `resgen sample -o DIR/` writes: DIR/specs/ with one spec per kept network (a folder
+`resgen check`, `build` and `draw` take as it is), DIR/samples.csv and DIR/samples.json.
 
 The files are rendered in memory, written into a fresh folder beside DIR and renamed into place,
 so DIR holds every file of one run or does not exist: never half of a run.
@@ -32,7 +33,7 @@ def render_spec(space: Space, sample: Sample, index: int, n: int, seed: int) -> 
     """A sampled network as a spec file in the shipped specs' style; it loads on its own."""
     name = spec_name(space, index, n)
     lines = [
-        f"# Network {index} of {n} drawn from the design space {space.name} (seed {seed}).\n",
+        f"# Network {index} drawn from the design space {space.name} (seed {seed}).\n",
         yaml_entry("name", name),
         yaml_entry("description", f"{space.name} sample {index} (seed {seed})"),
     ]
@@ -134,6 +135,7 @@ def write_folder(target: Path, files: Mapping[str, str]) -> None:
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
     try:
         for name, content in files.items():
+            (temporary / name).parent.mkdir(exist_ok=True)
             (temporary / name).write_text(content, encoding="utf-8", newline="\n")
         os.chmod(temporary, 0o777 & ~_umask())
         if target.exists():
