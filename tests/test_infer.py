@@ -27,7 +27,7 @@ from tests.conftest import run_resgen
 from tests.reference import zoo
 from tests.test_zoo import GIANTS, SHIPPED, _fill, _no_init, _ours
 
-# Built-in specs of ResNet blocks (RegNets have their own layout, not read by infer yet).
+# Built-in specs of ResNet blocks (tests/test_infer_regnet.py reads the RegNets).
 RESNETS = [n for n in builtin_spec_names()
            if all((s.block or resgen.load_spec(n).spec.block.type) != "regnet"
                   for s in resgen.load_spec(n).spec.stages)]  # fmt: skip
@@ -293,13 +293,3 @@ def test_a_conv_of_the_wrong_rank_is_a_diagnostic() -> None:
     with pytest.raises(resgen.ResgenError) as info:
         infer_shapes(shapes, "broken", "broken.pt")
     assert info.value.diagnostics[0].code == "not-a-resnet"
-
-
-def test_a_regnet_is_named_as_not_read_yet() -> None:
-    import torchvision
-
-    with _no_init():  # its widths are computed with tensors, which meta cannot read back
-        regnet = torchvision.models.regnet_x_400mf()
-    shapes = {k: tuple(v.shape) for k, v in regnet.state_dict().items()}
-    with pytest.raises(resgen.ResgenError, match="reads no RegNets yet"):
-        infer_shapes(shapes, "regnet", "regnet.pt")

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 # The order of a spec's keys, as the shipped specs write them.
-ORDER = ("name", "description", "input", "stem", "block", "shortcut", "shortcut_kernel", "norm",
-         "act", "stages", "output_stride", "anti_alias", "head", "drop_path",
+ORDER = ("name", "description", "input", "layout", "stem", "block", "shortcut", "shortcut_kernel",
+         "norm", "act", "stages", "output_stride", "anti_alias", "head", "drop_path",
          "zero_init_residual")  # fmt: skip
 
-STAGE_ORDER = ("depth", "width", "stride", "block", "groups", "blocks")
+STAGE_ORDER = ("depth", "width", "stride", "block", "groups", "group_width", "bottleneck_ratio",
+               "shortcut", "blocks")  # fmt: skip
 
 
 @dataclass
@@ -72,9 +73,13 @@ def infer_shapes(
             "not-a-resnet", f"the keys show no ResNet ({exc}); they are: "
             + group_keys(list(shapes)), Location(source),
             "resgen infer reads torchvision's and timm's ResNet layouts (conv1, layerN.I.conv1, "
-            "fc)")]) from None  # fmt: skip
-    invisible = assumptions.conventions(spec, shortcut_free)
+            "fc) and RegNet layouts (stem, trunk_output.blockN.blockN-I or sN.bI, fc or "
+            "head.fc)")]) from None  # fmt: skip
+    widths = [s[0] for k, s in shapes.items() if k.endswith(".weight") and len(s) == 1]
+    invisible = assumptions.conventions(spec, shortcut_free, widths)
     given = given or {}
+    live = {k: v for k, v in (live or {}).items() if assumptions.ALTERNATIVES.get(k) not in given}
+    invisible = assumptions.settle(invisible, [*live, *given])
     if shown := [k for k in given if k not in invisible]:
         hint = "--assume sets only what is assumed: " + ", ".join(invisible)
         message = f"--assume {', '.join(shown)}: the weights show it"

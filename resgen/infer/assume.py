@@ -8,6 +8,8 @@ and on stderr; `--assume KEY=VALUE` overrides one, and a live module shows them 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -23,7 +25,8 @@ KEYS = {
     "anti_alias": "anti-aliased downsampling: none, avg or blur",
     "output_stride": "cap on the total stride, 8 or 16 (dilates the last stages), or none",
     "norm.eps": "the norm layers' epsilon",
-    "norm.groups": "group norm's number of groups",
+    "norm.groups": "group norm's number of groups (its layers' only shape is their width)",
+    "norm.group_size": "group norm's channels per group, in place of norm.groups",
     "shortcut": "a shortcut without parameters where shapes change: pad or none",
     "head.pool": "global pooling: avg or max",
     "head.dropout": "dropout before the classifier",
@@ -33,26 +36,53 @@ KEYS = {
 }
 
 
-def conventions(spec: dict[str, Any], shortcut_free: bool) -> dict[str, Any]:
-    """The assumed value of each invisible field, for a spec inferred from weights."""
+# Keys that say one thing two ways: the caller's (or the module's) pick replaces the other.
+ALTERNATIVES = {"norm.groups": "norm.group_size", "norm.group_size": "norm.groups"}
+
+
+def settle(invisible: dict[str, Any], chosen: Iterable[str]) -> dict[str, Any]:
+    """The invisible fields, with a key the caller chose in place of its assumed alternative."""
+    out = dict(invisible)
+    for key in chosen:
+        other = ALTERNATIVES.get(key)
+        if other in out and key not in out:
+            out[key] = out.pop(other)
+    return out
+
+
+def conventions(
+    spec: dict[str, Any], shortcut_free: bool, norm_widths: Iterable[int] = ()
+) -> dict[str, Any]:
+    """The assumed value of each invisible field, for a spec inferred from weights (`norm_widths`:
+    the channels of every norm layer, which a group norm's groups must divide)."""
     cifar = spec["stem"]["type"] == "cifar"
+    kinds = [s.get("block") or spec["block"]["type"] for s in spec["stages"]]
+    regnet = "regnet" in kinds  # every RegNet stage strides, as torchvision's and timm's do
     found: dict[str, Any] = {
-        "strides": [1] + [2] * (len(spec["stages"]) - 1),
+        "strides": [1 if i == 0 and not regnet else 2 for i in range(len(kinds))],
     }
-    if any((s.get("block") or spec["block"]["type"]) == "bottleneck" for s in spec["stages"]):
+    if "bottleneck" in kinds:
         found["block.stride_on"] = "3x3"
     if "pool" not in spec["stem"]:
-        found["stem.pool"] = "none" if cifar else "max"
+        found["stem.pool"] = "none" if cifar or spec["stem"]["type"] == "simple" else "max"
     found |= {"act": "relu", "anti_alias": None, "output_stride": None}
     if spec["norm"]["type"] != "none":
         found["norm.eps"] = 1e-5
     if spec["norm"]["type"] == "group":
-        found["norm.groups"] = 32
+        found |= group_norm(regnet, list(norm_widths))
     if shortcut_free:
         found["shortcut"] = "pad"
     found |= {"head.pool": "avg", "head.dropout": 0.0, "drop_path": 0.0,
               "zero_init_residual": False, "input.size": 32 if cifar else 224}  # fmt: skip
     return found
+
+
+def group_norm(regnet: bool, widths: list[int]) -> dict[str, int]:
+    """GroupNorm's groups as the family has them: 32 groups (torchvision's and timm's
+    resnet50_gn), or a RegNet's groups of 16 channels (timm's regnety_040_sgn); fewer where
+    that does not divide every norm's width."""
+    key, value = ("norm.group_size", 16) if regnet else ("norm.groups", 32)
+    return {key: math.gcd(value, *widths)}
 
 
 def parse_assume(items: list[str]) -> tuple[dict[str, Any], list[Diagnostic]]:

@@ -10,17 +10,24 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from resgen.graph.regnet import LAYOUTS
+
 if TYPE_CHECKING:
     from torch import nn
 
 ACTS = {"ReLU": "relu", "SiLU": "silu", "GELU": "gelu", "LeakyReLU": "leaky_relu", "ELU": "elu",
         "Mish": "mish", "Hardswish": "hardswish", "Tanh": "tanh"}  # fmt: skip
 BLOCK = re.compile(r"^layer(\d+)\.(\d+)$")
+REGNET_BLOCK = {"torchvision": re.compile(r"^trunk_output\.block(\d+)\.block\1-(\d+)$"),
+                "timm": re.compile(r"^s(\d+)\.b(\d+)$")}  # fmt: skip
 
 
 def read_live(model: nn.Module) -> dict[str, Any]:
     """The values resgen.infer.assume would otherwise assume, as the module shows them."""
     modules = dict(model.named_modules())
+    for layout, pattern in REGNET_BLOCK.items():
+        if any(pattern.match(name) for name in modules):
+            return _read_regnet(modules, layout, _blocks(modules, pattern))
     blocks = _blocks(modules)
     found: dict[str, Any] = _strides(modules, blocks)
     found["block.stride_on"] = "3x3"
@@ -31,34 +38,43 @@ def read_live(model: nn.Module) -> dict[str, Any]:
     found |= _kinds(modules)
     found["stem.pool"] = "max" if _present(modules.get("maxpool")) else "none"
     found["shortcut"] = _parameter_free_shortcut(modules, blocks)
-    zero = _zero_init(modules, [b for stage in blocks for b in stage])
-    if zero is not None:
-        found["zero_init_residual"] = zero
-    return found
-
-
-def _zero_init(modules: dict[str, nn.Module], blocks: list[str]) -> bool | None:
-    """A model fresh from its constructor shows zero_init_residual as all-zero last norms (the
-    last convs of pre-activation blocks); None on `meta`, where no value can be read."""
-    last = []
     order = ("conv3", "conv2") if "bn_final" in modules else ("bn3", "bn2", "conv3", "conv2")
-    for block in blocks:
-        names = [f"{block}.{n}" for n in order]
-        found = next((modules[n] for n in names if n in modules), None)
-        weight = getattr(found, "weight", None)
-        if weight is None or weight.is_meta:
-            return None
-        last.append(weight)
-    return bool(last) and all(not bool(w.any()) for w in last)
+    last = [next((modules[n] for n in (f"{b}.{o}" for o in order) if n in modules), None)
+            for stage in blocks for b in stage]  # fmt: skip
+    return found | _zero_init(last)
 
 
-def _blocks(modules: dict[str, nn.Module]) -> list[list[str]]:
-    stages: dict[int, list[str]] = {}
+def _read_regnet(modules: dict[str, nn.Module], layout: str,
+                 blocks: list[list[str]]) -> dict[str, Any]:  # fmt: skip
+    """A RegNet's strides (its 3x3 or projection's), dilation and kinds, by the layout's names."""
+    names = LAYOUTS[layout]
+    stages = []
+    for stage in blocks:
+        strided = [f"{stage[0]}.{names.convs[1]}", f"{stage[0]}.{names.proj[0]}"]
+        stride = max(_stride(modules[n]) for n in strided if n in modules)
+        stages.append((stride, max(_dilation(modules[f"{b}.{names.convs[1]}"]) for b in stage)))
+    found = _stage_strides(_stride(modules[names.stem[0]]), stages)
+    found |= _kinds(modules) | {"stem.pool": "none", "shortcut": "none"}
+    return found | _zero_init([modules.get(f"{b}.{names.norms[2]}") for s in blocks for b in s])
+
+
+def _zero_init(last: list[nn.Module | None]) -> dict[str, Any]:
+    """A model fresh from its constructor shows zero_init_residual as all-zero last norms (the
+    last convs of pre-activation blocks); nothing on `meta`, where no value can be read."""
+    weights = [getattr(module, "weight", None) for module in last]
+    if not weights or any(w is None or w.is_meta for w in weights):
+        return {}
+    return {"zero_init_residual": not any(bool(w.any()) for w in weights if w is not None)}
+
+
+def _blocks(modules: dict[str, nn.Module], pattern: re.Pattern[str] = BLOCK) -> list[list[str]]:
+    """Block module names by stage, in order (stage and block numbers are the last two)."""
+    stages: dict[int, list[tuple[int, str]]] = {}
     for name in modules:
-        match = BLOCK.match(name)
+        match = pattern.match(name)
         if match:
-            stages.setdefault(int(match[1]), []).append(name)
-    return [sorted(stages[n], key=lambda b: int(b.rsplit(".", 1)[1])) for n in sorted(stages)]
+            stages.setdefault(int(match[1]), []).append((int(match[match.lastindex or 0]), name))
+    return [[name for _, name in sorted(stages[n])] for n in sorted(stages)]
 
 
 def _stride(module: nn.Module) -> int:
@@ -74,14 +90,22 @@ def _strides(modules: dict[str, nn.Module], blocks: list[list[str]]) -> dict[str
     """Each stage's stride, and the output stride where a stage dilates instead."""
     stem = modules.get("conv1.0", modules.get("conv1"))
     net = _stride(stem) * (2 if _present(modules.get("maxpool")) else 1) if stem else 1
-    strides, output_stride, dilation = [], None, 1
+    stages = []
     for stage in blocks:
         first = stage[0]
         aa = _present(modules.get(f"{first}.aa"))
         ds = modules.get(f"{first}.downsample")
         stride = max(_stride(modules[f"{first}.{c}"]) for c in ("conv1", "conv2"))
         stride = max(stride, 2 if aa else 1, _first_stride(ds))
-        dilated = max(_dilation(modules[f"{b}.conv2"]) for b in stage)
+        stages.append((stride, max(_dilation(modules[f"{b}.conv2"]) for b in stage)))
+    return _stage_strides(net, stages)
+
+
+def _stage_strides(net: int, stages: list[tuple[int, int]]) -> dict[str, Any]:
+    """Strides and the output stride from each stage's (stride, dilation), after a stem of
+    stride `net`: a stage that dilates in place of striding counts as stride 2."""
+    strides, output_stride, dilation = [], None, 1
+    for stride, dilated in stages:
         if stride == 1 and dilated > dilation:
             stride, output_stride = 2, output_stride or net
         else:
@@ -112,10 +136,8 @@ def _kinds(modules: dict[str, nn.Module]) -> dict[str, Any]:
             found["act"] = ACTS[kind]
         elif name.endswith(".aa") and _present(module):
             found["anti_alias"] = "avg" if kind == "AvgPool2d" else "blur"
-        elif kind in ("BatchNorm2d", "GroupNorm", "FrozenBatchNorm2d") and "norm.eps" not in found:
+        elif _is_norm(module) and "norm.eps" not in found:
             found["norm.eps"] = float(getattr(module, "eps", 1e-5))
-            if kind == "GroupNorm":
-                found["norm.groups"] = int(getattr(module, "num_groups", 32))
         elif kind == "AdaptiveMaxPool2d" or getattr(module, "pool_type", "") == "max":
             found["head.pool"] = "max"
         elif kind == "Dropout":
@@ -126,7 +148,32 @@ def _kinds(modules: dict[str, nn.Module]) -> dict[str, Any]:
     if isinstance(getattr(root, "drop_rate", None), float):
         found["head.dropout"] = root.drop_rate
     found["drop_path"] = round(max(rates), 10)
-    return found
+    return found | _group_norm(modules)
+
+
+def _is_norm(module: nn.Module) -> bool:
+    from torch import nn
+
+    # timm's BatchNormAct2d and GroupNormAct subclass torch's; torchvision's frozen norm does not
+    return isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) or (
+        type(module).__name__ == "FrozenBatchNorm2d")  # fmt: skip
+
+
+def _group_norm(modules: dict[str, nn.Module]) -> dict[str, int]:
+    """GroupNorm's groups where every layer has as many, else its group size where every group
+    is as wide (timm's group_size): what its weights cannot show."""
+    from torch import nn
+
+    norms = [
+        (m.num_groups, m.num_channels) for m in modules.values() if isinstance(m, nn.GroupNorm)
+    ]
+    if not norms:
+        return {}
+    if len({groups for groups, _ in norms}) == 1:
+        return {"norm.groups": norms[0][0]}
+    if len(sizes := {channels // groups for groups, channels in norms}) == 1:
+        return {"norm.group_size": sizes.pop()}
+    return {}
 
 
 def _parameter_free_shortcut(modules: dict[str, nn.Module], blocks: list[list[str]]) -> str:

@@ -15,6 +15,8 @@ from resgen.spec.resolve import yaml_entry
 
 # Fields a patch never carries: they name the new spec, not its architecture.
 OWN = ("extends", "name", "class_name", "description")
+# A stage's values that go without saying (resolved stages hold every field).
+STAGE_DEFAULTS = {"stride": 1, "dilation": 1, "group_width": 1, "bottleneck_ratio": 1.0}
 
 
 def resolved(data: dict[str, Any] | str) -> dict[str, Any]:
@@ -30,7 +32,30 @@ def resolved(data: dict[str, Any] | str) -> dict[str, Any]:
     else:
         stem["width"] = spec.stem.out_width
     stem["pool"] = spec.stem.pool_kind
+    _push_down(dumped)
     return {k: v for k, v in dumped.items() if k not in OWN}
+
+
+def _push_down(dumped: dict[str, Any]) -> None:
+    """Say a RegNet's stages one way: the `regnet` parameters only as the stages they generate,
+    and each regnet stage's group width and bottleneck ratio on the stage, not the block."""
+    dumped.pop("regnet", None)
+    block = dumped["block"]
+    regnets = [s for s in dumped["stages"] if (s["block"] or block["type"]) == "regnet"]
+    if not regnets:
+        return
+    for key, default in (("group_width", 1), ("bottleneck_ratio", 1.0)):
+        for stage in regnets:
+            stage[key] = stage[key] or block[key]
+        block[key] = default
+
+
+@cache
+def _param_form(name: str) -> bool:
+    """Whether the built-in spec `name` gives RegNet parameters in place of stages."""
+    from resgen.api import load_spec
+
+    return load_spec(name).spec.regnet is not None
 
 
 @cache
@@ -63,27 +88,39 @@ def extends_form(full: dict[str, Any], target: dict[str, Any], names: list[str])
         base = _builtin(name)
         if base is None:
             continue
-        changes = {k: patch(base[k], v) if k != "stages" else stage_patch(base[k], v)
-                   for k, v in target.items() if base[k] != v}  # fmt: skip
+        changes = _changes(name, base, target)
         # JSON ranks as the YAML would, at a fraction of its cost
         rank = (_leaves(changes), name != full["name"], len(json.dumps(changes)), name)
         if best is None or rank < best:
             best = rank
     if best is None:
         return None
-    data = {"extends": best[-1], "name": full["name"], "description": full["description"]}
     base = _builtin(best[-1])
     assert base is not None
-    for key, value in target.items():
-        if base[key] != value:
-            data[key] = patch(base[key], value) if key != "stages" else (
-                stage_patch(base[key], value))  # fmt: skip
+    data = {"extends": best[-1], "name": full["name"], "description": full["description"]}
+    data |= _changes(best[-1], base, target)
     try:
         if resolved(data) != target:
             return None
     except ResgenError:
         return None
     return "".join(yaml_entry(k, v) for k, v in data.items())
+
+
+def _changes(name: str, base: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """What a spec extending `name` sets to give `target`. A base in RegNet parameters that
+    needs other stages drops them (`regnet: null`) for the inferred stages."""
+    changes = {k: patch(base[k], v) if k != "stages" else stage_patch(base[k], v)
+               for k, v in target.items() if base[k] != v}  # fmt: skip
+    if "stages" in changes and _param_form(name):
+        changes["regnet"] = None
+        changes["stages"] = [_compact(stage) for stage in target["stages"]]
+    return changes
+
+
+def _compact(stage: dict[str, Any]) -> dict[str, Any]:
+    """A resolved stage without the values that go without saying."""
+    return {k: v for k, v in stage.items() if v is not None and v != STAGE_DEFAULTS.get(k)}
 
 
 def _leaves(value: Any) -> int:

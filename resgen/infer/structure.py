@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from resgen.infer.regnet import regnet_layout, spec_from_regnet
 from resgen.infer.weights import (
     NotAResNetError,
     Seen,
@@ -22,7 +23,10 @@ EXPANSION = {"basic": 1, "bottleneck": 4}
 def spec_from_shapes(shapes: Shapes, name: str) -> tuple[dict[str, Any], bool]:
     """The spec the shapes show (invisible fields left out), and whether some block changes
     shape with a shortcut that has no parameters (pad or none: the weights cannot tell)."""
-    stages = read_blocks(shapes)  # first: it tells a RegNet's keys from a ResNet's
+    layout = regnet_layout(shapes)
+    if layout is not None:
+        return spec_from_regnet(shapes, layout, name), False
+    stages = read_blocks(shapes)
     stem, channels = read_stem(shapes)
     kind = stages[0][0].kind
     regular = [_regular(stage) for stage in stages]

@@ -43,6 +43,16 @@ def _w(shapes: Shapes, key: str) -> tuple[int, ...]:
     return shape
 
 
+def conv_weight(shapes: Shapes, key: str, kernel: int) -> tuple[int, ...]:
+    """A conv's weight shape, which must be a `kernel` x `kernel` conv's."""
+    shape = _w(shapes, key)
+    if len(shape) != 4 or shape[-2:] != (kernel, kernel):
+        raise NotAResNetError(
+            f"{key}.weight has shape {list(shape)}, not a {kernel}x{kernel} conv's"
+        )
+    return shape
+
+
 def read_block(shapes: Shapes, prefix: str) -> Seen:
     """A block's widths, groups, shortcut and attention from its keys under `prefix`."""
     c1, c2 = _w(shapes, prefix + "conv1"), _w(shapes, prefix + "conv2")
@@ -71,8 +81,6 @@ def read_blocks(shapes: Shapes) -> list[list[Seen]]:
         match = BLOCK_KEY.match(key)
         if match:
             found.setdefault(int(match[1]), set()).add(int(match[2]))
-    if not found and any(k.startswith(("trunk_output.", "s1.b1.")) for k in shapes):
-        raise NotAResNetError("these are a RegNet's keys, and resgen infer reads no RegNets yet")
     if not found:
         raise NotAResNetError("no layerN.I. keys (the blocks of a ResNet)")
     if sorted(found) != list(range(1, len(found) + 1)):
@@ -102,13 +110,14 @@ def read_stem(shapes: Shapes) -> tuple[dict[str, Any], int]:
     return stem, channels
 
 
-def read_norm(shapes: Shapes) -> str:
-    """batch, frozen_batch, group or none: from which tensors a norm layer has."""
+def read_norm(shapes: Shapes, first_conv: str = "layer1.0.conv1") -> str:
+    """batch, frozen_batch, group or none: from which tensors a norm layer has (with no norm,
+    convs have a bias: the first block's `first_conv`, or a ResNet's stem)."""
     if any(k.endswith(".num_batches_tracked") for k in shapes):
         return "batch"
     if any(k.endswith(".running_mean") for k in shapes):
         return "frozen_batch"
-    if "layer1.0.conv1.bias" in shapes or "conv1.bias" in shapes or "conv1.0.bias" in shapes:
+    if f"{first_conv}.bias" in shapes or "conv1.bias" in shapes or "conv1.0.bias" in shapes:
         return "none"
     return "group"
 
