@@ -114,7 +114,7 @@ def _entry(space: Space, sample: Sample, index: int, n: int) -> dict[str, Any]:
     ]
     return {
         "name": name,
-        "file": f"{name}.yaml",
+        "file": f"specs/{name}.yaml",
         "drawn": sample.drawn,
         "stages": stages,
         "params": sample.params,
