@@ -184,15 +184,24 @@ def require(
     if len(kept) >= n:
         return
     shown = ", ".join(f"{name} {window}" for name, window in windows.items()) or "no window"
-    seen = ", ".join(f"{name} {tally.low[name]:,}..{tally.high[name]:,}" for name in tally.low)
-    code = "window-unreachable" if not kept else "too-few-networks"
-    message = (
-        f"{len(kept)} distinct networks of the {n} asked for in {tally.candidates:,} "
-        f"candidates ({shown}); the candidates drawn had {seen}"
+    seen = ", ".join(
+        f"{name} {_human(tally.low[name])} to {_human(tally.high[name])}" for name in tally.low
     )
-    hint = (
-        "widen the window or the space's ranges"
-        if not kept
-        else "ask for fewer (-n), allow more candidates (--max-draws), or widen the window"
-    )
+    if kept:
+        code, hint = (
+            "too-few-networks",
+            ("ask for fewer (-n), allow more candidates (--max-draws), or widen the window"),
+        )
+        message = f"only {len(kept)} distinct networks of the {n} asked for"
+    else:
+        code, hint = "window-unreachable", "widen the window, or move the space's ranges"
+        message = "no network"
+    message += f" in {tally.candidates:,} candidates has {shown}; they ranged over {seen}"
     raise ResgenError.single(code, message, where, hint)
+
+
+def _human(count: int) -> str:
+    for suffix, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= size:
+            return f"{count / size:.3g}{suffix}"
+    return str(count)

@@ -62,17 +62,24 @@ def load_space(path: Path) -> Space:
     found += problems
     found += _misplaced(data, source)
     form, dists, stage_dists, strides, problems = _split(data, source)
-    found += problems
+    found += problems + constraints.check_form(form, source)
     if found:
         raise ResgenError(found)
     fixed_data = {k: v for k, v in data.items() if k != form}
     extra = {k: v for k, v in (data.get("regnet") or {}).items() if k not in REGNET_KEYS}
-    ends = [
-        _validate_end(fixed_data, extra, form, dists, stage_dists, strides, source, high=high)
-        for high in (False, True)
-    ]
+    ends: list[Spec] = []
+    for high in (False, True):  # both ends, so that each end's mistakes are reported at once
+        try:
+            ends.append(
+                _validate_end(
+                    fixed_data, extra, form, dists, stage_dists, strides, source, high=high
+                )
+            )
+        except ResgenError as exc:
+            found += exc.diagnostics
+    if found:
+        raise ResgenError(_once(found))
     family, problems = family_of(ends[0], source)
-    problems += constraints.check_form(form, source)
     stage_dists = _with_defaults(stage_dists, ends[0])
     problems += check_stage_constraints(stage_dists, constraints, source)
     if problems:
@@ -90,6 +97,14 @@ def load_space(path: Path) -> Space:
         family,
         source,
     )
+
+
+def _once(found: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per code and place: a template's stages, or both ends, say it once."""
+    seen: dict[tuple[str, object], Diagnostic] = {}
+    for d in found:
+        seen.setdefault((d.code, d.location), d)
+    return list(seen.values())
 
 
 def _with_defaults(
@@ -268,6 +283,17 @@ def _parse_all(
                 found.append(parsed)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             dists[key] = fixed(value, where)
+        elif isinstance(value, dict):
+            named = ", ".join(f"`{k}`" for k in value) or "nothing"
+            found.append(
+                error(
+                    "sample-distribution",
+                    f"`{key}` is a mapping of {named}, which is no distribution",
+                    source.locate(where, key=True),
+                    hint="write one value, or one of uniform, log_uniform, power2, choice: e.g. "
+                    "`{log_uniform: [8, 256], quantum: 8}`",
+                )
+            )
     return dists, found
 
 
