@@ -7,10 +7,12 @@ resgen's graph must have the reference's state_dict keys and shapes (its node id
 its parameter count and its MACs (FlopCounterMode / 2) at 64 px and an odd size, all on the `meta`
 device, where even regnet_y_128gf (644 M parameters) costs nothing.
 
-torchvision's 15 and timm's 30 plain regnetx/regnety are built-in specs: the generated models load
+torchvision's 15 and timm's 36 RegNets are built-in specs: the generated models load
 the reference's weights strictly (random, with random norm statistics, filled as tests/test_zoo.py
 does) and give bit-identical logits in eval and train mode at both sizes, with the static counts
-equal to torch's. timm's extras wait in NOT_YET, each with the feature it needs.
+equal to torch's. timm's extras (RegNetV: pre-activation blocks, a bare-conv stem, an average-pool
+shortcut; RegNetZ: inverted bottlenecks, no shortcut where the shape changes, linear block outputs,
+a 1x1 conv head) are spec keys too, mapped from timm's config in `_timm_extras`.
 """
 
 from __future__ import annotations
@@ -39,14 +41,8 @@ from tests import test_zoo
 from tests.conftest import generated_module, run_resgen
 from tests.reference import zoo
 
-# timm's extras wait for more than the code: (entrypoint, what the spec language lacks).
-EXTRAS = {
-    "regnetv_040": "pre-activation regnet blocks (regnetv: bare-conv stem, final act)",
-    "regnetv_064": "pre-activation regnet blocks and an avg-pool downsample",
-    "regnetz_005": "inverted bottleneck x4, no shortcut on first blocks, linear out, 1x1 head",
-    "regnetz_040": "inverted bottleneck x4, no shortcut on first blocks, linear out",
-    "regnetz_040_h": "inverted bottleneck x4, no shortcut on first blocks, linear out, 1x1 head",
-}
+# timm's extras that wait for more than the code: (entrypoint, what the spec language lacks).
+EXTRAS: dict[str, str] = {}
 
 
 ENTRIES: list[tuple[str, str]] = list(zoo.regnet_entrypoints())
@@ -127,13 +123,37 @@ def _reference(source: str, name: str) -> tuple[nn.Module, dict[str, Any]]:
             spec["act"] = cfg.act_layer
         if cfg.norm_layer != "batchnorm":  # regnety_040_sgn: GroupNormAct by group size
             spec["norm"] = {"type": "group", "group_size": cfg.norm_layer.keywords["group_size"]}
-        return model, spec
+        return model, {**spec, **_timm_extras(cfg, spec)}
     with _recorded_params() as seen, torch.device("meta"):
         model = torchvision.models.get_model(name, weights=None)
     params = dict(w_0=seen["w_0"], w_a=seen["w_a"], w_m=seen["w_m"], depth=seen["depth"],
                   group_width=seen["group_width"],
                   bottleneck_ratio=seen.get("bottleneck_multiplier", 1.0))  # fmt: skip
     return model, _spec(name, "torchvision", params, seen.get("se_ratio"), "torchvision", 32)
+
+
+def _timm_extras(cfg: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """timm's RegNetV and RegNetZ switches as spec keys: pre-activation blocks (a bare-conv stem),
+    the shortcut kind (`downsample`), linear block outputs, the head's 1x1 conv (num_features),
+    and timm's final activation (`linear_out or preact` without num_features)."""
+    extras: dict[str, Any] = {}
+    block = spec["block"]
+    if cfg.preact:
+        block = {**block, "preact": True}
+        extras["stem"] = {**spec["stem"], "norm": False}
+    if cfg.linear_out:
+        block = {**block, "linear_out": True}
+    extras["block"] = block
+    shortcuts = {"conv1x1": "projection", "avg": "avgpool_projection", None: "identity_or_none"}
+    extras["shortcut"] = shortcuts[cfg.downsample]
+    head: dict[str, Any] = {}
+    if cfg.num_features:
+        head["features"] = cfg.num_features
+    elif cfg.linear_out or cfg.preact:
+        head["final"] = "act"
+    if head:
+        extras["head"] = head
+    return extras
 
 
 def _spec(

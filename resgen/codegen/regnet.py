@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from resgen.codegen.calls import Call, act_call, module_call
-from resgen.codegen.stem import Item, keyed_items
+from resgen.codegen.calls import Call, Decl, act_call, module_call
+from resgen.codegen.stem import Item
 from resgen.graph import ir
 from resgen.spec.model import Spec
 
@@ -21,6 +21,7 @@ _PARAMS = (
     ("groups", "int", "1"),
     ("downsample", "bool", "False"),
     ("se_channels", "int", "16"),
+    ("residual", "bool", "True"),
 )
 _WIDTHS = ("in_channels", "mid_channels", "out_channels")
 _INDENT = 20  # where a module of `self.f`'s Sequentials starts
@@ -48,6 +49,10 @@ class RegNetClass(NamedTuple):
     zero_param: str  # the weight zero_init_residual zeroes: `f.c.1.weight`
     helpers: tuple[str, ...]
     proj_keys: tuple[str, ...] = ()  # timm: the projection's module names
+    residual_flag: bool = False  # some blocks have no shortcut (RegNetZ): a `residual` argument
+    linear_out: bool = False  # no activation after the add (timm's linear_out)
+    decls: tuple[Decl, ...] = ()  # timm's pre-activation block: its flat modules, in order
+    statements: tuple[str, ...] = ()  # and its forward's lines
 
 
 def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetClass:
@@ -59,7 +64,9 @@ def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetC
     folds = {k[cut:]: v[cut:] for k, v in graph.graph.get("folds", {}).items()
              if k.startswith(rep.path + ".")}  # fmt: skip
     if spec.layout == "timm":
-        return _timm_class(rep, members, names, folds, spec, blocks)
+        from resgen.codegen.regnet_timm import timm_class  # it builds on this module's parts
+
+        return timm_class(rep, members, names, folds, spec, blocks)
     groups = []
     for key in ("a", "b", "se", "c"):
         if key == "se":
@@ -90,48 +97,20 @@ def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetC
     )
 
 
-def _timm_class(
-    rep: ir.Block, members: list[tuple[str, ir.Op]], names: set[str], folds: dict[str, str],
-    spec: Spec, blocks: list[ir.Block],
-) -> RegNetClass:  # fmt: skip
-    """timm's Bottleneck: conv1, conv2, se, conv3 (each conv with its norm), act3, downsample."""
-    groups = []
-    for key in ("conv1", "conv2", "se", "conv3"):
-        if key == "se":
-            if rep.attention_size:
-                call = Call("SqueezeExcite", ("mid_channels", "se_channels"), False)
-                groups.append(Group("se", (), call))
-            continue
-        items, keys = keyed_items(key, members, names, folds, spec, 16)
-        groups.append(Group(key, items, None, keys))
-    proj: tuple[Item, ...] = ()
-    proj_keys: tuple[str, ...] = ()
-    if rep.downsample:
-        proj, proj_keys = keyed_items("downsample", members, names, folds, spec, 20)
-    weighted = [rel for rel, op in members
-                if rel.startswith("conv3.") and isinstance(op, (ir.Conv, ir.Norm))]  # fmt: skip
-    return RegNetClass(
-        name="Bottleneck",
-        template="regnet_timm",
-        params=_params(blocks),
-        groups=tuple(groups),
-        proj=proj,
-        act=act_call(spec),
-        zero_init="",
-        zero_param=weighted[-1] + ".weight",
-        helpers=("SqueezeExcite",) if rep.attention_size else (),
-        proj_keys=proj_keys,
-    )
-
-
 def _params(blocks: list[ir.Block]) -> tuple[tuple[str, str, str], ...]:
     wanted = {
         "stride": True,
         "groups": any(b.groups != 1 for b in blocks),
         "downsample": any(b.downsample for b in blocks),
         "se_channels": any(b.attention_size for b in blocks),
+        "residual": _mixed_residual(blocks),
     }
     return tuple(p for p in _PARAMS if wanted[p[0]])
+
+
+def _mixed_residual(blocks: list[ir.Block]) -> bool:
+    """Some blocks add a shortcut and some do not (timm's downsample=None): a `residual` flag."""
+    return len({b.shortcut is ir.ShortcutKind.NONE for b in blocks}) > 1
 
 
 def _items(
@@ -169,6 +148,8 @@ def block_args(block: ir.Block, cls: RegNetClass) -> str:
         args.append("downsample=True")
     if "se_channels" in names:
         args.append(f"se_channels={block.attention_size}")
+    if "residual" in names and block.shortcut is ir.ShortcutKind.NONE:
+        args.append("residual=False")
     return f"{cls.name}({', '.join(args)})"
 
 

@@ -37,14 +37,16 @@ class Outside(NamedTuple):
     stem: tuple[Decl | Sequential, ...]  # in order; the activation module sits before the pool
     stem_statements: tuple[Statement, ...]
     final_norm: Call | None  # the pre-activation nets' closing norm
-    final_statement: str  # "" or `self.relu(self.bn_final(x))`
+    final_statements: tuple[Statement, ...]  # `x = self.relu(self.bn_final(x))`, before the pool
     stem_conv: str  # path of the first conv, whose weight tells the input channels
+    final_modules: tuple[Sequential, ...] = ()  # the head's 1x1 conv, norm, act (`final_conv`)
 
 
 def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     act_attr = "relu" if spec.act == "relu" else "act"
     stem_nodes, head_nodes = _outside(graph)
-    pre_pool = [(n, d) for n, d in head_nodes if isinstance(d.op, (ir.Norm, ir.Affine, ir.Act))]
+    pool = next(i for i, (_, d) in enumerate(head_nodes) if isinstance(d.op, ir.GlobalPool))
+    pre_pool = head_nodes[:pool]
     stem_statements, stem_acts = _statements(graph, stem_nodes, act_attr)
     final, final_acts = _statements(graph, pre_pool, act_attr)
     uses_act = bool(stem_acts or final_acts)
@@ -64,15 +66,30 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     if uses_act:  # declared where torchvision declares it: after the stem's norm
         decls.append(Decl(act_attr, act_call(spec)))
     decls += pools
-    norm = next((d.op for _, d in pre_pool if isinstance(d.op, (ir.Norm, ir.Affine))), None)
+    norm = next((d.op for n, d in pre_pool
+                 if isinstance(d.op, (ir.Norm, ir.Affine)) and "." not in n), None)  # fmt: skip
     first_conv = next(n for n, d in stem_nodes if isinstance(d.op, ir.Conv))
     return Outside(
         stem=tuple(decls),
         stem_statements=tuple(stem_statements),
         final_norm=module_call(norm, _NAMES, first=False, indent=8) if norm else None,
-        final_statement=final[0].expr if final else "",
+        final_statements=tuple(final),
         stem_conv=first_conv,
+        final_modules=_final_modules(pre_pool, folds, spec),
     )
+
+
+def _final_modules(
+    nodes: list[tuple[str, ir.Node]], folds: dict[str, str], spec: Spec
+) -> tuple[Sequential, ...]:
+    """The head's Sequentials before the pool: timm's `final_conv` (conv, bn, act), or indexed."""
+    members = [(n, d.op) for n, d in nodes if n.startswith("final_conv.")]
+    if not members:
+        return ()
+    if members[0][0].endswith(".conv"):
+        return (Sequential("final_conv", *keyed_items("final_conv", members, _NAMES, folds,
+                                                      spec, 16)),)  # fmt: skip
+    return (Sequential("final_conv", _sequential("final_conv", members, folds, spec)),)
 
 
 def _outside(graph: ir.Graph) -> tuple[list[tuple[str, ir.Node]], list[tuple[str, ir.Node]]]:

@@ -75,7 +75,9 @@ def block_path(layout: str, number: int, index: int) -> str:
 
 
 def lower_regnet(s: Scope, b: ir.Block, x: str) -> ir.Block:
-    """conv-norm-act 1x1, 3x3 grouped (strided), SE, conv-norm 1x1; projection, add, act."""
+    """conv-norm-act 1x1, 3x3 grouped (strided), SE, conv-norm 1x1; shortcut, add, act."""
+    if b.preact:
+        return _lower_preact(s, b, x)
     n = LAYOUTS[s.spec.layout]
     y = s.norm(n.norms[0], s.conv(n.convs[0], x, b.in_channels, b.mid_channels, 1), b.mid_channels)
     y = s.act(n.acts[0], y)
@@ -88,15 +90,52 @@ def lower_regnet(s: Scope, b: ir.Block, x: str) -> ir.Block:
                b.out_channels)  # fmt: skip
     if b.drop_path > 0:
         y = s.add("drop_path", ir.Drop("path", b.drop_path), y)
+    add = None
+    if b.shortcut is not ShortcutKind.NONE:
+        y = add = s.add("add", ir.Add(), y, _shortcut(s, b, x, n.proj, preact=False))
+    out = y if s.spec.block.linear_out else s.act(n.act, y)
+    return b.wired(x, out, add, tuple(s.added))
+
+
+def _lower_preact(s: Scope, b: ir.Block, x: str) -> ir.Block:
+    """timm's PreBottleneck (RegNetV): norm-act before each conv, SE after the 3x3, and the
+    shortcut takes the pre-activated input, identity or not; nothing after the add."""
+    pre = s.act("act#1", s.norm("norm1", x, b.in_channels))
+    y = s.conv("conv1", pre, b.in_channels, b.mid_channels, 1)
+    y = s.act("act#2", s.norm("norm2", y, b.mid_channels))
+    y = s.conv("conv2", y, b.mid_channels, b.mid_channels, 3, stride=b.stride,
+               groups=b.groups, dilation=b.first_dilation)  # fmt: skip
+    if b.attention_size:
+        y = _lower_se(s, LAYOUTS["timm"], y, b.mid_channels, b.attention_size)
+    y = s.act("act#3", s.norm("norm3", y, b.mid_channels))
+    y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
+    if b.drop_path > 0:
+        y = s.add("drop_path", ir.Drop("path", b.drop_path), y)
     if b.shortcut is ShortcutKind.NONE:
-        out = s.act(n.act, y)
-        return b.wired(x, out, None, tuple(s.added))
-    shortcut = x
-    if b.shortcut is not ShortcutKind.IDENTITY:
-        shortcut = s.conv(n.proj[0], x, b.in_channels, b.out_channels, 1, b.stride)
-        shortcut = s.norm(n.proj[1], shortcut, b.out_channels)
-    add = s.add("add", ir.Add(), y, shortcut)
-    return b.wired(x, s.act(n.act, add), add, tuple(s.added))
+        return b.wired(x, y, None, tuple(s.added))
+    add = s.add("add", ir.Add(), y, _shortcut(s, b, pre, ("downsample", ""), preact=True))
+    return b.wired(x, add, add, tuple(s.added))
+
+
+def _shortcut(s: Scope, b: ir.Block, x: str, names: tuple[str, str], *, preact: bool) -> str:
+    """The block's shortcut: x itself, a 1x1 conv (and norm), or timm's avg-pool then 1x1.
+
+    timm's avg-pool shortcut is a Sequential (`downsample.0` the pool, an nn.Identity where the
+    block does not stride; `downsample.1` the conv, a ConvNormAct without pre-activation); a
+    pre-activation 1x1 shortcut is the bare conv (`downsample`)."""
+    if b.shortcut is ShortcutKind.IDENTITY:
+        return x
+    conv, norm = names
+    stride = b.stride
+    if b.shortcut is ShortcutKind.AVGPOOL_PROJECTION:
+        if stride > 1:
+            pool = ir.Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False)
+            x = s.add("downsample.0", pool, x)
+        stride = 1
+        conv = "downsample.1" if preact else "downsample.1.conv"
+        norm = "downsample.1.bn"
+    x = s.conv(conv, x, b.in_channels, b.out_channels, 1, stride)
+    return x if preact else s.norm(norm, x, b.out_channels)
 
 
 def _lower_se(s: Scope, n: Names, y: str, channels: int, hidden: int) -> str:
@@ -112,6 +151,8 @@ def _lower_se(s: Scope, n: Names, y: str, channels: int, hidden: int) -> str:
 def lower_simple_stem(s: Scope, x: str, cin: int) -> str:
     """One 3x3 stride-2 conv, norm and activation (RegNet's stem), named by the layout."""
     conv, norm, act = _stem_names(s)
+    if not s.spec.stem.norm and s.spec.layout == "timm" and any_regnet(s):
+        conv = "stem"  # timm's pre-activation RegNet: the stem is the bare conv
     width = s.spec.stem.out_width
     x = s.conv(conv, x, cin, width, 3, stride=2)
     if s.spec.stem.norm:

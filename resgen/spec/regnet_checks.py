@@ -12,7 +12,8 @@ from resgen.spec.model import Spec
 from resgen.spec.regnet import inner_width
 from resgen.spec.source import Source
 
-_SHORTCUTS = ("projection", "projection_all", "identity", "none")
+_SHORTCUTS = ("projection", "projection_all", "identity", "none", "identity_or_none")
+_TIMM_SHORTCUTS = (*_SHORTCUTS, "avgpool_projection")  # timm's downsample="avg"
 
 
 def check_regnet_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
@@ -27,8 +28,9 @@ def check_regnet_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
         found.append(error("regnet-unsupported", message, source.locate(path, key=True), hint))
 
     block = spec.block
-    if block.preact:
-        refuse(("block", "preact"), "pre-activation", "remove `block.preact`")
+    if block.preact and spec.layout != "timm":
+        refuse(("block", "preact"), "pre-activation in torchvision's layout",
+               "set `layout: timm` (timm's RegNetV), or remove `block.preact`")  # fmt: skip
     if block.reduce_first != 1:
         refuse(("block", "reduce_first"), "`reduce_first`", "remove `block.reduce_first`")
     if spec.anti_alias is not None:
@@ -39,13 +41,24 @@ def check_regnet_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
         if kind != "regnet":
             continue
         shortcut = stage.shortcut or spec.shortcut
-        if shortcut not in _SHORTCUTS:
+        timm_preact = spec.layout == "timm" and block.preact and not spec.output_stride
+        allowed = _TIMM_SHORTCUTS if timm_preact else _SHORTCUTS
+        if shortcut not in allowed:
             where = ("stages", i, "shortcut") if stage.shortcut else ("shortcut",)
-            refuse(where, f"`shortcut: {shortcut}`", "use `projection` (1x1 conv + norm)")
+            refuse(where, f"`shortcut: {shortcut}`" + _layout_note(spec, shortcut),
+                   "use `projection` (1x1 conv + norm)")  # fmt: skip
         if stage.blocks:
             refuse(("stages", i, "blocks"), "per-block widths", "remove the stage's `blocks`")
         found += _widths(spec, source, i)
     return found
+
+
+def _layout_note(spec: Spec, shortcut: str) -> str:
+    if shortcut != "avgpool_projection":
+        return ""
+    if spec.layout != "timm" or not spec.block.preact:
+        return " (timm's pre-activation RegNetV has it: `layout: timm`, `block.preact`)"
+    return " with `output_stride`"
 
 
 def _widths(spec: Spec, source: Source, i: int) -> list[Diagnostic]:
