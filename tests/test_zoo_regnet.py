@@ -337,3 +337,14 @@ def test_resolve_prints_the_generated_stages(tmp_path: Path) -> None:
     resolved.write_text(result.stdout, encoding="utf-8")
     again = check(resgen.load_spec(resolved))
     assert again.total_params == check(resgen.load_spec("regnet_y_400mf")).total_params
+
+
+def test_draw_labels_stages_in_regnet_terms() -> None:
+    """Stage boxes say depth, width and group width: `4 x regnet`, `width 40, group width 4`."""
+    result = run_resgen("draw", "regnetz_005", "--detail", "stage", "-f", "dot", "-o", "-")
+    assert result.returncode == 0, result.stderr
+    resolved = check(resgen.load_spec("regnetz_005")).graph.graph["stages"]
+    for stage in resolved:
+        block = stage.blocks[-1]
+        line = f"width {block.out_channels}, group width {block.mid_channels // block.groups}"
+        assert f"{len(stage.blocks)} \u00d7 regnet<br/>{line}" in result.stdout

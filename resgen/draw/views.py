@@ -94,6 +94,10 @@ def _stage_node(ctx: Context, stage: str) -> Node:
     error = any(parts.add in ctx.broken for parts in blocks)
     lines = [f"<b>{escape(stage)}</b>"]
     lines += [escape(f"{n} \u00d7 {kind}") for kind, n in types.items()]
+    last = blocks[-1].info
+    if last.type == "regnet":  # RegNet's terms: the stage's width and group width
+        group_width = int(last.mid_channels) // max(int(last.groups), 1)
+        lines.append(escape(f"width {int(last.out_channels)}, group width {group_width}"))
     lines.append(escape(fmt_shape(row.shape)))
     lines.append(muted(lb.counts_line(row.params, row.macs)))
     if error:
