@@ -46,9 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         metavar="DIR",
-        help="write DIR/specs/ (N spec files), DIR/samples.csv and DIR/samples.json (DIR must be new "
-        "or empty); without "
-        "it, print the table (CSV) on stdout",
+        help="write DIR/specs/ (N spec files), DIR/samples.csv and DIR/samples.json into a new "
+        "(or empty) folder; without it, print the table (CSV) on stdout",
     )
     parser.add_argument(
         "--max-draws",

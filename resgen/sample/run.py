@@ -183,20 +183,21 @@ def require(
     """Raise the error that says why fewer than `n` networks were found, if they were."""
     if len(kept) >= n:
         return
-    shown = ", ".join(f"{name} {window}" for name, window in windows.items()) or "no window"
+    shown = ", ".join(f"{name} {window}" for name, window in windows.items())
+    within = f" within {shown}" if shown else ""
     seen = ", ".join(
         f"{name} {_human(tally.low[name])} to {_human(tally.high[name])}" for name in tally.low
     )
     if kept:
-        code, hint = (
-            "too-few-networks",
-            ("ask for fewer (-n), allow more candidates (--max-draws), or widen the window"),
-        )
-        message = f"only {len(kept)} distinct networks of the {n} asked for"
+        code = "too-few-networks"
+        message = f"only {len(kept)} distinct networks{within} in {tally.candidates:,} "
+        message += f"candidates, of the {n} asked for"
+        hint = "ask for fewer (-n), allow more candidates (--max-draws), or widen the window"
     else:
-        code, hint = "window-unreachable", "widen the window, or move the space's ranges"
-        message = "no network"
-    message += f" in {tally.candidates:,} candidates has {shown}; they ranged over {seen}"
+        code = "window-unreachable"
+        message = f"no network in {tally.candidates:,} candidates is{within}"
+        hint = "widen the window, or move the space's ranges"
+    message += f"; the candidates had {seen}"
     raise ResgenError.single(code, message, where, hint)
 
 
