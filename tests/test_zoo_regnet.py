@@ -32,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import regnet as tv_regnet
 
 import resgen
+from resgen.api import load_module
 from resgen.checks import Analysis
 from resgen.graph import ir
 from resgen.pipeline import check, compile_spec
@@ -348,3 +349,27 @@ def test_draw_labels_stages_in_regnet_terms() -> None:
         block = stage.blocks[-1]
         line = f"width {block.out_channels}, group width {block.mid_channels // block.groups}"
         assert f"{len(stage.blocks)} \u00d7 regnet<br/>{line}" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["regnetx_002", "regnetv_040", "regnetz_005"])
+def test_drop_path_is_timms(name: str) -> None:
+    """`drop_path` gives timm's drop_path_rate: the same linear rates, each block dropping its
+    branch where it adds one (RegNetZ's blocks without a shortcut drop nothing), the same
+    random draws in training."""
+    reference = timm.create_model(name, pretrained=False, drop_path_rate=0.1)
+    loaded = resgen.load_spec({"extends": name, "name": f"{name}_dp", "drop_path": 0.1})
+    module = load_module(resgen.compile_source(loaded), f"{name}_dp")
+    ours = getattr(module, loaded.spec.model_class)()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    theirs = [m.drop_prob for m in reference.modules() if type(m).__name__ == "DropPath"]
+    mine = [m.rate for m in ours.modules() if type(m).__name__ == "DropPath"]
+    assert mine[0] == 0.0 and mine[1:] == pytest.approx(theirs)  # timm skips rate 0
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(ours.eval()(x), reference.eval()(x))  # no dropping at inference
+        torch.manual_seed(1)
+        expected = reference.train()(x)
+        torch.manual_seed(1)
+        got = ours.train()(x)
+    # The same samples dropped; timm scales by 1 / keep in another order (float rounding only).
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)

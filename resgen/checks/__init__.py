@@ -177,7 +177,8 @@ def check_plain_regularisers(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
                 hint="set `zero_init_residual: false` for plain (shortcut: none) networks",
             )
         )
-    if any(b.drop_path > 0 for b in ir.blocks_of(graph) if b.add is None):
+    # A RegNet block without a shortcut drops nothing (timm's), so look for the node itself.
+    if any(f"{b.path}.drop_path" in b.nodes for b in ir.blocks_of(graph) if b.add is None):
         found.append(
             warning(
                 "drop-path-plain",

@@ -22,6 +22,7 @@ _PARAMS = (
     ("downsample", "bool", "False"),
     ("se_channels", "int", "16"),
     ("residual", "bool", "True"),
+    ("drop_path", "float", "0.0"),
 )
 _WIDTHS = ("in_channels", "mid_channels", "out_channels")
 _INDENT = 20  # where a module of `self.f`'s Sequentials starts
@@ -53,6 +54,11 @@ class RegNetClass(NamedTuple):
     linear_out: bool = False  # no activation after the add (timm's linear_out)
     decls: tuple[Decl, ...] = ()  # timm's pre-activation block: its flat modules, in order
     statements: tuple[str, ...] = ()  # and its forward's lines
+
+    @property
+    def drop_path(self) -> bool:
+        """Some block drops its branch in training (stochastic depth): a `drop_path` argument."""
+        return any(p[0] == "drop_path" for p in self.params)
 
 
 def regnet_class(graph: ir.Graph, spec: Spec, blocks: list[ir.Block]) -> RegNetClass:
@@ -104,6 +110,7 @@ def _params(blocks: list[ir.Block]) -> tuple[tuple[str, str, str], ...]:
         "downsample": any(b.downsample for b in blocks),
         "se_channels": any(b.attention_size for b in blocks),
         "residual": _mixed_residual(blocks),
+        "drop_path": any(b.drop_path > 0 for b in blocks),
     }
     return tuple(p for p in _PARAMS if wanted[p[0]])
 
@@ -135,7 +142,7 @@ def _items(
     return tuple(items.get(i, Item(identity, "")) for i in range(max(items) + 1))
 
 
-def block_args(block: ir.Block, cls: RegNetClass) -> str:
+def block_args(block: ir.Block, cls: RegNetClass, rate: str = "") -> str:
     """`ResBottleneckBlock(32, 48, 48, stride=2, groups=6, downsample=True, se_channels=8)`."""
     args = [str(int(block.in_channels)), str(int(block.mid_channels)),
             str(int(block.out_channels))]  # fmt: skip
@@ -150,13 +157,18 @@ def block_args(block: ir.Block, cls: RegNetClass) -> str:
         args.append(f"se_channels={block.attention_size}")
     if "residual" in names and block.shortcut is ir.ShortcutKind.NONE:
         args.append("residual=False")
+    if rate and "drop_path" in names:
+        args.append(f"drop_path={rate}")
     return f"{cls.name}({', '.join(args)})"
 
 
-def stage_lines(stage: ir.StageInfo, cls: RegNetClass, layout: str) -> tuple[str, ...]:
+def stage_lines(
+    stage: ir.StageInfo, cls: RegNetClass, layout: str, offset: int = 0
+) -> tuple[str, ...]:
     """A stage built as torchvision's AnyStage is: `block2.add_module("block2-0", ...)` (timm:
     `self.s2.add_module("b1", ...)`), with a loop over the blocks that repeat; lines relative to
-    the constructor's indentation."""
+    the constructor's indentation. With drop-path, block k of the network (`offset` blocks come
+    before this stage) reads its rate as `rates[k]`."""
     if layout == "timm":
         var, prefix, base = f"self.{stage.name}", "b", 1
     else:
@@ -172,12 +184,19 @@ def stage_lines(stage: ir.StageInfo, cls: RegNetClass, layout: str) -> tuple[str
             runs.append((call, block.index, block.index + 1))
     for call, first, last in runs:
         if last - first == 1:
+            call = block_args(stage.blocks[first], cls, f"rates[{offset + first}]")
             lines += _add_module(f"{var}.add_module", f'"{prefix}{first + base}"', call, 8)
         else:
+            call = block_args(stage.blocks[first], cls, f"rates[{_shifted(offset - base)}]")
             lines.append(f"for i in range({first + base}, {last + base}):")
             lines += [f"    {line}" for line in
                       _add_module(f"{var}.add_module", f'f"{prefix}{{i}}"', call, 12)]  # fmt: skip
     return tuple(lines)
+
+
+def _shifted(shift: int) -> str:
+    """`i`, `i + 3` or `i - 1`: the network index of the loop's block `i`."""
+    return "i" if shift == 0 else f"i + {shift}" if shift > 0 else f"i - {-shift}"
 
 
 def _add_module(method: str, key: str, call: str, indent: int) -> list[str]:

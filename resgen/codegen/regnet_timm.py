@@ -88,12 +88,13 @@ def _preact_class(
         zero_param="conv3.weight",  # pre-activation: the branch's last conv
         helpers=tuple(h for h in _HELPERS if any(d.call.callee == h for d in decls)),
         decls=tuple(decls),
-        statements=_preact_forward({d.attr for d in decls}, bool(proj)),
+        statements=_preact_forward(decls, bool(proj), any(b.drop_path > 0 for b in blocks)),
     )
 
 
-def _preact_forward(has: set[str], proj: bool) -> tuple[str, ...]:
+def _preact_forward(decls: list[Decl], proj: bool, drop: bool) -> tuple[str, ...]:
     """The forward's lines; a norm the deploy build folded into the conv before it is skipped."""
+    has = {d.attr for d in decls}
 
     def pre(norm: str, x: str) -> str:
         return f"self.act(self.{norm}({x}))" if norm in has else f"self.act({x})"
@@ -103,5 +104,8 @@ def _preact_forward(has: set[str], proj: bool) -> tuple[str, ...]:
              f"out = self.conv2({pre('norm2', 'out')})"]  # fmt: skip
     if "se" in has:
         lines.append("out = self.se(out)")
-    lines += [f"out = self.conv3({pre('norm3', 'out')})", "return out + shortcut"]
+    lines.append(f"out = self.conv3({pre('norm3', 'out')})")
+    if drop:
+        lines.append("out = self.drop_path(out)")
+    lines.append("return out + shortcut")
     return tuple(lines)

@@ -88,7 +88,7 @@ def lower_regnet(s: Scope, b: ir.Block, x: str) -> ir.Block:
         y = _lower_se(s, n, y, b.mid_channels, b.attention_size)
     y = s.norm(n.norms[2], s.conv(n.convs[2], y, b.mid_channels, b.out_channels, 1),
                b.out_channels)  # fmt: skip
-    if b.drop_path > 0:
+    if b.drop_path > 0 and b.shortcut is not ShortcutKind.NONE:  # timm drops only what it adds
         y = s.add("drop_path", ir.Drop("path", b.drop_path), y)
     add = None
     if b.shortcut is not ShortcutKind.NONE:
@@ -109,7 +109,7 @@ def _lower_preact(s: Scope, b: ir.Block, x: str) -> ir.Block:
         y = _lower_se(s, LAYOUTS["timm"], y, b.mid_channels, b.attention_size)
     y = s.act("act#3", s.norm("norm3", y, b.mid_channels))
     y = s.conv("conv3", y, b.mid_channels, b.out_channels, 1)
-    if b.drop_path > 0:
+    if b.drop_path > 0 and b.shortcut is not ShortcutKind.NONE:
         y = s.add("drop_path", ir.Drop("path", b.drop_path), y)
     if b.shortcut is ShortcutKind.NONE:
         return b.wired(x, y, None, tuple(s.added))
