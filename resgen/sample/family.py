@@ -49,6 +49,8 @@ def family_of(spec: Spec, source: Source) -> tuple[Family, list[Diagnostic]]:
         refuse(("block", "type"), f"`{spec.block.type}` blocks")
     if spec.stem.type != "simple" or spec.stem.has_pool:
         refuse(("stem",), f"a `{spec.stem.type}` stem" + (" with a pool" * spec.stem.has_pool))
+    if spec.block.preact:
+        refuse(("block", "preact"), "pre-activation blocks")
     if spec.norm.type not in ("batch", "frozen_batch"):
         refuse(("norm", "type"), f"`norm: {spec.norm.type}`")
     attention = spec.block.attention
