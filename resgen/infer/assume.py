@@ -28,6 +28,8 @@ KEYS = {
     "norm.groups": "group norm's number of groups (its layers' only shape is their width)",
     "norm.group_size": "group norm's channels per group, in place of norm.groups",
     "shortcut": "a shortcut without parameters where shapes change: pad or none",
+    "block.linear_out": "no activation after a block's add: true or false",
+    "head.final": "what runs before the pool (and head.features): norm_act, act or none",
     "head.pool": "global pooling: avg or max",
     "head.dropout": "dropout before the classifier",
     "drop_path": "stochastic depth rate",
@@ -72,8 +74,29 @@ def conventions(
         found |= group_norm(regnet, list(norm_widths))
     if shortcut_free:
         found["shortcut"] = "pad"
+    if regnet:
+        found |= regnet_ends(spec)
     found |= {"head.pool": "avg", "head.dropout": 0.0, "drop_path": 0.0,
               "zero_init_residual": False, "input.size": 32 if cifar else 224}  # fmt: skip
+    return found
+
+
+def regnet_ends(spec: dict[str, Any]) -> dict[str, Any]:
+    """timm's conventions for what follows a RegNet's add and its last stage: no activation
+    after the add (linear_out) where a first block has no shortcut (RegNetZ); an activation
+    alone before the pool for such a net or a pre-activation one (RegNetV), unless a 1x1 conv
+    to more features comes first (timm's final_act)."""
+    from resgen.spec.model import BlockSpec, HeadSpec
+
+    found: dict[str, Any] = {}
+    preact = spec["block"].get("preact", False)
+    shortcuts = {spec["shortcut"], *(s.get("shortcut") for s in spec["stages"])}
+    linear = "identity_or_none" in shortcuts
+    if "linear_out" in BlockSpec.model_fields and not preact:  # a field still being added
+        found["block.linear_out"] = linear
+    if "final" in HeadSpec.model_fields and "final" not in spec["head"]:
+        plain = "features" in spec["head"] or not (linear or preact)
+        found["head.final"] = "none" if plain else "act"
     return found
 
 

@@ -8,9 +8,11 @@ state_dict keys come from (`layerN.I.conv2`, `maxpool`, `aa`, `downsample`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from resgen.graph.regnet import LAYOUTS
+from resgen.infer.regnet import PROJECTIONS
 
 if TYPE_CHECKING:
     from torch import nn
@@ -46,16 +48,30 @@ def read_live(model: nn.Module) -> dict[str, Any]:
 
 def _read_regnet(modules: dict[str, nn.Module], layout: str,
                  blocks: list[list[str]]) -> dict[str, Any]:  # fmt: skip
-    """A RegNet's strides (its 3x3 or projection's), dilation and kinds, by the layout's names."""
+    """A RegNet's strides (its 3x3 or projection's), dilation and kinds, by the layout's names
+    (a pre-activation block's bare convs too); its ends: the activation after each add (none:
+    linear_out) and an activation alone before the pool (timm's `final_conv`, resgen's `act`)."""
     names = LAYOUTS[layout]
     stages = []
     for stage in blocks:
-        strided = [f"{stage[0]}.{names.convs[1]}", f"{stage[0]}.{names.proj[0]}"]
-        stride = max(_stride(modules[n]) for n in strided if n in modules)
-        stages.append((stride, max(_dilation(modules[f"{b}.{names.convs[1]}"]) for b in stage)))
-    found = _stage_strides(_stride(modules[names.stem[0]]), stages)
+        conv2 = [_first(modules, b, (names.convs[1], "conv2")) for b in stage]
+        projs = (names.proj[0], *PROJECTIONS)
+        strided = [m for m in (conv2[0], _first(modules, stage[0], projs)) if m is not None]
+        stages.append((max(map(_stride, strided)), max(map(_dilation, filter(None, conv2)))))
+    stem = modules.get(names.stem[0], modules.get("stem"))
+    found = _stage_strides(_stride(stem) if stem is not None else 2, stages)
     found |= _kinds(modules) | {"stem.pool": "none", "shortcut": "none"}
-    return found | _zero_init([modules.get(f"{b}.{names.norms[2]}") for s in blocks for b in s])
+    last = [_first(modules, b, (names.norms[2], "conv3")) for s in blocks for b in s]
+    found["block.linear_out"] = not _present(modules.get(f"{blocks[0][0]}.{names.act}"))
+    final = next((modules[n] for n in ("final_conv", "act") if n in modules), None)
+    found["head.final"] = "norm_act" if "bn_final" in modules else (
+        "act" if type(final).__name__ in ACTS else "none")  # fmt: skip
+    return found | _zero_init(last)
+
+
+def _first(modules: dict[str, nn.Module], block: str, names: Iterable[str]) -> nn.Module | None:
+    """The first of a block's modules by these names that it has."""
+    return next((modules[f"{block}.{n}"] for n in names if f"{block}.{n}" in modules), None)
 
 
 def _zero_init(last: list[nn.Module | None]) -> dict[str, Any]:

@@ -28,6 +28,12 @@ BOTTLENECK_RATIOS = (1.0, 0.25, 0.5, 2.0, 4.0)
 SE_RATIOS = (0.25, 0.5, 0.125, 0.0625, 1.0)
 # A stage whose first block has no projection: identity where the shape stays, no shortcut
 # where it changes (timm's RegNetZ), where the spec language has the kind; else no shortcut.
+PREACT_NORM = "norm1"  # timm's PreBottleneck normalises before each conv
+# A block's projection conv, by the layouts' names (plain, pre-activation's bare conv, timm's
+# avg-pool then conv), and the shortcut it makes.
+PROJECTIONS = {"proj.0": "projection", "downsample.conv": "projection",
+               "downsample": "projection", "downsample.1.conv": "avgpool_projection",
+               "downsample.1": "avgpool_projection"}  # fmt: skip
 UNPROJECTED = "identity_or_none" if "identity_or_none" in get_args(Shortcut) else "none"
 
 
@@ -39,8 +45,9 @@ class RegSeen:
     mid: int
     out: int
     group_width: int  # input channels per group of the 3x3
-    projection: bool
+    projection: str  # projection, avgpool_projection or "" (none)
     se_hidden: int  # 0: no SE
+    preact: bool
 
 
 def regnet_layout(shapes: Shapes) -> str | None:
@@ -73,23 +80,24 @@ def read_regnet_blocks(shapes: Shapes, layout: str) -> list[list[RegSeen]]:
 
 def _read_block(shapes: Shapes, layout: str, prefix: str) -> RegSeen:
     names = LAYOUTS[layout]
-    c1, c2, c3 = (
-        conv_weight(shapes, prefix + conv, k)
-        for conv, k in zip(names.convs, (1, 3, 1), strict=False)
-    )
+    preact = f"{prefix}{PREACT_NORM}.weight" in shapes  # timm's PreBottleneck: bare convs
+    convs = ("conv1", "conv2", "conv3") if preact else names.convs
+    c1, c2, c3 = (conv_weight(shapes, prefix + conv, k) for conv, k in zip(convs, (1, 3, 1)))  # noqa: B905
     if c2[0] % c2[1] or c1[0] != c2[0] or c3[1] != c2[0]:
         raise NotAResNetError(f"{prefix[:-1]}'s convs do not chain: {c1}, {c2}, {c3}")
     hidden = shapes.get(f"{prefix}{names.se}.fc1.weight", (0,))[0]
-    projection = f"{prefix}{names.proj[0]}.weight" in shapes
-    return RegSeen(c1[1], c1[0], c3[0], c2[1], projection, hidden)
+    projection = next((kind for key, kind in PROJECTIONS.items()
+                       if f"{prefix}{key}.weight" in shapes), "")  # fmt: skip
+    return RegSeen(c1[1], c1[0], c3[0], c2[1], projection, hidden, preact)
 
 
 def spec_from_regnet(shapes: Shapes, layout: str, name: str) -> dict[str, Any]:
     """The spec a RegNet's shapes show, the values weights cannot show left out."""
     names = LAYOUTS[layout]
-    stem_conv = conv_weight(shapes, names.stem[0], 3)
+    bare = "stem.weight" in shapes  # timm's pre-activation RegNet: the stem is one conv
+    stem_conv = conv_weight(shapes, "stem" if bare else names.stem[0], 3)
     stages = read_regnet_blocks(shapes, layout)
-    block: dict[str, Any] = {"type": "regnet"}
+    block = _block(stages)
     entries = [_stage(stage, number) for number, stage in enumerate(stages, start=1)]
     _hoist(block, entries, "group_width", 1)
     ratio = _ratio([(e["width"], e.pop("mid")) for e in entries], BOTTLENECK_RATIOS)
@@ -98,25 +106,47 @@ def spec_from_regnet(shapes: Shapes, layout: str, name: str) -> dict[str, Any]:
             entry["bottleneck_ratio"] = stage[0].mid / entry["width"]
     elif ratio != 1.0:
         block["bottleneck_ratio"] = ratio
-    if attention := _attention(stages):
-        block["attention"] = attention
-    shortcut = _shortcuts(stages, entries)
+    first_conv = prefix_conv(layout, block.get("preact", False))
     spec: dict[str, Any] = {
         "name": name, "input": {"channels": stem_conv[1]}, "layout": layout,
         "stem": {"type": "simple", "width": stem_conv[0]}, "block": block,
-        "shortcut": shortcut, "norm": {"type": read_norm(shapes, prefix_conv(stages, layout))},
+        "shortcut": _shortcuts(stages, entries), "norm": {"type": read_norm(shapes, first_conv)},
     }  # fmt: skip
-    if not any(k.startswith(f"{names.stem[1]}.") for k in shapes):
+    if bare or not any(k.startswith(f"{names.stem[1]}.") for k in shapes):
         spec["stem"]["norm"] = False
     spec["stages"] = entries
-    fc = shapes.get(f"{names.fc}.weight")
-    spec["head"] = {"classes": fc[0] if fc else 0}
+    spec["head"] = _head(shapes, layout)
     return spec
 
 
-def prefix_conv(stages: list[list[RegSeen]], layout: str) -> str:
+def _block(stages: list[list[RegSeen]]) -> dict[str, Any]:
+    """The block entry: pre-activation and SE, which every block must share."""
+    block: dict[str, Any] = {"type": "regnet"}
+    preact = {b.preact for stage in stages for b in stage}
+    if len(preact) > 1:
+        raise NotAResNetError("some RegNet blocks are pre-activation (norm1) and others not")
+    if preact.pop():
+        block["preact"] = True
+    if attention := _attention(stages):
+        block["attention"] = attention
+    return block
+
+
+def _head(shapes: Shapes, layout: str) -> dict[str, Any]:
+    """Classes, a 1x1 conv to more features (timm's final_conv), a pre-activation net's final
+    norm; whether an activation alone runs before the pool no tensor shows."""
+    head: dict[str, Any] = {}
+    if features := shapes.get(f"final_conv.{'conv' if layout == 'timm' else '0'}.weight"):
+        head["features"] = features[0]
+    if "bn_final.weight" in shapes or "bn_final.running_mean" in shapes:
+        head["final"] = "norm_act"
+    fc = shapes.get(f"{LAYOUTS[layout].fc}.weight")
+    return {"classes": fc[0] if fc else 0, **head}
+
+
+def prefix_conv(layout: str, preact: bool) -> str:
     """The first block's first conv, whose bias says `norm: none`."""
-    return f"{block_path(layout, 1, 0)}.{LAYOUTS[layout].convs[0]}"
+    return f"{block_path(layout, 1, 0)}.{'conv1' if preact else LAYOUTS[layout].convs[0]}"
 
 
 def _stage(stage: list[RegSeen], number: int) -> dict[str, Any]:
@@ -170,15 +200,13 @@ def _shortcuts(stages: list[list[RegSeen]], entries: list[dict[str, Any]]) -> st
     its first block changes shape: with no projection there, it has no shortcut at all."""
     kinds = []
     for number, stage in enumerate(stages, start=1):
-        later = [b.projection for b in stage[1:]]
-        if stage[0].projection:
-            kinds.append("projection_all" if later and all(later) else "projection")
-            if any(later) and not all(later):
-                raise NotAResNetError(f"stage {number}: only some later blocks have projections")
-        elif any(later):
-            raise NotAResNetError(f"stage {number}: later blocks project, the first does not")
+        first, later = stage[0].projection, {b.projection for b in stage[1:]}
+        if later == {first} and first == "projection":
+            kinds.append("projection_all")
+        elif later <= {""}:
+            kinds.append(first or UNPROJECTED)
         else:
-            kinds.append(UNPROJECTED)
+            raise NotAResNetError(f"stage {number}: later blocks project as the first does not")
     common = Counter(kinds).most_common(1)[0][0]
     for entry, kind in zip(entries, kinds, strict=True):
         if kind != common:
