@@ -105,11 +105,12 @@ def training_model(**spec: Any) -> nn.Module:
     return built({**TRAINING_SPEC, **spec})[0]
 
 
-def test_training_only_modules_trace_in_one_graph() -> None:
-    model = training_model()
+@pytest.mark.parametrize("checkpoint", ["none", "blocks"])
+def test_training_only_modules_trace_in_one_graph(checkpoint: str) -> None:
+    model = training_model(checkpoint=checkpoint)
     x = image(32, batch=4)
-    assert_one_graph(model.train(), x, "drop-path and dropout (train)")
-    assert_one_graph(model.eval(), x, "drop-path and dropout (eval)")
+    assert_one_graph(model.train(), x, f"drop-path, dropout, checkpoint {checkpoint} (train)")
+    assert_one_graph(model.eval(), x, f"drop-path, dropout, checkpoint {checkpoint} (eval)")
 
 
 def test_fullgraph_training_step_matches_eager() -> None:
@@ -131,14 +132,36 @@ def test_fullgraph_training_step_matches_eager() -> None:
         torch.testing.assert_close(q.grad, p.grad, msg=lambda m, key=key: f"{key}: {m}")
 
 
-def test_fullgraph_training_step_with_random_modules_runs() -> None:
+@pytest.mark.parametrize("checkpoint", ["none", "blocks"])
+def test_fullgraph_training_step_with_random_modules_runs(checkpoint: str) -> None:
     """Drop-path's and dropout's random masks compile into the one graph too."""
-    model = training_model().train()
+    model = training_model(checkpoint=checkpoint).train()
     torch._dynamo.reset()
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     compiled(image(32, batch=4)).logsumexp(1).mean().backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+
+
+def test_fullgraph_checkpointed_step_matches_eager() -> None:
+    """Compiled, checkpointed blocks give the plain eager model's gradients and statistics."""
+    deterministic = {"drop_path": 0.0, "head": {"classes": 10}, "checkpoint": "blocks"}
+    torch.manual_seed(0)
+    eager = training_model(**deterministic, name="deterministic").train()
+    eager.checkpoint = False  # type: ignore[assignment]
+    compiled_copy = training_model(**deterministic, name="deterministic").train()
+    compiled_copy.load_state_dict(eager.state_dict())
+    torch._dynamo.reset()
+    compiled = torch.compile(compiled_copy, backend="aot_eager", fullgraph=True)
+    x = image(32, batch=4)
+    eager(x).square().mean().backward()
+    compiled(x).square().mean().backward()
+    for (key, p), q in zip(eager.named_parameters(), compiled_copy.parameters(), strict=True):
+        assert q.grad is not None, key
+        torch.testing.assert_close(q.grad, p.grad, msg=lambda m, key=key: f"{key}: {m}")
+    # The compiled rerun updates no running statistics: each batch counted once.
+    for key, value in eager.state_dict().items():
+        torch.testing.assert_close(compiled_copy.state_dict()[key], value, msg=key)
 
 
 def shipped_specs() -> list[str]:

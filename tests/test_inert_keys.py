@@ -139,6 +139,13 @@ CASES: dict[str, tuple[str, str, str]] = {
         "shortcut",
         _spec("shortcut: pad"),
     ),
+    "checkpoint when every stage sets its own": (
+        _spec(
+            "checkpoint: blocks", stages="stages:\n  - {depth: 2, width: 64, checkpoint: true}\n"
+        ),
+        "checkpoint",
+        _spec("checkpoint: blocks"),
+    ),
     "anti_alias where nothing downsamples": (
         _spec(
             "anti_alias: blur",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
 from resgen.codegen.calls import Call, Decl, act_call
+from resgen.codegen.checkpoint import checkpointed
 from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_line
 from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.diagnostics import ResgenError, error
@@ -70,6 +71,7 @@ class StageRender(NamedTuple):
     shape: str
     lines: tuple[str, ...] = ()  # a RegNet stage: built with add_module (resgen.codegen.regnet)
     ref: str = ""  # how forward calls a stage that is no attribute: `trunk_output[0]`
+    checkpoint: bool = False  # forward runs it through run_stage (resgen.codegen.checkpoint)
 
 
 class FeatureInfo(NamedTuple):
@@ -109,6 +111,8 @@ class RenderModel(NamedTuple):
     classifier_head: bool = False  # timm's RegNet head: `self.head = ClassifierHead(...)`
     fc: str = "fc"  # the classifier's path
     se_act: str = "nn.ReLU(inplace=True)"  # a RegNet's SE uses the block's activation
+    checkpoint: bool = False  # some stage is checkpointed: the `checkpoint` argument, run_stage
+    checkpoint_comment: str = ""
 
 
 def build_render_model(
@@ -120,6 +124,7 @@ def build_render_model(
     blocks = ir.blocks_of(graph)
     refuse_regnet(loaded, blocks, deploy=deploy)
     classes, stages, trunk = _blocks_and_stages(analysis, spec, deploy=deploy)
+    stages, checkpoint_comment = checkpointed(spec, stages, deploy=deploy)
     last = ir.stages_of(graph)[-1]
     outside = build_outside(graph, spec)
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
@@ -127,6 +132,7 @@ def build_render_model(
         spec.model_class, [])  # fmt: skip
     timm_head = blocks[0].type == "regnet" and spec.layout == "timm"
     helpers = _helpers(classes, outside) + (("ClassifierHead",) if timm_head else ())
+    helpers += ("KeepBuffers",) if checkpoint_comment else ()
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
     class_doc = tuple(
         textwrap.wrap(
@@ -167,6 +173,8 @@ def build_render_model(
         classifier_head=timm_head,
         fc="head.fc" if timm_head else "fc",
         se_act=_se_act(spec) if blocks[0].type == "regnet" else "nn.ReLU(inplace=True)",
+        checkpoint=bool(checkpoint_comment),
+        checkpoint_comment=checkpoint_comment,
     )
 
 
@@ -229,6 +237,7 @@ HELPERS = (
     "ClassifierHead",
     "EfficientChannelAttention",
     "DropPath",
+    "KeepBuffers",
 )
 
 

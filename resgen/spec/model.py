@@ -217,6 +217,12 @@ class StageSpec(_Model):
         "the stage's widths make them, so an identity shortcut needs equal widths on both sides.",
         json_schema_extra=ALWAYS,
     )
+    checkpoint: bool | None = Field(
+        None,
+        description="Override the spec's `checkpoint` for this stage: true runs its blocks "
+        "under activation checkpointing in training, false keeps their activations.",
+        json_schema_extra=ALWAYS,
+    )
 
     def block_widths(self, index: int) -> BlockWidths | None:
         """The widths block `index` (0-based) sets, if any."""
@@ -373,6 +379,19 @@ class Spec(_Model):
         description="Initialise each block's last norm weight (its last conv for pre-activation "
         "blocks) to zero, so every block starts as the identity (Goyal et al. 2017).",
         json_schema_extra=ALWAYS,
+    )
+    checkpoint: Literal["none", "blocks"] = Field(
+        "none",
+        description="Activation checkpointing in training: blocks runs every block under "
+        "torch.utils.checkpoint, keeping only its input and rerunning it in backward (less "
+        "memory, more time); none (the default) keeps every activation. A stage's "
+        "`checkpoint: true/false` overrides it, the generated constructor's `checkpoint=False` "
+        "turns it off; eval and the deploy build are unchanged.",
+        json_schema_extra=when(
+            inert.any_stage_without("checkpoint"),
+            "`checkpoint` applies to stages without their own `checkpoint`; every stage sets one",
+            "remove it, or a stage's `checkpoint` so that it takes this one",
+        ),
     )
 
     @property
