@@ -215,3 +215,44 @@ def test_non_decreasing_draws_are_exactly_the_conditioned_independent_draws() ->
     assert set(seen) <= set(law)
     for values, p in law.items():
         assert seen.get(values, 0) / len(u) == pytest.approx(p / total, abs=0.004), values
+
+
+# --- pictures ---------------------------------------------------------------------------------
+
+
+def test_plot_and_compare_with_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--plot adds complexity.png; --compare draws two runs with their errors into one PNG."""
+    from resgen.cli import main
+
+    document = _sample(tmp_path / "x", REGNETX, "-n", "12", "--macs", "300M:500M", "--plot")
+    assert (tmp_path / "x" / "complexity.png").read_bytes().startswith(b"\x89PNG")
+    assert (
+        main(["sample", ANYNET, "-n", "12", "--macs", "300M:500M", "-o", str(tmp_path / "e")]) == 0
+    )
+    runs = []
+    for name in ("x", "e"):
+        table = json.loads((tmp_path / name / "samples.json").read_text())
+        rows = [f"{s['name']},{30 + s['macs'] / 1e8:.3f}" for s in table["samples"]]
+        (tmp_path / f"{name}.csv").write_text("name,error\n" + "\n".join(rows) + "\n")
+        runs += [str(tmp_path / name / "samples.json"), str(tmp_path / f"{name}.csv")]
+    assert len(document["samples"]) == 12
+    args = ["sample", "--compare", runs[0], runs[2], "--results", runs[1], runs[3], "-o"]
+    assert main([*args, str(tmp_path / "cmp.png")]) == 0
+    assert (tmp_path / "cmp.png").read_bytes().startswith(b"\x89PNG")
+    Path(runs[3]).write_text("name,error\nnobody,1.0\n")
+    capsys.readouterr()
+    assert main([*args, str(tmp_path / "bad.png")]) == 1
+    report = capsys.readouterr().err
+    assert "error[bad-results]" in report and "hint: give every network" in report
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_complexity_normalised_weights_match_the_bins() -> None:
+    """Every bin both runs reach holds the same weight in each; a bin only one reaches, none."""
+    from resgen.sample.plot import Run, normalised_weights
+
+    crowded = Run("a", ("",) * 6, np.array([1e8, 1e8, 1e8, 1e8, 4e8, 9e8]))
+    sparse = Run("b", ("",) * 3, np.array([1e8, 4e8, 4e8]))
+    heavy, light = normalised_weights([crowded, sparse])
+    assert heavy.tolist() == pytest.approx([0.125] * 4 + [0.5, 0.0])
+    assert light.tolist() == pytest.approx([0.5, 0.25, 0.25])

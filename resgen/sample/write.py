@@ -123,7 +123,7 @@ def _entry(space: Space, sample: Sample, index: int, n: int) -> dict[str, Any]:
     }
 
 
-def write_folder(target: Path, files: Mapping[str, str]) -> None:
+def write_folder(target: Path, files: Mapping[str, str | bytes]) -> None:
     """Write `files` as a new folder at `target`, all at once; OSError if it cannot.
 
     FileExistsError when `target` is there and not empty: a run never mixes with another's files.
@@ -136,7 +136,8 @@ def write_folder(target: Path, files: Mapping[str, str]) -> None:
     try:
         for name, content in files.items():
             (temporary / name).parent.mkdir(exist_ok=True)
-            (temporary / name).write_text(content, encoding="utf-8", newline="\n")
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            (temporary / name).write_bytes(data)
         os.chmod(temporary, 0o777 & ~_umask())
         if target.exists():
             target.rmdir()
