@@ -57,9 +57,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace) -> nn.Module:
     """The spec's model, identical on every rank (fully_shard keeps each rank's own weights)."""
-    spec: Any = args.spec
+    spec = resgen.load_spec(args.spec).spec
     if args.checkpoint:  # the same spec with every block checkpointed in training
-        spec = {"extends": str(args.spec), "checkpoint": "blocks"}
+        spec = spec.model_copy(update={"checkpoint": "blocks"})
     torch.manual_seed(args.seed)
     return resgen.build_model(spec, num_classes=args.classes)
 

@@ -1,8 +1,9 @@
 """examples/train_distributed.py under torchrun: FSDP2 over 2 CPU processes (gloo, loopback).
 
 The sharded run gives the losses of the same data-parallel training done without sharding, and a
-run resumed from its `torch.distributed.checkpoint` continues with exactly the losses of the
-uninterrupted run. (tests/test_ddp.py covers DistributedDataParallel.)
+run resumed from its `torch.distributed.checkpoint`, with activation checkpointing on, continues
+with exactly the losses of the uninterrupted run. (tests/test_ddp.py covers
+DistributedDataParallel.)
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def test_sharded_training_matches_unsharded_and_resumes_exactly(
     common = ["--spec", str(spec), *ARGS]
     out = torchrun(*common, "--save", str(saved), "--save-at", str(SAVE_AT), "--losses", str(full))
     assert "FSDP2: 3 blocks sharded over 2 processes" in out, out
-    torchrun(*common, "--resume", str(saved), "--losses", str(resumed))
+    # The resumed run checkpoints its blocks' activations too: the same state_dict, the same ops.
+    out = torchrun(*common, "--resume", str(saved), "--losses", str(resumed), "--checkpoint")
+    assert "step 3:" in out and "step 1:" not in out, out
     full_losses = json.loads(full.read_text(encoding="utf-8"))
     resumed_losses = json.loads(resumed.read_text(encoding="utf-8"))
     assert len(full_losses) == STEPS
