@@ -62,6 +62,18 @@ def test_specs_check_and_match_the_table(regnetx: tuple[Path, dict[str, Any]]) -
     assert len(csv_lines) == 41
 
 
+def test_a_sampled_spec_builds_draws_and_views(
+    regnetx: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from resgen.cli import main
+
+    spec = str(regnetx[0] / "specs" / "regnetx_400mf_0000.yaml")
+    assert main(["build", spec, "-o", str(tmp_path)]) == 0
+    compile((tmp_path / "regnetx_400mf_0000.py").read_text(), "generated", "exec")
+    assert main(["draw", spec, "-f", "dot", "-o", str(tmp_path / "net.dot")]) == 0
+    assert main(["view", spec, "-o", str(tmp_path / "net.html")]) == 0
+
+
 def test_distinct_as_networks(regnetx: tuple[Path, dict[str, Any]]) -> None:
     _, document = regnetx
     networks = [json.dumps(entry["stages"]) for entry in document["samples"]]
