@@ -268,3 +268,20 @@ def test_complexity_normalised_weights_match_the_bins() -> None:
     heavy, light = normalised_weights([crowded, sparse])
     assert heavy.tolist() == pytest.approx([0.125] * 4 + [0.5, 0.0])
     assert light.tolist() == pytest.approx([0.5, 0.25, 0.25])
+
+
+def test_params_and_acts_windows(tmp_path: Path) -> None:
+    from resgen.cli import main
+
+    out = tmp_path / "w"
+    args = ["sample", REGNETX, "-n", "10", "--params", "3M:6M", "--acts", ":2.5M", "-o", str(out)]
+    assert main(args) == 0
+    document = json.loads((out / "samples.json").read_text())
+    assert document["windows"] == {
+        "macs": [360_000_000, 400_000_000],  # the file's, kept
+        "params": [3_000_000, 6_000_000],
+        "acts": [None, 2_500_000],
+    }
+    for entry in document["samples"]:
+        assert 3_000_000 <= entry["params"] <= 6_000_000 and entry["acts"] <= 2_500_000
+        assert 360_000_000 <= entry["macs"] <= 400_000_000
