@@ -107,63 +107,46 @@ def parse_constraints(value: Any, source: Source) -> tuple[Constraints, list[Dia
     if value is None:
         return Constraints(), []
     if not isinstance(value, dict):
+        hint = "e.g. `constraints: {non_decreasing_widths: true, macs: [360M, 400M]}`"
+        at = source.locate(("constraints",))
         return Constraints(), [
-            error(
-                "sample-constraint",
-                "`constraints` must be a mapping",
-                source.locate(("constraints",)),
-                hint="e.g. `constraints: {non_decreasing_widths: true, macs: [360M, 400M]}`",
-            )
+            error("sample-constraint", "`constraints` must be a mapping", at, hint)
         ]
-    switches: set[str] = set()
-    windows: dict[str, Window] = {}
+    taken: dict[str, Any] = {}
     where: dict[str, Location] = {}
     found: list[Diagnostic] = []
-    num_stages = None
     for key, item in value.items():
-        at = source.locate(("constraints", key))
         where[str(key)] = source.locate(("constraints", key), key=True)
-        if key not in KEYS:
-            close = closest_names(str(key), KEYS)
-            hint = f"did you mean `{close[0]}`?" if close else f"constraints are {', '.join(KEYS)}"
-            found.append(error("sample-constraint", f"unknown constraint `{key}`", at, hint))
-        elif key in SWITCHES:
-            if not isinstance(item, bool):
-                found.append(
-                    error(
-                        "sample-constraint",
-                        f"`{key}` is true or false",
-                        at,
-                        hint=f"write `{key}: true`",
-                    )
-                )
-            elif item:
-                switches.add(key)
-        elif key == "num_stages":
-            num_stages = _stage_range(item)
-            if num_stages is None:
-                found.append(
-                    error(
-                        "sample-constraint",
-                        "`num_stages` is a count or [low, high]",
-                        at,
-                        hint="e.g. `num_stages: 4` or `num_stages: [3, 5]`",
-                    )
-                )
-        else:
-            window = _window(item)
-            if isinstance(window, str):
-                found.append(
-                    error(
-                        "sample-window",
-                        f"`{key}`: {window}",
-                        at,
-                        hint=f"e.g. `{key}: [360M, 400M]` (inclusive)",
-                    )
-                )
-            else:
-                windows[key] = window
-    return Constraints(frozenset(switches), num_stages, windows, where), found
+        problem = _take(str(key), item, taken)
+        if problem is not None:
+            code, message, hint = problem
+            found.append(error(code, message, source.locate(("constraints", key)), hint))
+    switches = frozenset(k for k in SWITCHES if taken.get(k))
+    windows = {k: taken[k] for k in WINDOWS if k in taken}
+    return Constraints(switches, taken.get("num_stages"), windows, where), found
+
+
+def _take(key: str, item: Any, taken: dict[str, Any]) -> tuple[str, str, str] | None:
+    """Record one constraint's value; or (code, message, hint) saying what is wrong with it."""
+    if key not in KEYS:
+        close = closest_names(key, KEYS)
+        hint = f"did you mean `{close[0]}`?" if close else f"constraints are {', '.join(KEYS)}"
+        return "sample-constraint", f"unknown constraint `{key}`", hint
+    if key in SWITCHES:
+        if not isinstance(item, bool):
+            return "sample-constraint", f"`{key}` is true or false", f"write `{key}: true`"
+        taken[key] = item
+    elif key == "num_stages":
+        taken[key] = _stage_range(item)
+        if taken[key] is None:
+            hint = "e.g. `num_stages: 4` or `num_stages: [3, 5]`"
+            return "sample-constraint", "`num_stages` is a count or [low, high]", hint
+    else:
+        window = _window(item)
+        if isinstance(window, str):
+            return "sample-window", f"`{key}`: {window}", f"e.g. `{key}: [360M, 400M]` (inclusive)"
+        taken[key] = window
+    return None
 
 
 def _stage_range(item: Any) -> tuple[int, int] | None:
