@@ -56,6 +56,21 @@ def test_usage_mistakes_exit_2(args: list[str], capsys: pytest.CaptureFixture[st
     assert "resgen: error: argument " in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["specs/spaces/regnetx_400mf.yaml", "--plot"],
+        ["specs/spaces/regnetx_400mf.yaml", "--compare", "a.json", "-o", "x.png"],
+        ["--compare", "a.json", "-o", "x.txt"],
+        ["specs/spaces/regnetx_400mf.yaml", "--results", "a.csv"],
+    ],
+)
+def test_mixed_up_modes_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sample", *args]) == 2
+    assert capsys.readouterr().err.startswith("resgen sample: ")
+
+
 def test_refused_outputs_leave_everything_as_it_was(tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.mkdir()

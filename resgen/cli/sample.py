@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.compare:
         return _compare(args)
+    if args.plot and args.output is None:
+        err("resgen sample: --plot writes DIR/complexity.png: give -o DIR")
+        return EXIT_USAGE
     from resgen.sample.run import require, sample_space
     from resgen.sample.space import load_space
 
