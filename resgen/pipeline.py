@@ -28,6 +28,7 @@ from resgen.checks.groups import check_groups
 from resgen.diagnostics import Diagnostic, ResgenError, has_errors
 from resgen.graph import ir, lower
 from resgen.spec.inert import check_inert_keys
+from resgen.spec.kind_checks import check_block_kinds
 from resgen.spec.limits import SpecPass, check_spec_limits
 from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
 from resgen.spec.regnet_checks import check_regnet_blocks
@@ -39,6 +40,7 @@ SPEC_PASSES: tuple[SpecPass, ...] = (
     check_spec_limits,
     check_inert_keys,  # keys the user wrote that change nothing
     check_regnet_blocks,  # ResNet switches a regnet block has no counterpart for
+    check_block_kinds,  # and those res2net and selective kernel blocks have none for
 )
 
 # Passes over the graph, in order; each may read what the ones before it found (`Facts`).

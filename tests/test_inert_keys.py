@@ -49,6 +49,16 @@ CASES: dict[str, tuple[str, str, str]] = {
             stages="stages:\n  - {depth: 2, width: 64, block: bottleneck}\n",
         ),
     ),
+    "block.scale on bottleneck blocks": (
+        _spec(block="{type: bottleneck, scale: 6}"),
+        "scale",
+        _spec(block="{type: res2net, base_width: 26, scale: 6}"),
+    ),
+    "block.selective_kernel on basic blocks": (
+        _spec(block="{type: basic, selective_kernel: {reduction: 8}}"),
+        "selective_kernel",
+        _spec(block="{type: sk_basic, selective_kernel: {reduction: 8}}"),
+    ),
     "block.stride_on on basic blocks": (
         _spec(block="{type: basic, stride_on: 1x1}"),
         "stride_on",

@@ -68,9 +68,15 @@ def infer_shapes(
             if not any(d.code == "input-size" for d in diagnostics):
                 diagnostics.append(_input_size(graph, node, known, sizes))
             shape = known[0]  # as a projection would give, so later blocks are still checked
-        elif kind == ir.ADD:
+        elif kind == ir.ADD and node in blocks_by_add:
             own_widths = bool(graph.graph.get("block_widths"))
             shape = _check_add(blocks_by_add[node], known, diagnostics, own_widths=own_widths)
+        elif kind == ir.ADD:
+            shape = known[0]  # within a branch (Res2Net's scales): lowering makes both sides agree
+            assert len(set(known)) == 1, (node, known)
+        elif kind == ir.CONCAT:
+            shape = (sum(s[0] for s in known), *known[0][1:])
+            assert len({s[1:] for s in known}) == 1, (node, known)
         elif kind == ir.MUL:
             shape = known[0]  # the gate is (C, 1, 1) and broadcasts over H and W
             assert known[1] == (shape[0], 1, 1), (node, known)
@@ -86,7 +92,7 @@ def infer_shapes(
 def apply_op(op: ir.Op, shape: ir.Shape) -> ir.Shape:
     """The output shape of a one-input op."""
     apply = _APPLY.get(type(op))
-    return apply(op, shape) if apply else shape  # norm, affine, act, drop: shape-preserving
+    return apply(op, shape) if apply else shape  # norm, affine, act, drop, softmax keep it
 
 
 def _conv(op: ir.Conv, shape: ir.Shape) -> ir.Shape:
@@ -112,6 +118,10 @@ def _blur_pool(op: ir.BlurPool, shape: ir.Shape) -> ir.Shape:
     return (c, blur_out(h, op.stride), blur_out(w, op.stride))
 
 
+def _slice(op: ir.Slice, shape: ir.Shape) -> ir.Shape:
+    return (op.channels, *shape[1:])
+
+
 def _channel_conv(op: ir.ChannelConv, shape: ir.Shape) -> ir.Shape:
     return (conv_out(shape[0], op.kernel, 1, op.padding), *shape[1:])
 
@@ -127,6 +137,7 @@ _APPLY: dict[type, Callable[[Any, ir.Shape], ir.Shape]] = {
     ir.Pad: _pad,
     ir.ChannelConv: _channel_conv,
     ir.BlurPool: _blur_pool,
+    ir.Slice: _slice,
 }
 
 

@@ -97,6 +97,8 @@ def _skeleton(graph: ir.Graph) -> _Skeleton:
             break  # past the global pool nothing depends on H and W
         # Channel counts do not depend on H and W: any spatial size gives the same answer.
         channels[node] = apply_op(data.op, (channels[preds[0]], _ANY, _ANY))[0]
+        if kind == ir.CONCAT:
+            channels[node] = sum(channels[p] for p in preds)
         if kind == ir.ADD and clash is None and channels[preds[0]] != channels[preds[1]]:
             clash = (
                 f"{ir.describe_node(graph, node)} adds {channels[preds[0]]} channels (residual "
@@ -106,9 +108,8 @@ def _skeleton(graph: ir.Graph) -> _Skeleton:
         op = _spatial_op(data.op)
         if kind == ir.GLOBAL_POOL or first == _CONSTANT:
             value_of[node] = _CONSTANT  # SE/ECA squeeze: 1x1 whatever the input
-        elif kind == ir.ADD:
-            other = value_of[preds[1]]
-            if other != first:
+        elif kind in (ir.ADD, ir.CONCAT):
+            for other in sorted({value_of[p] for p in preds[1:]} - {first}):
                 checks.append((node, first, other))
             value_of[node] = first
         elif op is None:

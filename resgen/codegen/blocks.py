@@ -12,12 +12,23 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import NamedTuple
 
-from resgen.codegen.calls import Call, Decl, Statement, aa_call, act_call, module_call
+from resgen.codegen.calls import (
+    Call,
+    Decl,
+    Statement,
+    aa_call,
+    act_call,
+    guarded_lines,
+    module_call,
+    module_list_lines,
+)
+from resgen.codegen.children import SLOTS, child_decl, child_of
 from resgen.codegen.shortcuts import opens_dilated_stage, shortcut_fields, takes_dilated
 from resgen.codegen.walk import MODULES, Walk
 from resgen.graph import ir
-from resgen.graph.blocks import BLOCK_KINDS
+from resgen.graph.blocks import BLOCK_KINDS, BlockKind
 from resgen.graph.ir import Arg
+from resgen.graph.scope import helpers_of
 from resgen.spec.model import Spec
 
 # The widths a block class takes first, in network order; `first_channels` only when some
@@ -35,6 +46,7 @@ PARAMS = {
     "aa": ("bool", "False"),  # blur even at stride 1 (the first block of a dilated stage)
     "se_channels": ("int", "16"),  # SE: the squeeze's hidden width
     "eca_kernel": ("int", "3"),  # ECA: the 1-D conv's kernel size
+    "sk_channels": ("int", "32"),  # a selective kernel conv's attention width
     "residual": ("bool", "True"),
     "drop_path": ("float", "0.0"),
 }
@@ -86,6 +98,11 @@ class BlockClass(NamedTuple):
     closing: str  # what forward returns: `self.relu(out)` (post-activation) or `out`
     zero_init: str  # the module whose weight zero_init_residual zeroes
     zero_param: str = ""  # a RegNet's: that weight by path, since its modules are nested
+    # Where the kind's template writes what the walk cannot (Res2Net's loop over its splits):
+    # after statements[:region_at]; and one step of that loop, `self.relu(self.bns[i](...))`.
+    region_at: int = 0
+    loop_chain: str = ""
+    concat: bool = False  # the branch concatenates its splits (Res2Net with more than one)
 
 
 def class_of(block: ir.Block) -> str:
@@ -122,7 +139,7 @@ def _block_class(
     # block of the class has none), else the first.
     rep = next((b for b in blocks if aa_stride(graph, b)), blocks[0])
     ops = dict(_members(graph, rep))
-    fields_of = _arg_fields(ops.values())
+    fields_of = _arg_fields(ops.values(), _helper_args(graph, rep))
     flags = {
         "dilated": takes_dilated(graph, blocks),
         "aa": any(aa_stride(graph, b) == 1 for b in blocks),  # a dilated stage's blur
@@ -134,8 +151,11 @@ def _block_class(
     fused = _agreed_fusions(graph, blocks) if deploy else {}
     act_attr = "relu" if spec.act == "relu" else "act"
     walk = Walk(graph, rep, fused, act_attr)
-    branch = [rel for rel, op in ops.items() if "." not in rel and isinstance(op, _DECLARED)]
-    strided = [rel for rel in branch if _is_arg(getattr(ops[rel], "stride", 1), "stride")]
+    kind = BLOCK_KINDS[(rep.type, rep.preact)]
+    children = _children(graph, spec, rep, ops, names)
+    # The first module that takes the stride (a ModuleList's by its own name: `convs`).
+    strided = list(dict.fromkeys(rel.partition(".")[0] for rel, op in ops.items()
+                                 if _is_arg(getattr(op, "stride", 1), "stride")))  # fmt: skip
     attention = _attention(spec)
     eca = attention is not None and attention.call.callee == "EfficientChannelAttention"
     return BlockClass(
@@ -152,7 +172,7 @@ def _block_class(
         params=params,
         arg_fields=tuple(fields_of.items()),
         defaults_dilation="first_dilation" in names,
-        modules=_modules(ops, branch, names, fused, aa_flag=flags["aa"]),
+        modules=_modules(ops, names, fused, kind, flags["aa"], children),
         act=Decl(act_attr, act_call(spec)) if walk.uses_act else None,
         attention=attention,
         attention_comment=_ECA_COMMENT if eca else "",
@@ -164,9 +184,12 @@ def _block_class(
         stride_conv=strided[0] if strided else "",
         stride_comment=bool(strided) and not deploy,
         statements=tuple(walk.statements),
+        region_at=walk.region_at,
+        loop_chain=walk.loop_chain,
+        concat=any(isinstance(op, ir.Concat) for op in ops.values()),
         fused_tail=walk.tail,
         closing="out" if rep.preact else f"self.{act_attr}(out)",
-        zero_init=next(rel for rel in reversed(branch) if isinstance(ops[rel], _WEIGHTED)),
+        **_zero_init(ops),
     )
 
 
@@ -175,22 +198,71 @@ _DECLARED = (*MODULES, ir.Pool, ir.BlurPool)
 
 
 def _modules(
-    ops: dict[str, ir.Op], branch: list[str], names: set[str], fused: dict[str, str], *,
-    aa_flag: bool,
+    ops: dict[str, ir.Op], names: set[str], fused: dict[str, str], kind: BlockKind,
+    aa_flag: bool, children: dict[str, Decl],
 ) -> tuple[Decl, ...]:  # fmt: skip
-    """The branch's module declarations; the first conv is written out in full."""
-    first = next(rel for rel in branch if isinstance(ops[rel], ir.Conv))
+    """The branch's module declarations, in node order; the first conv is written out in full.
+
+    `name.i` modules (Res2Net's `convs.0`, `bns.0`) are one ModuleList of the first's call."""
+    first = next((rel for rel, op in ops.items() if "." not in rel and isinstance(op, ir.Conv)),
+                 "")  # fmt: skip
     decls = []
-    for rel in branch:
-        op = ops[rel]
-        if isinstance(op, (ir.Pool, ir.BlurPool)):
+    families: dict[str, list[ir.Op]] = {}
+    for rel, op in ops.items():
+        head, _, index = rel.partition(".")
+        if index.isdigit() and head not in SLOTS and isinstance(op, _DECLARED):
+            families.setdefault(head, []).append(op)
+    for rel, op in ops.items():
+        head, _, index = rel.partition(".")
+        if head in children:
+            decls.append(children.pop(head))  # at its first node
+        if head in families and index == "0":
+            call = module_call(op, names, first=False, indent=12)
+            lines = module_list_lines(head, call, len(families[head]))
+            decls.append(Decl(head, call, lines=lines))
+        if "." in rel or not isinstance(op, _DECLARED):
+            continue
+        if rel == "aa":
+            assert isinstance(op, (ir.Pool, ir.BlurPool))
             decls.append(Decl(rel, aa_call(op, names), guard="aa" if aa_flag else "stride > 1",
                               comment=_AA_COMMENTS[type(op)]))  # fmt: skip
             continue
         call = module_call(op, names, first=rel == first, indent=8, attr=rel,
                            fused=fused.get(rel, ""))  # fmt: skip
-        decls.append(Decl(rel, call))
+        guard = dict(kind.guards).get(rel, "")
+        decls.append(Decl(rel, call, lines=guarded_lines(rel, call, guard) if guard else ()))
     return tuple(decls)
+
+
+def _helper_args(graph: ir.Graph, rep: ir.Block) -> list[object]:
+    """The arguments of the block's helper modules, which count as its ops' do: the helper's
+    ops hold values derived from them (half its input, with split_input)."""
+    prefix = rep.path + "."
+    return [v for path, h in helpers_of(graph).items() if path.startswith(prefix)
+            for _, v, _ in h.args]  # fmt: skip
+
+
+def _zero_init(ops: dict[str, ir.Op]) -> dict[str, str]:
+    """The branch's last conv or norm, which zero_init_residual zeroes: by attribute, or (in a
+    child module, `conv3.bn`) by the path of its weight."""
+    weighted = [rel for rel, op in ops.items() if isinstance(op, _WEIGHTED)]
+    last = next(rel for rel in reversed(weighted) if rel.partition(".")[0] not in SLOTS)
+    if "." in last:
+        return {"zero_init": "", "zero_param": f"{last}.weight"}
+    return {"zero_init": last, "zero_param": ""}
+
+
+def _children(
+    graph: ir.Graph, spec: Spec, rep: ir.Block, ops: dict[str, ir.Op], names: set[str]
+) -> dict[str, Decl]:
+    """The declarations of the block's child modules (resgen.codegen.children), by name."""
+    cut = len(rep.path) + 1
+    folds = {norm[cut:]: conv[cut:] for norm, conv in graph.graph.get("folds", {}).items()
+             if norm.startswith(rep.path + ".")}  # fmt: skip
+    helpers = helpers_of(graph)
+    heads = dict.fromkeys(head for head in map(child_of, ops) if head)
+    return {head: child_decl(head, ops, names, folds, helpers.get(f"{rep.path}.{head}"), spec)
+            for head in heads}  # fmt: skip
 
 
 _AA_COMMENTS = {
@@ -207,9 +279,10 @@ def _is_arg(value: object, name: str) -> bool:
     return isinstance(value, Arg) and value.name == name
 
 
-def _arg_fields(ops: Iterable[ir.Op]) -> dict[str, str]:
-    """The constructor arguments a block's ops were built from: name -> the Block field."""
-    found: dict[str, str] = {}
+def _arg_fields(ops: Iterable[ir.Op], extra: Iterable[object] = ()) -> dict[str, str]:
+    """The constructor arguments a block's ops (and helpers, `extra`) were built from: name ->
+    the Block field."""
+    found: dict[str, str] = {v.name: v.field for v in extra if isinstance(v, Arg)}
     for op in ops:
         names = _INT_FIELDS.get(type(op))
         if names is None:
@@ -241,6 +314,7 @@ def _params(
         "aa": flags["aa"],
         "se_channels": "se_channels" in used,
         "eca_kernel": "eca_kernel" in used,
+        "sk_channels": "sk_channels" in used,
         "residual": _residual_flag(blocks),
         "drop_path": any(b.drop_path > 0 for b in blocks),
     }
@@ -263,7 +337,7 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append("dilated=True")
     if "aa" in names and aa_stride(graph, block):
         args.append("aa=True")
-    for name in ("se_channels", "eca_kernel"):
+    for name in ("se_channels", "eca_kernel", "sk_channels"):
         if name in names:
             args.append(f"{name}={values[name]}")
     if block.add is None and cls.residual_flag:

@@ -35,12 +35,40 @@ class Decl(NamedTuple):
     keys: tuple[()] = ()  # a keyed Sequential's names; a Decl has none
     guard: str = ""  # when the module is built; nn.Identity() otherwise
     comment: str = ""  # a line above the declaration
+    lines: tuple[str, ...] = ()  # written out instead: a ModuleList (module_list_lines)
 
 
 class Statement(NamedTuple):
     target: str  # "out" | "pre"
     expr: str
     comment: str  # "" or what a fused conv computes
+
+
+def module_list_lines(attr: str, call: Call, count: int) -> tuple[str, ...]:
+    """`self.<attr> = nn.ModuleList(<call> for _ in range(count))` as ruff formats it in a
+    constructor (lines relative to its 8 columns of indentation)."""
+    one = f"{call.callee}({', '.join(call.args)})"
+    loop = f"for _ in range({count})"
+    head = f"self.{attr} = nn.ModuleList("
+    if 8 + len(head) + len(one) + len(loop) + 2 <= 100:
+        return (f"{head}{one} {loop})",)
+    if 12 + len(one) <= 100:
+        return (head, f"    {one}", f"    {loop}", ")")
+    return (head, f"    {call.callee}(", *(f"        {arg}," for arg in call.args), "    )",
+            f"    {loop}", ")")  # fmt: skip
+
+
+def guarded_lines(attr: str, call: Call, guard: str) -> tuple[str, ...]:
+    """`self.<attr> = <call> if <guard> else nn.Identity()` as ruff formats it (relative to the
+    constructor's indentation)."""
+    one = f"{call.callee}({', '.join(call.args)})"
+    tail = f"if {guard} else nn.Identity()"
+    if 8 + len(f"self.{attr} = {one} {tail}") <= 100:
+        return (f"self.{attr} = {one} {tail}",)
+    if 12 + len(f"{one} {tail}") <= 100:
+        return (f"self.{attr} = (", f"    {one} {tail}", ")")
+    return (f"self.{attr} = (", f"    {call.callee}(", *(f"        {a}," for a in call.args),
+            "    )", f"    if {guard}", "    else nn.Identity()", ")")  # fmt: skip
 
 
 def value_of(value: int, names: set[str]) -> str:
@@ -77,7 +105,8 @@ def module_call(
     if isinstance(op, ir.Pool):
         callee = "nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d"
         padding = (f"padding={op.padding}",) if op.padding else ()
-        return Call(callee, (f"kernel_size={op.kernel}", f"stride={op.stride}", *padding), False)
+        stride = f"stride={value_of(op.stride, names)}"
+        return Call(callee, (f"kernel_size={op.kernel}", stride, *padding), False)
     if isinstance(op, ir.BlurPool):
         return Call("BlurPool2d", (value_of(op.channels, names), f"stride={op.stride}"), False)
     assert isinstance(op, ir.Norm), op

@@ -13,6 +13,7 @@ from resgen.checks import Analysis
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
 from resgen.codegen.calls import Call, Decl, act_call
 from resgen.codegen.checkpoint import checkpointed
+from resgen.codegen.children import keyed_children
 from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_line
 from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.diagnostics import ResgenError, error
@@ -169,7 +170,7 @@ def build_render_model(
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
         trunk=trunk,
-        ordered_dict=blocks[0].type == "regnet",
+        ordered_dict=blocks[0].type == "regnet" or keyed_children(classes),
         classifier_head=timm_head,
         fc="head.fc" if timm_head else "fc",
         se_act=_se_act(spec) if blocks[0].type == "regnet" else "nn.ReLU(inplace=True)",
@@ -234,6 +235,7 @@ HELPERS = (
     "BlurPool2d",
     "SqueezeExcite",
     "SqueezeExcitation",
+    "SelectiveKernel",
     "ClassifierHead",
     "EfficientChannelAttention",
     "DropPath",

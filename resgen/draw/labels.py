@@ -95,6 +95,12 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             return f"channel conv, k={k}"
         case ir.Mul():
             return "multiply"
+        case ir.Slice(start=start, channels=c):
+            return f"channels {start}..{start + c - 1}"
+        case ir.Concat():
+            return "concat"
+        case ir.Softmax(paths=paths):
+            return f"softmax over {paths} paths"
         case ir.Drop(drop=drop, rate=rate):
             return f"{DROP_NAMES.get(drop, drop)} {fmt_value(rate)}"
     extra = [f"{k}={fmt_value(v)}" for k, v in ir.op_fields(op)]
@@ -104,8 +110,15 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
 def op_lines(graph: ir.Graph, nodes: Iterable[str]) -> list[str]:
     """A sequence of ops as lines, one per heavy op with its norm and activation after it."""
     lines: list[str] = []
+    pieces = 0  # the split being drawn: its slices so far (Res2Net's scales, SK's paths)
     for node in nodes:
         data = ir.node(graph, node)
+        if isinstance(data.op, ir.Slice):
+            pieces = pieces + 1 if pieces and data.op.start else 1
+            phrase = f"split into {pieces} x {data.op.channels} channels"
+            lines[-1:] = [phrase] if pieces > 1 else [*lines[-1:], phrase]
+            continue
+        pieces = 0
         phrase = op_phrase(data.op, short=True)
         if data.kind in LIGHT_KINDS and lines:
             lines[-1] += f" \u2192 {phrase}"

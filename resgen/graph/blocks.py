@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from resgen.graph import ir
 from resgen.graph.ir import Arg, ShortcutKind
+from resgen.graph.res2net import res2net_branch
 from resgen.graph.scope import Scope
+from resgen.graph.sknet import sk_basic_branch, sk_bottleneck_branch
 
 Branch = Callable[[Scope, ir.Block, str], tuple[str, str]]
 
@@ -28,8 +30,14 @@ def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
     if block.shortcut is not ShortcutKind.NONE:
         add = out = s.add("add", ir.Add(), y, _lower_shortcut(s, block, shortcut_in))
     if not block.preact:
-        out = s.relu(3 if block.type == "bottleneck" else 2, out)
+        out = s.relu(_next_use(s), out)
     return block.wired(x, out, add, tuple(s.added))
+
+
+def _next_use(s: Scope) -> int:
+    """The number of the next use of the block's activation module (`relu#3` in a bottleneck)."""
+    prefix = s.path(s.act_name + "#")
+    return 1 + sum(1 for node in s.added if node.startswith(prefix))
 
 
 def _named(value: int, name: str) -> int:
@@ -132,6 +140,9 @@ class BlockKind:
     class_name: str  # the generated block class
     template: str  # templates/blocks/<template>.py.jinja, which writes its docstring
     branch: Branch
+    # Modules some instances lack, with the constructor's condition for building them (else
+    # nn.Identity): Res2Net's pool on the last split, in a block that strides or projects.
+    guards: tuple[tuple[str, str], ...] = ()
 
 
 # (block type, pre-activation) -> its kind. A new block kind is one function, one entry here and
@@ -141,6 +152,13 @@ BLOCK_KINDS: dict[tuple[str, bool], BlockKind] = {
     ("bottleneck", False): BlockKind("Bottleneck", "bottleneck", _bottleneck),
     ("basic", True): BlockKind("PreActBasicBlock", "preact_basic", _preact_basic),
     ("bottleneck", True): BlockKind("PreActBottleneck", "preact_bottleneck", _preact_bottleneck),
+    ("res2net", False): BlockKind(
+        "Bottle2neck", "res2net", res2net_branch, guards=(("pool", "self.first"),)
+    ),
+    ("sk_basic", False): BlockKind("SelectiveKernelBasic", "sk_basic", sk_basic_branch),
+    ("sk_bottleneck", False): BlockKind(
+        "SelectiveKernelBottleneck", "sk_bottleneck", sk_bottleneck_branch
+    ),
 }
 
 

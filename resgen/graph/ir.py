@@ -2,9 +2,9 @@
 
 A small closed set of node kinds (like torch.fx's opcodes), one frozen dataclass each. Every node
 stores one `Node` under the key "node": the op, the stage and block it belongs to, and where in
-the spec it comes from. Edges into an `add` or a `mul` carry `port`: 0 for the residual branch
-(or the features), 1 for the shortcut (or the gate). The graph-level attribute "stages" holds the
-stage and block structure.
+the spec it comes from. Edges carry `port`, the input's place: into an `add` or a `mul`, 0 for the
+residual branch (or the features), 1 for the shortcut (or the gate); into a `concat`, its order.
+The graph-level attribute "stages" holds the stage and block structure.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ DROP = "drop"
 CHANNEL_CONV = "channel_conv"
 AFFINE = "affine"
 BLUR_POOL = "blur_pool"
+SLICE = "slice"
+CONCAT = "concat"
+SOFTMAX = "softmax"
 
 RESIDUAL_PORT = 0
 SHORTCUT_PORT = 1
@@ -209,9 +212,29 @@ class BlurPool:
     stride: int
 
 
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Channels [start, start + channels) of the input: one piece of a split (Res2Net, SK)."""
+
+    kind: ClassVar[str] = SLICE
+    start: int
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    kind: ClassVar[str] = CONCAT  # the inputs joined along channels, in port order
+
+
+@dataclass(frozen=True, slots=True)
+class Softmax:
+    kind: ClassVar[str] = SOFTMAX  # across `paths` equal channel groups (SK: which kernel)
+    paths: int
+
+
 Op: TypeAlias = (
     Input | Conv | Norm | Affine | Act | Pool | GlobalPool | Add | Flatten | Linear | Pad | Mul
-    | Drop | ChannelConv | BlurPool
+    | Drop | ChannelConv | BlurPool | Slice | Concat | Softmax
 )  # fmt: skip
 
 
@@ -298,6 +321,7 @@ class Block:
     # A bottleneck's first 1x1 output when it differs from mid_channels (SENet's reduce_first, a
     # pruned net); else 0, or mid_channels itself.
     first_channels: int = 0
+    sk_channels: int = 0  # a selective kernel conv's attention width (resgen.graph.sknet); else 0
 
     def wired(self, input: str, output: str, add: str | None, nodes: tuple[str, ...]) -> Block:
         """This block with its wiring filled in (dataclasses.replace costs 10x: 6 ms a 1,000)."""

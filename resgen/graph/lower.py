@@ -17,6 +17,7 @@ from resgen.graph.blocks import lower_block
 from resgen.graph.ir import Arg, ShortcutKind
 from resgen.graph.regnet import LAYOUTS, block_path, lower_regnet, lower_simple_stem, stage_path
 from resgen.graph.scope import Scope
+from resgen.graph.sknet import sk_attention_width
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec, StageSpec
 from resgen.spec.parts import BlockWidths
@@ -72,6 +73,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
                                        "attention_size"),
                     loc=_block_loc(loaded, stage, number, i) if stage.blocks else loc,
                     first_channels=arg(first, "first_channels") if split[kind] else mid_arg,
+                    sk_channels=arg(sk_attention_width(spec, kind, mid), "sk_channels"),
                 )
             )  # fmt: skip
             channels, nominal_in = cout, nominal[2]
@@ -100,9 +102,10 @@ def _widths(
     if kind == "regnet":
         mid = inner_width(stage.width, stage.bottleneck_ratio or spec.block.bottleneck_ratio)
         return mid, mid, cout
-    if kind == "bottleneck":
+    if kind in _BOTTLENECKS:
         mid = int(stage.width * spec.block.base_width / 64) * groups
-        first = mid // reduce
+        # A res2net block's first 1x1 feeds `scale` splits of the inner width.
+        first = mid * spec.block.scale if kind == "res2net" else mid // reduce
         if own is not None:
             first, mid, cout = own.conv1 or first, own.conv2 or mid, own.conv3 or cout
         return first, mid, cout
@@ -112,6 +115,9 @@ def _widths(
     return mid, mid, cout
 
 
+_BOTTLENECKS = ("bottleneck", "sk_bottleneck", "res2net")
+
+
 def _any_regnet(spec: Spec) -> bool:
     return any((stage.block or spec.block.type) == "regnet" for stage in spec.stages)
 
@@ -119,14 +125,15 @@ def _any_regnet(spec: Spec) -> bool:
 def _splits_first_conv(spec: Spec) -> dict[str, bool]:
     """Per block type: whether some block's first conv is narrower or wider than its inner
     width, so that the class takes a `first_channels` argument (a bottleneck only)."""
-    split = {"basic": False, "bottleneck": False, "regnet": False}
+    split = {"basic": False, "bottleneck": False, "regnet": False, "sk_basic": False,
+             "sk_bottleneck": False, "res2net": True}  # fmt: skip
     if spec.block.reduce_first == 1 and not any(stage.blocks for stage in spec.stages):
         return split  # the usual case, decided without a loop over every block
     for stage in spec.stages:
         kind, groups, _ = stage_settings(spec, stage)
         for i in range(stage.depth):
             first, mid, _ = _widths(spec, stage, kind, groups, stage.block_widths(i))
-            split[kind] = split[kind] or (kind == "bottleneck" and first != mid)
+            split[kind] = split[kind] or (kind in _BOTTLENECKS and first != mid)
     return split
 
 

@@ -8,10 +8,27 @@ third use of `layer2.0.relu`), so every id still names the module that runs it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from resgen.diagnostics import Location
 from resgen.graph import ir
 from resgen.spec.model import Spec
+
+
+class Helper(NamedTuple):
+    """A helper module that runs a subtree of a block's nodes (`conv2.paths.0.conv`, ...):
+    codegen declares `conv2 = <callee>(<args>)`; an arg that is an `ir.Arg` prints as its name."""
+
+    callee: str  # templates/helpers/<callee>.py.jinja
+    # (keyword, value, the helper's default): a keyword at its default is left out unless a class
+    # parameter gives it; keyword "" is a positional argument (its default unused).
+    args: tuple[tuple[str, object, object], ...]
+
+
+def helpers_of(graph: ir.Graph) -> dict[str, Helper]:
+    """Node path prefix (`layer2.0.conv2`) -> the helper module that runs the nodes under it."""
+    found: dict[str, Helper] = graph.graph.get("helpers", {})
+    return found
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,10 @@ class Scope:
             op = ir.Norm("group", channels, channels // norm.group_size, norm.eps, norm.group_size)
             return self.add(name, op, src)
         return self.add(name, ir.Norm(norm.type, channels, norm.groups, norm.eps), src)
+
+    def helper(self, name: str, callee: str, *args: tuple[str, object, object]) -> None:
+        """Record that helper `callee(args)` runs the nodes under `name` (added next)."""
+        self.graph.graph.setdefault("helpers", {})[self.path(name)] = Helper(callee, args)
 
     def act(self, name: str, src: str, act: str | None = None) -> str:
         return self.add(name, ir.Act(act or self.spec.act), src)

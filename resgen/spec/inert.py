@@ -150,7 +150,16 @@ def _kinds(spec: Spec) -> list[str]:
 
 def any_bottleneck(spec: Spec, where: Path) -> bool:
     """Some stage uses bottleneck blocks (`base_width` sizes their inner width)."""
-    return "bottleneck" in _kinds(spec)
+    return bool({"bottleneck", "res2net", "sk_bottleneck"} & set(_kinds(spec)))
+
+
+def any_kind(*kinds: str) -> Condition:
+    """Some stage uses blocks of one of `kinds`."""
+
+    def counts(spec: Spec, where: Path) -> bool:
+        return bool(set(kinds) & set(_kinds(spec)))
+
+    return counts
 
 
 def any_strided_bottleneck(spec: Spec, where: Path) -> bool:

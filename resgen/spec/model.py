@@ -23,6 +23,7 @@ from resgen.spec.parts import (
     InputSpec,
     NormSpec,
     RegNetSpec,
+    SelectiveKernelSpec,
     StemSpec,
     _Model,
 )
@@ -46,7 +47,7 @@ Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
 BlockNumber = Annotated[int, Strict(False), Field(ge=1, le=MAX_DEPTH)]
 
 
-BlockType = Literal["basic", "bottleneck", "regnet"]
+BlockType = Literal["basic", "bottleneck", "regnet", "res2net", "sk_basic", "sk_bottleneck"]
 Ratio1 = Annotated[float, Field(gt=0.0, le=64.0)]
 
 
@@ -57,7 +58,11 @@ class BlockSpec(_Model):
         description="basic: two 3x3 convs (ResNet-18/34); "
         "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper); "
         "regnet: 1x1, 3x3 in groups of `group_width` channels, SE after the 3x3, 1x1, with no "
-        "expansion (RegNet, Radosavovic et al. 2020).",
+        "expansion (RegNet, Radosavovic et al. 2020); "
+        "res2net: a bottleneck whose 3x3 is `scale` splits of 3x3 convs, each adding the one "
+        "before (Res2Net, Gao et al. 2019; timm's Bottle2neck); "
+        "sk_basic, sk_bottleneck: a basic block's first 3x3 or a bottleneck's 3x3 is a selective "
+        "kernel conv (SKNet, Li et al. 2019; timm's names, `conv1.conv`, `conv2.paths.0.conv`).",
         json_schema_extra=ALWAYS,
     )
     expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
@@ -126,6 +131,25 @@ class BlockSpec(_Model):
             "set `block.type: regnet`, or remove it",
         ),
     )
+    scale: Annotated[int, Field(ge=1, le=64)] = Field(
+        4,
+        description="res2net: splits of the inner width (`scale` x int(width x base_width / 64) "
+        "x groups); every split but the last gets its own 3x3 conv.",
+        json_schema_extra=when(
+            inert.any_kind("res2net"),
+            "`scale` splits res2net blocks and no stage uses them",
+            "set `block.type: res2net`, or remove it",
+        ),
+    )
+    selective_kernel: SelectiveKernelSpec = Field(
+        default_factory=SelectiveKernelSpec,
+        description="sk_basic, sk_bottleneck: the selective kernel conv's attention and split.",
+        json_schema_extra=when(
+            inert.any_kind("sk_basic", "sk_bottleneck"),
+            "`selective_kernel` sizes sk_basic and sk_bottleneck blocks and no stage uses them",
+            "set `block.type: sk_basic` or `sk_bottleneck`, or remove it",
+        ),
+    )
     preact: bool = Field(
         False,
         description="Pre-activation blocks (He et al. 2016): norm-act-conv, no activation after "
@@ -141,7 +165,7 @@ class BlockSpec(_Model):
             return 1  # a regnet block's output is its stage's width
         if self.expansion is not None and block_type == self.type:
             return self.expansion
-        return 4 if block_type == "bottleneck" else 1
+        return 4 if block_type in ("bottleneck", "res2net", "sk_bottleneck") else 1
 
 
 Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]

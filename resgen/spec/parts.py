@@ -280,3 +280,27 @@ class RegNetSpec(_Model):
         "rounds to the nearest.",
         json_schema_extra=ALWAYS,
     )
+
+
+class SelectiveKernelSpec(_Model):
+    """A selective kernel conv (timm's SelectiveKernel): a 3x3 and a dilation-2 3x3 path, mixed
+    per channel by a softmax attention over both."""
+
+    reduction: Annotated[int, Field(ge=1, le=1024)] = Field(
+        16,
+        description="Attention hidden channels = the conv's output channels / reduction, "
+        "rounded to `divisor` (timm's rd_ratio is 1 / reduction).",
+        json_schema_extra=ALWAYS,
+    )
+    divisor: Annotated[int, Field(ge=1, le=1024)] = Field(
+        8,
+        description="Round the attention's hidden channels to a multiple of this "
+        "(timm's rd_divisor).",
+        json_schema_extra=ALWAYS,
+    )
+    split_input: bool = Field(
+        True,
+        description="Each path sees its own half of the input channels (timm's split_input); "
+        "false: both see all of them.",
+        json_schema_extra=ALWAYS,
+    )
