@@ -7,12 +7,15 @@
 
 Rows: a training step (forward, backward, SGD) under bf16 autocast in channels_last, and
 inference (bf16 autocast, channels_last) of the generated module and of the deploy module (norms
-folded), each eager and under torch.compile, against torchvision's resnet50 run the same way;
+folded), each eager and under torch.compile (and the deploy module under mode="max-autotune",
+against torchvision's eager), against torchvision's resnet50 run the same way;
 and inference of torchvision's and the deploy module converted to bfloat16 (no autocast: the
 deploy module's convs then run cuDNN's fused conv-bias-ReLU kernels).
 Contenders take turns round by round; each ratio is a throughput ratio, median(torchvision
 time) / median(contender time) (above 1.00: faster than torchvision), with the 25th-75th
 percentile of the per-round ratios. Without CUDA (and without --dry-run) it says so and exits 0.
+Then benchmarks/gpu_training.py's part: activation checkpointing's memory and time ratios for
+resnet1202 and preact_resnet1001, and an FSDP2 smoke run (--no-scaling skips it).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import deploy_module, interleave, machine, ratio, table, twins
+from benchmarks.gpu_training import autotune_models, scaling_report
 
 
 def _sync(device: Any) -> None:
@@ -125,16 +129,20 @@ def run(args: argparse.Namespace) -> int:
     rows: list[list[str]] = []
     start = time.perf_counter()
     groups = build(args.model, device, compile_mode)
+    if compile_mode is not None:  # the deploy module under mode="max-autotune" (issue 19)
+        groups["compile max-autotune"] = autotune_models(groups["eager"], dry_run=args.dry_run)
     for mode, models in groups.items():
         fns = {k: infer(m, x, device) for k, m in models.items()}
         rows += _compare(fns, f"inference, {mode}", batch, reps)
         # Training: torchvision against the generated module (deploy is inference-only).
-        if mode == "eager" or args.compile_train:
+        if (mode == "eager" or args.compile_train) and "generated" in models:
             fns = {k: train_step(models[k], x, device) for k in ("torchvision", "generated")}
             rows += _compare(fns, f"train step, {mode}", batch, reps)
         print(f"  {mode} done at {time.perf_counter() - start:.0f} s", flush=True)
     print()
     print(table(["task", "model", "images/s", "throughput / torchvision [IQR]"], rows))
+    if not args.no_scaling:  # checkpointing's memory and time, an FSDP2 smoke run (issue 19)
+        scaling_report(device, dry_run=args.dry_run, reps=reps)
     return 0
 
 
@@ -159,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=128, help="batch (default 128)")
     parser.add_argument("--reps", type=int, default=20, help="interleaved rounds (default 20)")
     parser.add_argument("--model", default="resnet50", help="a torchvision name with a spec")
+    parser.add_argument("--no-scaling", action="store_true", help="skip checkpointing and FSDP2")
     return run(parser.parse_args(argv))
 
 
