@@ -91,7 +91,7 @@ def load_space(path: Path) -> Space:
         extra,
         dists,
         stage_dists,
-        strides,
+        tuple(stage.stride for stage in ends[0].stages) if form == "stages" else (),
         str(extra.get("group_rounding", "torchvision")),
         constraints,
         family,
@@ -193,7 +193,7 @@ def _misplaced(data: dict[str, Any], source: Source) -> list[Diagnostic]:
     return found
 
 
-_Split = tuple[str, dict[str, Dist], tuple[dict[str, Dist], ...], tuple[int, ...], list[Diagnostic]]
+_Split = tuple[str, dict[str, Dist], tuple[dict[str, Dist], ...], tuple[Any, ...], list[Diagnostic]]
 
 
 def _split(data: dict[str, Any], source: Source) -> _Split:
@@ -230,7 +230,13 @@ def _split(data: dict[str, Any], source: Source) -> _Split:
         per_stage.append(dists)
         found += problems
         stride = stage.get("stride", 1)
-        strides.append(stride if isinstance(stride, int) else 1)  # validation says what is wrong
+        if is_dist(stride):
+            where = source.locate((*path, "stride"), key=True)
+            hint = "give the stride one value; write one space per stride pattern"
+            found.append(
+                error("sample-not-here", "a stage's stride cannot be sampled", where, hint)
+            )
+        strides.append(stride)  # as written: validation says what is wrong with it
     return "stages", {}, tuple(per_stage), tuple(strides), found
 
 
@@ -303,7 +309,7 @@ def _validate_end(
     form: str,
     dists: dict[str, Dist],
     stage_dists: tuple[dict[str, Dist], ...],
-    strides: tuple[int, ...],
+    strides: tuple[Any, ...],
     source: Source,
     *,
     high: bool,
