@@ -32,6 +32,7 @@ from resgen.spec.kind_checks import check_block_kinds
 from resgen.spec.limits import SpecPass, check_spec_limits
 from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
 from resgen.spec.regnet_checks import check_regnet_blocks
+from resgen.spec.resnetv2_checks import check_resnetv2
 
 # Passes over the validated spec, before anything is lowered: a spec that asks for an absurd
 # amount of work (a million blocks, say) is refused before the work starts. Their warnings join
@@ -41,6 +42,7 @@ SPEC_PASSES: tuple[SpecPass, ...] = (
     check_inert_keys,  # keys the user wrote that change nothing
     check_regnet_blocks,  # ResNet switches a regnet block has no counterpart for
     check_block_kinds,  # and those res2net and selective kernel blocks have none for
+    check_resnetv2,  # and those timm's ResNetV2 layout has none for
 )
 
 # Passes over the graph, in order; each may read what the ones before it found (`Facts`).

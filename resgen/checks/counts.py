@@ -28,8 +28,11 @@ def _conv_params(op: ir.Conv) -> int:
 
 
 def _norm_params(op: ir.Norm) -> int:
-    # Frozen batch norm keeps its affine and statistics as buffers, not parameters.
-    return 0 if op.norm == "frozen_batch" else 2 * op.channels
+    # Frozen batch norm keeps its affine and statistics as buffers, not parameters; EvoNorm and
+    # FRN have a third per-channel parameter for their activation (`v`, `tau`).
+    if op.norm == "frozen_batch":
+        return 0
+    return (3 if op.norm in ir.ACTIVATING_NORMS else 2) * op.channels
 
 
 def _linear_params(op: ir.Linear) -> int:

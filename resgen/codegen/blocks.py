@@ -188,7 +188,7 @@ def _block_class(
         loop_chain=walk.loop_chain,
         concat=any(isinstance(op, ir.Concat) for op in ops.values()),
         fused_tail=walk.tail,
-        closing="out" if rep.preact else f"self.{act_attr}(out)",
+        closing="out" if rep.preact or spec.block.linear_out else f"self.{act_attr}(out)",
         **_zero_init(ops),
     )
 

@@ -94,6 +94,9 @@ def module_call(
                 args.append(f"{key}={shown}")
         args.append(f"bias={op.bias}")
         callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}.get(fused, "nn.Conv2d")
+        if op.standardize:  # BiT's weight-standardised conv
+            callee = "StdConv2d"
+            args += [] if op.standardize == STD_EPS else [f"eps={op.standardize!r}"]
         # A block's first conv is where a stride can sit (v1 or v1.5), so it is written out in
         # full like the 3x3s; any other call stays on one line when it fits, as ruff writes it.
         target = f"self.{attr} = " if attr else ""
@@ -121,8 +124,16 @@ def aa_call(op: ir.Pool | ir.BlurPool, names: set[str]) -> Call:
     return Call("BlurPool2d", (value_of(op.channels, names), stride), False)
 
 
+STD_EPS = 1e-6  # StdConv2d's default eps (timm's)
+
+
 def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
     eps = () if op.eps == 1e-5 else (f"eps={op.eps!r}",)
+    if op.norm == "evonorm_s0":
+        groups = () if op.groups == 32 else (f"groups={op.groups}",)
+        return "EvoNorm2dS0", (channels, *groups, *eps)
+    if op.norm == "frn":
+        return "FilterResponseNormTlu2d", (channels, *eps)
     if op.norm == "group" and op.group_size:
         groups = str(op.groups) if channels.isdigit() else f"{channels} // {op.group_size}"
         return "nn.GroupNorm", (groups, channels, *eps)

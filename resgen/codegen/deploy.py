@@ -36,6 +36,9 @@ class DeployExtras(NamedTuple):
     block_affines: tuple[str, ...]
     block_pattern: str  # a regex of a block's path: `layer\d+\.\d+`
     note: tuple[str, ...]  # the comment above the tables, wrapped
+    std_eps: str = ""  # weight standardisation's eps where the trained convs standardise
+    model_standardized: tuple[str, ...] = ()  # those convs outside blocks
+    block_standardized: tuple[str, ...] = ()  # and within every block, relative
 
 
 def folded_analysis(analysis: Analysis) -> Analysis:
@@ -85,7 +88,18 @@ def _norm_tables(graph: ir.Graph, trained_class: str, eps: str, layout: str) -> 
             where, rel = ("block", node[len(data.block) + 1 :]) if data.block else ("model", node)
             if rel not in affines[where]:
                 affines[where].append(rel)
+    std: dict[str, list[str]] = {"model": [], "block": []}
+    for conv in graph.graph.get("standardized", {}):
+        block = ir.node(graph, conv).block
+        where, rel = ("block", conv[len(block) + 1 :]) if block else ("model", conv)
+        if rel not in std[where]:
+            std[where].append(rel)
+    epsilons = set(graph.graph.get("standardized", {}).values())
+    assert len(epsilons) <= 1, epsilons  # one spec-wide `conv.eps`
     return DeployExtras(
+        std_eps=repr(epsilons.pop()) if epsilons else "",
+        model_standardized=tuple(std["model"]),
+        block_standardized=tuple(std["block"]),
         trained_class=trained_class,
         eps=eps,
         model_folds=tuple(model_folds.items()),
@@ -103,6 +117,8 @@ def _block_paths(graph: ir.Graph, layout: str) -> dict[str, Any]:
         pattern, example = r"trunk_output\.block\d+\.block\d+-\d+", "trunk_output.block2.block2-3"
     elif ir.blocks_of(graph)[0].type == "regnet":
         pattern, example = r"s\d+\.b\d+", "s2.b3"
+    elif layout == "resnetv2":
+        pattern, example = r"stages\.\d+\.blocks\.\d+", "stages.1.blocks.3"
     note = (
         "Where the trained model's norms go. A norm in *_FOLDS is folded into the conv before it; "
         "one in *_AFFINES (after an activation or an add) becomes x * scale + shift. BLOCK_* paths "

@@ -56,6 +56,11 @@ class RegNetClass(NamedTuple):
     statements: tuple[str, ...] = ()  # and its forward's lines
 
     @property
+    def uses_act(self) -> bool:
+        """A flat block's forward calls `self.act` (EvoNorm and FRN activate themselves)."""
+        return not self.statements or any("self.act(" in line for line in self.statements)
+
+    @property
     def drop_path(self) -> bool:
         """Some block drops its branch in training (stochastic depth): a `drop_path` argument."""
         return any(p[0] == "drop_path" for p in self.params)

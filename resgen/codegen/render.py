@@ -10,6 +10,7 @@ import textwrap
 from typing import TYPE_CHECKING, NamedTuple
 
 from resgen.checks import Analysis
+from resgen.codegen import resnetv2
 from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
 from resgen.codegen.calls import Call, Decl, act_call
 from resgen.codegen.checkpoint import checkpointed
@@ -109,7 +110,7 @@ class RenderModel(NamedTuple):
     deploy: DeployExtras | None = None  # the deploy build's norm tables
     trunk: tuple[str, ...] = ()  # RegNet: `self.trunk_output = ...` after its stages' lines
     ordered_dict: bool = False  # a RegNet's Sequentials are built from OrderedDicts
-    classifier_head: bool = False  # timm's RegNet head: `self.head = ClassifierHead(...)`
+    classifier_head: str = ""  # timm's head: `self.head = ClassifierHead(...)`, or ""
     fc: str = "fc"  # the classifier's path
     se_act: str = "nn.ReLU(inplace=True)"  # a RegNet's SE uses the block's activation
     checkpoint: bool = False  # some stage is checkpointed: the `checkpoint` argument, run_stage
@@ -131,8 +132,8 @@ def build_render_model(
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
     class_name, functions = (f"{spec.model_class}Deploy", ["fold_state_dict"]) if deploy else (
         spec.model_class, [])  # fmt: skip
-    timm_head = blocks[0].type == "regnet" and spec.layout == "timm"
-    helpers = _helpers(classes, outside) + (("ClassifierHead",) if timm_head else ())
+    head = _head_class(spec, blocks)
+    helpers = _helpers(classes, outside, head)
     helpers += ("KeepBuffers",) if checkpoint_comment else ()
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
     class_doc = tuple(
@@ -165,17 +166,31 @@ def build_render_model(
         stages=stages,
         head_pool=_head_pool(spec),
         dropout=spec.head.dropout,
-        features=last.blocks[-1].out_channels,
+        features=spec.head.features or last.blocks[-1].out_channels,
         pooled_shape=_batch_shape(analysis.shapes["flatten"]),
         logits_shape=_batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
         trunk=trunk,
-        ordered_dict=blocks[0].type == "regnet" or keyed_children(classes),
-        classifier_head=timm_head,
-        fc="head.fc" if timm_head else "fc",
+        ordered_dict=_ordered_dict(spec, blocks, outside) or keyed_children(classes),
+        classifier_head=head,
+        fc="head.fc" if head else "fc",
         se_act=_se_act(spec) if blocks[0].type == "regnet" else "nn.ReLU(inplace=True)",
         checkpoint=bool(checkpoint_comment),
         checkpoint_comment=checkpoint_comment,
+    )
+
+
+def _ordered_dict(spec: Spec, blocks: tuple[ir.Block, ...], outside: Outside) -> bool:
+    """Whether some Sequential is built from an OrderedDict: a RegNet's, but for timm's
+    pre-activation blocks only its keyed stem or head (`stem.conv`, `final_conv.conv`) are."""
+    if spec.layout == "resnetv2":
+        return True  # its stem (`stem.conv`) and projections (`downsample.conv`) are keyed
+    if blocks[0].type != "regnet":
+        return False
+    if spec.layout == "torchvision" or not blocks[0].preact:
+        return True
+    return any(
+        isinstance(d, Sequential) and d.keys for d in (*outside.stem, *outside.final_modules)
     )
 
 
@@ -237,26 +252,41 @@ HELPERS = (
     "SqueezeExcitation",
     "SelectiveKernel",
     "ClassifierHead",
+    "StdConv2d",
+    "EvoNorm2dS0",
+    "FilterResponseNormTlu2d",
+    "ResNetStage",
+    "ConvClassifierHead",
     "EfficientChannelAttention",
     "DropPath",
     "KeepBuffers",
 )
 
 
+def _head_class(spec: Spec, blocks: tuple[ir.Block, ...]) -> str:
+    """timm's head module, when the names are timm's: a linear classifier, or (ResNetV2) a 1x1
+    conv; "" for torchvision's `avgpool` and `fc`."""
+    if spec.layout == "resnetv2":
+        return "ConvClassifierHead"
+    return "ClassifierHead" if blocks[0].type == "regnet" and spec.layout == "timm" else ""
+
+
 def _helpers(
-    all_classes: tuple[BlockClass | RegNetClass, ...], outside: Outside
+    all_classes: tuple[BlockClass | RegNetClass, ...], outside: Outside, head: str = ""
 ) -> tuple[str, ...]:
     """The helper classes the module uses: those its calls name, and the templates' own."""
     classes = [c for c in all_classes if isinstance(c, BlockClass)]
-    if len(classes) < len(all_classes):  # a RegNet: its class names its own
-        return tuple(h for c in all_classes if isinstance(c, RegNetClass) for h in c.helpers)
     calls = [d.call for c in classes for d in (*c.modules, c.act, c.attention) if d is not None]
     calls += [item for c in classes for item in c.shortcut_items]
+    regnets = [c for c in all_classes if isinstance(c, RegNetClass)]
+    extra = {h for c in regnets for h in c.helpers}  # a RegNet's class names its own
+    extra |= {"DropPath"} if any(c.drop_path for c in regnets) else set()
     for d in outside.stem:
         calls += [item.call for item in d.items] if isinstance(d, Sequential) else [d.call]
     if outside.final_norm is not None:
         calls.append(outside.final_norm)
-    used = {call.callee for call in calls}
+    calls += [item.call for d in outside.final_modules for item in d.items]
+    used = {call.callee for call in calls} | extra
     if used & {"ConvReLU", "ConvAddReLU"}:
         used.add("FusedConv2d")  # their base class
     if any(c.shortcut == ir.ShortcutKind.PAD for c in classes):
@@ -265,6 +295,7 @@ def _helpers(
         used.add("AvgPool2dSame")  # templates/shortcuts/avgpool_projection.py.jinja
     if any(c.drop_path for c in classes):
         used.add("DropPath")
+    used |= {head, "ResNetStage"} if head == "ConvClassifierHead" else {head}
     return tuple(h for h in HELPERS if h in used)
 
 
@@ -303,9 +334,12 @@ def _blocks_and_stages(
 ) -> tuple[tuple[BlockClass | RegNetClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
     """The block classes, the stages and (torchvision's RegNet) the trunk's line."""
     graph = analysis.graph
+    if spec.layout == "resnetv2":
+        return _resnetv2_blocks_and_stages(analysis, spec)
     if ir.blocks_of(graph)[0].type == "regnet":
         regnet = regnet_class(graph, spec, list(ir.blocks_of(graph)))
-        stages = tuple(_regnet_stage(s, analysis, regnet, spec.layout)
+        offsets = _offsets(ir.stages_of(graph))
+        stages = tuple(_regnet_stage(s, analysis, regnet, spec.layout, offsets[s.number - 1])
                        for s in ir.stages_of(graph))  # fmt: skip
         trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
         return (regnet,), stages, trunk
@@ -315,15 +349,38 @@ def _blocks_and_stages(
     return resnet, stages, ()
 
 
+def _resnetv2_blocks_and_stages(
+    analysis: Analysis, spec: Spec
+) -> tuple[tuple[RegNetClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
+    """timm's ResNetV2: one block class, stages as lists of blocks, `self.stages` after them."""
+    graph = analysis.graph
+    cls = resnetv2.resnetv2_class(spec, list(ir.blocks_of(graph)), graph)
+    stages = []
+    for stage in ir.stages_of(graph):
+        shape = _batch_shape(analysis.shapes[stage.output])
+        n = len(stage.blocks)
+        comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
+        lines = resnetv2.stage_lines(stage, cls)
+        stages.append(StageRender(stage.name, comment, (), shape, lines,
+                                  f"stages[{stage.number - 1}]"))  # fmt: skip
+    return (cls,), tuple(stages), resnetv2.trunk_line(ir.stages_of(graph))
+
+
+def _offsets(stages: tuple[ir.StageInfo, ...]) -> list[int]:
+    """How many blocks come before each stage (a block's drop-path rate is `rates[k]`)."""
+    return [sum(len(s.blocks) for s in stages[:i]) for i in range(len(stages))]
+
+
 def _regnet_stage(
-    stage: ir.StageInfo, analysis: Analysis, cls: RegNetClass, layout: str
+    stage: ir.StageInfo, analysis: Analysis, cls: RegNetClass, layout: str, offset: int
 ) -> StageRender:
     shape = _batch_shape(analysis.shapes[stage.output])
     n = len(stage.blocks)
     comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
     # Indexed, since a Sequential's attribute access is typed as a Tensor or a Module.
     ref = f"trunk_output[{stage.number - 1}]" if layout == "torchvision" else ""
-    return StageRender(stage.name, comment, (), shape, stage_lines(stage, cls, layout), ref)
+    lines = stage_lines(stage, cls, layout, offset)
+    return StageRender(stage.name, comment, (), shape, lines, ref)
 
 
 def _feature_info(spec: Spec, graph: ir.Graph) -> tuple[FeatureInfo, ...]:

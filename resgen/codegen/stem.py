@@ -7,6 +7,7 @@ forward statements that nest ops until an activation.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, Statement, act_call, module_call
@@ -40,6 +41,7 @@ class Outside(NamedTuple):
     final_statements: tuple[Statement, ...]  # `x = self.relu(self.bn_final(x))`, before the pool
     stem_conv: str  # path of the first conv, whose weight tells the input channels
     final_modules: tuple[Sequential, ...] = ()  # the head's 1x1 conv, norm, act (`final_conv`)
+    final_norm_attr: str = "bn_final"  # timm's ResNetV2: `norm`
 
 
 def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
@@ -66,8 +68,9 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
     if uses_act:  # declared where torchvision declares it: after the stem's norm
         decls.append(Decl(act_attr, act_call(spec)))
     decls += pools
-    norm = next((d.op for n, d in pre_pool
-                 if isinstance(d.op, (ir.Norm, ir.Affine)) and "." not in n), None)  # fmt: skip
+    norm_node = next((n for n, d in pre_pool
+                      if isinstance(d.op, (ir.Norm, ir.Affine)) and "." not in n), "")  # fmt: skip
+    norm = ir.op(graph, norm_node) if norm_node else None
     first_conv = next(n for n, d in stem_nodes if isinstance(d.op, ir.Conv))
     return Outside(
         stem=tuple(decls),
@@ -76,6 +79,7 @@ def build_outside(graph: ir.Graph, spec: Spec) -> Outside:
         final_statements=tuple(final),
         stem_conv=first_conv,
         final_modules=_final_modules(pre_pool, folds, spec),
+        final_norm_attr=norm_node or "bn_final",
     )
 
 
@@ -151,6 +155,11 @@ def keyed_items(
             continue
         if isinstance(op, ir.Act):
             call = act_call(spec)
+        elif isinstance(op, ir.Pool) and op.zero_pad:  # BiT: zeros, then a max-pool (`pad`)
+            items.append(Item(Call("nn.ConstantPad2d", (str(op.padding), "0.0"), False), ""))
+            keys.append("pad")
+            unpadded = dataclasses.replace(op, padding=0, zero_pad=False)
+            call = module_call(unpadded, names, first=False, indent=indent)
         else:
             call = module_call(op, names, first=False, indent=indent + len(key) + 1)
         items.append(Item(call, ""))

@@ -29,7 +29,7 @@ def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
     out = y
     if block.shortcut is not ShortcutKind.NONE:
         add = out = s.add("add", ir.Add(), y, _lower_shortcut(s, block, shortcut_in))
-    if not block.preact:
+    if not block.preact and not s.spec.block.linear_out:
         out = s.relu(_next_use(s), out)
     return block.wired(x, out, add, tuple(s.added))
 

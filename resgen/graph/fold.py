@@ -7,7 +7,10 @@
 - A batch norm after an activation or an add (pre-activation nets' `bn1`, `bn_final`) cannot move
   through the ReLU into the next conv: it becomes an `Affine` node of the same id, x * scale +
   shift per channel.
-- A group norm depends on its input's statistics and stays as it is.
+- A group norm depends on its input's statistics and stays as it is (EvoNorm and FRN too).
+- A weight-standardised conv (BiT's StdConv2d) becomes a plain conv: its weights are fixed at
+  inference, so `fold_state_dict` standardises them once; `graph.graph["standardized"]` maps
+  each such conv to its eps.
 - Drop-path and dropout are the identity at inference: their nodes are removed.
 - In ReLU nets, a conv whose ReLU (or add, then ReLU) follows it directly is marked `fused`, so
   that on an NVIDIA GPU both run as one cuDNN kernel. Only a conv that is a direct attribute of a
@@ -45,8 +48,8 @@ def plan_norms(graph: ir.Graph) -> dict[str, NormPlan]:
     for node, data in ir.nodes(graph):
         if not isinstance(data.op, ir.Norm):
             continue
-        if data.op.norm == "group":
-            plans[node] = NormPlan("keep", None)
+        if data.op.norm == "group" or data.op.norm in ir.ACTIVATING_NORMS:
+            plans[node] = NormPlan("keep", None)  # they depend on their input's statistics
             continue
         (source,) = graph.predecessors(node)
         before = ir.node(graph, source)
@@ -76,6 +79,11 @@ def fold(graph: ir.Graph) -> ir.Graph:
             replaced[node] = _bypass(out, node)
         elif isinstance(op, ir.Norm) and plan is not None and plan.action == "affine":
             _set_op(out, node, ir.Affine(op.channels))
+    standardized: dict[str, float] = {}
+    for node, data in list(ir.nodes(out)):
+        if isinstance(data.op, ir.Conv) and data.op.standardize:
+            standardized[node] = data.op.standardize
+            _set_op(out, node, dataclasses.replace(data.op, standardize=0.0))
     preact = {b.path for b in ir.blocks_of(graph) if b.preact}
     for node, data in list(ir.nodes(out)):
         if isinstance(data.op, ir.Conv) and data.block not in preact:
@@ -85,6 +93,7 @@ def fold(graph: ir.Graph) -> ir.Graph:
     out.graph.update(graph.graph)
     out.graph["stages"] = tuple(_stage(s, replaced, out) for s in ir.stages_of(graph))
     out.graph["folds"] = {n: p.into for n, p in plans.items() if p.into is not None}
+    out.graph["standardized"] = standardized
     frozen: ir.Graph = nx.freeze(out)
     return frozen
 

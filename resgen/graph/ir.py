@@ -37,6 +37,9 @@ SLICE = "slice"
 CONCAT = "concat"
 SOFTMAX = "softmax"
 
+# Norm kinds that apply their own activation (EvoNorm-S0's x * sigmoid(v x), FRN's TLU).
+ACTIVATING_NORMS = frozenset({"evonorm_s0", "frn"})
+
 RESIDUAL_PORT = 0
 SHORTCUT_PORT = 1
 
@@ -102,12 +105,13 @@ class Conv:
     # Deploy builds: the ReLU (`"relu"`) or add + ReLU (`"add_relu"`) that runs in this conv's
     # cuDNN kernel on a GPU; "" for none.
     fused: str = ""
+    standardize: float = 0.0  # weight standardisation's eps (BiT's StdConv2d); 0.0: plain
 
 
 @dataclass(frozen=True, slots=True)
 class Norm:
     kind: ClassVar[str] = NORM
-    norm: str  # "batch" | "group" | "frozen_batch"
+    norm: str  # "batch" | "group" | "frozen_batch" | "evonorm_s0" | "frn" (the last two activate)
     channels: int
     groups: int = 32
     eps: float = 1e-5
@@ -140,6 +144,7 @@ class Pool:
     # Zeros added after the last row and column before pooling, and counted in the average:
     # timm's "same" pool at stride 1 (AvgPool2dSame), which keeps H and W.
     pad_end: int = 0
+    zero_pad: bool = False  # a max-pool's `padding` is zeros, not -inf (BiT's stem.pad)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,13 @@ come from resgen.graph.blocks.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 
 import networkx as nx
 
 from resgen.diagnostics import Location
-from resgen.graph import ir
+from resgen.graph import ir, resnetv2
 from resgen.graph.blocks import lower_block
 from resgen.graph.ir import Arg, ShortcutKind
 from resgen.graph.regnet import LAYOUTS, block_path, lower_regnet, lower_simple_stem, stage_path
@@ -155,12 +156,16 @@ def _paths(spec: Spec, number: int, index: int, *, regnet: bool) -> tuple[str, s
     """A block's path and its stage's: ResNet's `layer2.0`, or the layout's RegNet names."""
     if regnet:
         return block_path(spec.layout, number, index), stage_path(spec.layout, number)
+    if spec.layout == "resnetv2":
+        return resnetv2.block_path(number, index), resnetv2.stage_path(number)
     return f"layer{number}.{index}", f"layer{number}"
 
 
 def _shortcut(kind: str, shape_changes: bool) -> ShortcutKind:
     if kind == "projection_all":
         return ShortcutKind.PROJECTION
+    if kind == "identity_or_none":
+        return ShortcutKind.NONE if shape_changes else ShortcutKind.IDENTITY
     shortcut = _SHORTCUTS[kind]  # ShortcutKind(kind) costs 4 us a call
     if shortcut.has_module and not shape_changes:
         return ShortcutKind.IDENTITY
@@ -197,7 +202,7 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
     for plans in plan_blocks(loaded):
         blocks = []
         for block in plans:
-            lower_one = lower_regnet if block.type == "regnet" else lower_block
+            lower_one = _block_lowering(spec, block)
             blocks.append(lower_one(Scope(graph, spec, block.stage, block.path, block.loc),
                                     block, x))  # fmt: skip
             x = blocks[-1].output
@@ -218,8 +223,16 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
     return frozen
 
 
+def _block_lowering(spec: Spec, block: ir.Block) -> Callable[[Scope, ir.Block, str], ir.Block]:
+    if block.type == "regnet":
+        return lower_regnet
+    return resnetv2.lower_resnetv2_block if spec.layout == "resnetv2" else lower_block
+
+
 def _lower_stem(s: Scope, x: str) -> str:
     spec = s.spec
+    if spec.layout == "resnetv2":
+        return resnetv2.lower_resnetv2_stem(s, x)
     stem = spec.stem
     cin = Arg(spec.input.channels, "in_channels")  # the model's constructor argument
     if stem.type == "deep":
@@ -274,9 +287,17 @@ def _stem_aa(s: Scope, name: str, x: str, channels: int) -> str:
 
 def _lower_head(s: Scope, x: str, channels: int) -> None:
     spec = s.spec
-    if spec.block.preact:
+    if spec.layout == "resnetv2":
+        resnetv2.lower_resnetv2_head(s, x, channels)
+        return
+    final = spec.head.final or ("norm_act" if spec.block.preact else "none")
+    if final == "norm_act":
         # The last pre-activation block ends in a conv: normalise and activate before pooling.
         x = s.act(f"{s.act_name}#final", s.norm("bn_final", x, channels))
+    elif final == "act":
+        x = s.act(f"{s.act_name}#final", x)
+    if spec.head.features:
+        x, channels = _lower_features(s, x, channels, spec.head.features), spec.head.features
     pool = "avgpool" if spec.head.pool == "avg" else "global_maxpool"
     fc = "fc"
     if _any_regnet(spec):
@@ -287,3 +308,10 @@ def _lower_head(s: Scope, x: str, channels: int) -> None:
         x = s.add("dropout", ir.Drop("dropout", spec.head.dropout), x)
     if spec.head.classes:
         s.add(fc, ir.Linear(channels, spec.head.classes), x)
+
+
+def _lower_features(s: Scope, x: str, channels: int, features: int) -> str:
+    """The head's 1x1 conv, norm and activation (timm's `final_conv`, a ConvNormAct)."""
+    keys = ("conv", "bn", "act") if s.spec.layout == "timm" else ("0", "1", "2")
+    x = s.conv(f"final_conv.{keys[0]}", x, channels, features, 1)
+    return s.act(f"final_conv.{keys[2]}", s.norm(f"final_conv.{keys[1]}", x, features))

@@ -72,8 +72,11 @@ class Scope:
         if padding is None:
             # "same" for odd kernels at stride 1; a 3x3 keeps its dilation's Arg name.
             padding = dilation if kernel == 3 else dilation * (kernel - 1) // 2
+        # BiT standardises the network's convs; a conv given its own bias (SE's) stays plain.
+        conv = self.spec.conv
+        std = conv.eps if conv.standardize and bias is None else 0.0
         bias = not self.has_norm if bias is None else bias
-        op = ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias)
+        op = ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias, standardize=std)
         return self.add(name, op, src)
 
     def norm(self, name: str, src: str, channels: int) -> str:
@@ -91,6 +94,10 @@ class Scope:
         self.graph.graph.setdefault("helpers", {})[self.path(name)] = Helper(callee, args)
 
     def act(self, name: str, src: str, act: str | None = None) -> str:
+        """An activation node; after a norm that activates itself (EvoNorm, FRN), nothing."""
+        before = ir.op(self.graph, src)
+        if isinstance(before, ir.Norm) and before.norm in ir.ACTIVATING_NORMS and act is None:
+            return src
         return self.add(name, ir.Act(act or self.spec.act), src)
 
     def conv_norm(

@@ -39,7 +39,7 @@ class Effect:
     counts: Condition | None = None
     said: str = ""
     hint: str = ""
-    sibling: tuple[str, tuple[str, ...]] | None = None
+    sibling: tuple[str, tuple[str | bool, ...]] | None = None
 
     def __call__(self, schema: JsonDict) -> None:
         """pydantic's `json_schema_extra`: the description says when the field counts."""
@@ -55,7 +55,7 @@ def when(counts: Condition, said: str, hint: str) -> Effect:
     return Effect(counts, said, hint)
 
 
-def when_sibling(key: str, values: tuple[str, ...], said: str, hint: str) -> Effect:
+def when_sibling(key: str, values: tuple[str | bool, ...], said: str, hint: str) -> Effect:
     """A field that counts only when the sibling `key` takes one of `values`."""
 
     def counts(spec: Spec, where: Path) -> bool:
@@ -264,3 +264,12 @@ def regnet_stage_without(key: str) -> Condition:
                    for k, s in zip(kinds, spec.stages, strict=True))  # fmt: skip
 
     return counts
+
+
+def post_activation(spec: Spec, where: Path) -> bool:
+    return not spec.block.preact
+
+
+def layout_counts(spec: Spec, where: Path) -> bool:
+    """`layout` names RegNet stages and blocks, or (resnetv2) every module."""
+    return spec.layout == "resnetv2" or any_regnet(spec, where)

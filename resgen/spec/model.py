@@ -20,6 +20,7 @@ from resgen.spec.parts import (
     AttentionSpec,
     BlockWidths,
     Channels,
+    ConvSpec,
     InputSpec,
     NormSpec,
     RegNetSpec,
@@ -159,6 +160,16 @@ class BlockSpec(_Model):
     attention: AttentionSpec | None = Field(
         None, description="Channel attention: se or eca.", json_schema_extra=ALWAYS
     )
+    linear_out: bool = Field(
+        False,
+        description="No activation at the block's output, after the add (timm's linear_out: "
+        "RegNetZ's inverted bottlenecks). Pre-activation blocks have none anyway.",
+        json_schema_extra=when(
+            inert.post_activation,
+            "pre-activation blocks end in a conv and never activate after the add",
+            "remove `linear_out`",
+        ),
+    )
 
     def out_factor(self, block_type: str) -> int:
         if block_type == "regnet":
@@ -169,7 +180,15 @@ class BlockSpec(_Model):
 
 
 Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
-Shortcut = Literal["identity", "pad", "projection", "projection_all", "avgpool_projection", "none"]
+Shortcut = Literal[
+    "identity",
+    "pad",
+    "projection",
+    "projection_all",
+    "avgpool_projection",
+    "none",
+    "identity_or_none",
+]
 
 
 class StageSpec(_Model):
@@ -267,6 +286,21 @@ class HeadSpec(_Model):
     dropout: Ratio = Field(
         0.0, description="Dropout probability before the classifier.", json_schema_extra=ALWAYS
     )
+    final: Literal["norm_act", "act", "none"] | None = Field(
+        None,
+        description="What runs on the last block's output before the pool (or before "
+        "`features`): norm_act, a norm and an activation (`bn_final`); act, an activation alone "
+        "(timm's RegNetV and linear-out RegNetZ, `final_conv`); none. Default norm_act for "
+        "pre-activation blocks, which end in a conv, none otherwise.",
+        json_schema_extra=ALWAYS,
+    )
+    features: Channels | None = Field(
+        None,
+        description="A 1x1 conv, norm and activation to this many channels before the pool "
+        "(timm's num_features and `final_conv`: RegNetZ-005's 1024). Default: none, the pool "
+        "takes the last stage's channels.",
+        json_schema_extra=ALWAYS,
+    )
 
 
 class Spec(_Model):
@@ -311,7 +345,9 @@ class Spec(_Model):
         "and zero-pad new channels (no params); projection: option B, 1x1 conv + norm where the "
         "shape changes (torchvision); projection_all: option C, in every block; "
         "avgpool_projection: ResNet-D, 2x2 avg-pool (ceil mode) then stride-1 1x1 conv + norm "
-        "where the shape changes; none: no shortcut at all (the paper's plain nets).",
+        "where the shape changes; none: no shortcut at all (the paper's plain nets); "
+        "identity_or_none: identity where the shape stays, no shortcut (and no add) where it "
+        "changes (timm's downsample=None, RegNetZ).",
         json_schema_extra=when(
             inert.any_stage_without("shortcut"),
             "`shortcut` applies to stages without their own `shortcut`; every stage sets one",
@@ -329,17 +365,19 @@ class Spec(_Model):
             "use `shortcut: projection` in a stage with `stride: 2`, or remove it",
         ),
     )
-    layout: Literal["torchvision", "timm"] = Field(
+    layout: Literal["torchvision", "timm", "resnetv2"] = Field(
         "torchvision",
-        description="Module names of a RegNet, whose state_dict keys differ between the "
-        "libraries: torchvision (`stem.0`, `trunk_output.block1.block1-0.f.a.0`, `.proj.0`, "
-        "`fc`) or timm (`stem.conv`, `s1.b1.conv1.conv`, `.downsample.conv`, `head.fc`). "
-        "ResNet blocks are named alike in both.",
+        description="Module names (the state_dict keys), which differ between the libraries: "
+        "a RegNet's in torchvision (`stem.0`, `trunk_output.block1.block1-0.f.a.0`, `.proj.0`, "
+        "`fc`) or timm (`stem.conv`, `s1.b1.conv1.conv`, `.downsample.conv`, `head.fc`), where "
+        "ResNet blocks are named alike; resnetv2: timm's ResNetV2 and BiT, pre-activation "
+        "blocks named `stem.conv`, `stages.0.blocks.0.norm1`, `.conv1`, `.downsample.conv`, "
+        "a final `norm` and a 1x1-conv classifier `head.fc`.",
         json_schema_extra=when(
-            inert.any_regnet,
-            "the layouts differ only in how they name RegNet stages and blocks, and no stage "
-            "has regnet blocks",
-            "set `block.type: regnet`, or remove `layout`",
+            inert.layout_counts,
+            "the torchvision and timm layouts differ only in how they name RegNet stages and "
+            "blocks, and no stage has regnet blocks",
+            "set `block.type: regnet`, or `layout: resnetv2`, or remove `layout`",
         ),
     )
     norm: NormSpec = Field(
@@ -347,6 +385,11 @@ class Spec(_Model):
     )
     act: Activation = Field(
         "relu", description="Activation function used everywhere.", json_schema_extra=ALWAYS
+    )
+    conv: ConvSpec = Field(
+        default_factory=lambda: ConvSpec(),
+        description="How the convs compute: plain, or weight-standardised (BiT).",
+        json_schema_extra=ALWAYS,
     )
     stages: list[StageSpec] = Field(
         min_length=1,

@@ -64,11 +64,13 @@ class StemSpec(_Model):
             "set `stem.type: deep`, or give a conv7 or cifar stem one `width`",
         ),
     )
-    pool: Literal["max", "conv", "none"] | None = Field(
+    pool: Literal["max", "conv", "none", "max_zero_pad"] | None = Field(
         None,
         description="max: 3x3 stride-2 max-pool after the stem; conv: a 3x3 stride-2 conv, norm "
         "and activation in its place (ResNet-RS; timm's replace_stem_pool, keys `maxpool.0/.1`); "
-        "none. Default max, none for cifar and simple.",
+        "max_zero_pad: zero padding of 1, then a 3x3 stride-2 max-pool without padding (BiT's "
+        "'fixed' stem, timm's `stem.pad` and `stem.pool`: a negative border reads 0, not "
+        "itself); none. Default max, none for cifar and simple.",
         json_schema_extra=ALWAYS,
     )
     norm: bool = Field(
@@ -104,6 +106,29 @@ class StemSpec(_Model):
     @property
     def has_pool(self) -> bool:
         return self.pool_kind != "none"
+
+
+class ConvSpec(_Model):
+    """How every conv of the stem, the blocks and the shortcuts computes."""
+
+    standardize: bool = Field(
+        False,
+        description="Weight standardisation (Qiao et al. 2019; BiT's StdConv2d): each output "
+        "channel's weights are normalised to zero mean and unit variance before the conv. The "
+        "deploy build freezes them into a plain conv.",
+        json_schema_extra=ALWAYS,
+    )
+    eps: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        1e-6,
+        description="Epsilon of the standardisation's variance (timm's StdConv2d: 1e-6; BiT: "
+        "1e-8).",
+        json_schema_extra=when_sibling(
+            "standardize",
+            (True,),
+            "`eps` is used by standardised convs only",
+            "set `conv.standardize: true`, or remove `eps`",
+        ),
+    )
 
 
 class InputSpec(_Model):
@@ -174,19 +199,24 @@ class AttentionSpec(_Model):
 class NormSpec(_Model):
     """The normalisation layer used everywhere."""
 
-    type: Literal["batch", "group", "frozen_batch", "none"] = Field(
+    type: Literal["batch", "group", "frozen_batch", "none", "evonorm_s0", "frn"] = Field(
         "batch",
         description="batch: BatchNorm2d; group: GroupNorm; frozen_batch: BatchNorm with fixed "
-        "statistics and affine (detection backbones); none: no norm (convs then get a bias).",
+        "statistics and affine (detection backbones); none: no norm (convs then get a bias); "
+        "evonorm_s0: EvoNorm-S0 (Liu et al. 2020; timm's EvoNorm2dS0, `weight`, `bias`, `v`), "
+        "a norm and activation in one, grouped like group norm; frn: Filter Response "
+        "Normalization with its TLU (Singh and Krishnan 2020; timm's FilterResponseNormTlu2d, "
+        "`weight`, `bias`, `tau`), also a norm and activation in one. The last two replace the "
+        "activation after every norm, whatever `act` says.",
         json_schema_extra=ALWAYS,
     )
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
         32,
-        description="group norm only: the number of groups.",
+        description="group norm and evonorm_s0: the number of groups.",
         json_schema_extra=when_sibling(
             "type",
-            ("group",),
-            "`groups` is used by group norm only",
+            ("group", "evonorm_s0"),
+            "`groups` is used by group norm and evonorm_s0 only",
             "set `norm.type: group` for GroupNorm with these groups, or remove `groups`",
         ),
     )
@@ -206,7 +236,7 @@ class NormSpec(_Model):
         description="Epsilon.",
         json_schema_extra=when_sibling(
             "type",
-            ("batch", "group", "frozen_batch"),
+            ("batch", "group", "frozen_batch", "evonorm_s0", "frn"),
             "`eps` is used by a norm layer and `norm.type: none` has none",
             "remove `eps`, or choose a norm type",
         ),
