@@ -99,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--macs", default="100K:1M", help="the MACs window (default 100K:1M)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "design_space")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
+    # Toy models gain nothing from more threads, and on a shared machine spinning OpenMP
+    # threads cost several times the work (see tests/conftest.py).
+    torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     space = args.out / "space.yaml"
     space.write_text(SPACE, encoding="utf-8")
