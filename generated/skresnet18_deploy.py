@@ -138,8 +138,8 @@ class SelectiveKernel(nn.Module):
     """A selective kernel conv (Li et al. 2019) with timm's layout: a 3x3 path at dilation 1 and
     one at dilation 2 (each conv, norm, act), weighed per channel by a softmax across the paths.
 
-    With split_input, each path sees its own half of the input channels. Folded: the norms are
-    folded into the convs before them (the deploy build).
+    With split_input, each path sees its own half of the input channels. The deploy build: each
+    norm is folded into the conv before it.
     """
 
     def __init__(
@@ -151,7 +151,6 @@ class SelectiveKernel(nn.Module):
         groups: int = 1,
         attn_channels: int = 32,
         split_input: bool = True,
-        folded: bool = False,
     ) -> None:
         super().__init__()
         self.split_input = split_input
@@ -169,21 +168,23 @@ class SelectiveKernel(nn.Module):
                     padding=d,
                     dilation=d,
                     groups=groups,
-                    bias=folded,
+                    bias=True,
                 ),
             )
-            path.add_module("bn", nn.Identity() if folded else nn.BatchNorm2d(out_channels))
+            path.add_module("bn", nn.Identity())  # folded into conv
             path.add_module("act", nn.ReLU(inplace=True))
             self.paths.append(path)
         # The attention: one weight per path and channel, from the paths' sum.
         self.attn = nn.Sequential()
         self.attn.add_module(
             "fc_reduce",
-            nn.Conv2d(out_channels, attn_channels, kernel_size=1, bias=folded),
+            nn.Conv2d(out_channels, attn_channels, kernel_size=1, bias=True),
         )
-        self.attn.add_module("bn", nn.Identity() if folded else nn.BatchNorm2d(attn_channels))
+        self.attn.add_module("bn", nn.Identity())  # folded into fc_reduce
         self.attn.add_module("act", nn.ReLU(inplace=True))
-        self.attn.add_module("fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False))
+        self.attn.add_module(
+            "fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.split_input:
@@ -199,7 +200,7 @@ class SelectiveKernel(nn.Module):
 
 
 class SelectiveKernelBasic(nn.Module):
-    """A selective kernel conv, then a 3x3 conv, each with its norm folded in; the first carries the stride."""
+    """A selective kernel conv (strided), then a 3x3 conv; norms folded into the convs."""
 
     def __init__(
         self,
@@ -216,7 +217,6 @@ class SelectiveKernelBasic(nn.Module):
             mid_channels,
             stride=stride,
             attn_channels=sk_channels,
-            folded=True,
         )
         self.conv2 = nn.Sequential(
             OrderedDict(

@@ -75,7 +75,9 @@ class SelectiveKernel(nn.Module):
         )
         self.attn.add_module("bn", nn.BatchNorm2d(attn_channels))
         self.attn.add_module("act", nn.ReLU(inplace=True))
-        self.attn.add_module("fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False))
+        self.attn.add_module(
+            "fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.split_input:
@@ -91,7 +93,7 @@ class SelectiveKernel(nn.Module):
 
 
 class SelectiveKernelBasic(nn.Module):
-    """A selective kernel conv, then a 3x3 conv; the first carries the stride."""
+    """A selective kernel conv (strided), then a 3x3 conv."""
 
     def __init__(
         self,

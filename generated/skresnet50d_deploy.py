@@ -102,8 +102,8 @@ class SelectiveKernel(nn.Module):
     """A selective kernel conv (Li et al. 2019) with timm's layout: a 3x3 path at dilation 1 and
     one at dilation 2 (each conv, norm, act), weighed per channel by a softmax across the paths.
 
-    With split_input, each path sees its own half of the input channels. Folded: the norms are
-    folded into the convs before them (the deploy build).
+    With split_input, each path sees its own half of the input channels. The deploy build: each
+    norm is folded into the conv before it.
     """
 
     def __init__(
@@ -115,7 +115,6 @@ class SelectiveKernel(nn.Module):
         groups: int = 1,
         attn_channels: int = 32,
         split_input: bool = True,
-        folded: bool = False,
     ) -> None:
         super().__init__()
         self.split_input = split_input
@@ -133,21 +132,23 @@ class SelectiveKernel(nn.Module):
                     padding=d,
                     dilation=d,
                     groups=groups,
-                    bias=folded,
+                    bias=True,
                 ),
             )
-            path.add_module("bn", nn.Identity() if folded else nn.BatchNorm2d(out_channels))
+            path.add_module("bn", nn.Identity())  # folded into conv
             path.add_module("act", nn.ReLU(inplace=True))
             self.paths.append(path)
         # The attention: one weight per path and channel, from the paths' sum.
         self.attn = nn.Sequential()
         self.attn.add_module(
             "fc_reduce",
-            nn.Conv2d(out_channels, attn_channels, kernel_size=1, bias=folded),
+            nn.Conv2d(out_channels, attn_channels, kernel_size=1, bias=True),
         )
-        self.attn.add_module("bn", nn.Identity() if folded else nn.BatchNorm2d(attn_channels))
+        self.attn.add_module("bn", nn.Identity())  # folded into fc_reduce
         self.attn.add_module("act", nn.ReLU(inplace=True))
-        self.attn.add_module("fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False))
+        self.attn.add_module(
+            "fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.split_input:
@@ -163,7 +164,7 @@ class SelectiveKernel(nn.Module):
 
 
 class SelectiveKernelBottleneck(nn.Module):
-    """1x1 reduce, a selective kernel conv (strided), 1x1 expand, each conv with its norm folded in."""
+    """1x1, a selective kernel conv (strided), 1x1; norms folded into the convs."""
 
     def __init__(
         self,
@@ -187,7 +188,6 @@ class SelectiveKernelBottleneck(nn.Module):
             mid_channels,
             stride=stride,
             attn_channels=sk_channels,
-            folded=True,
         )
         self.conv3 = nn.Sequential(
             OrderedDict(

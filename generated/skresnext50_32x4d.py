@@ -74,7 +74,9 @@ class SelectiveKernel(nn.Module):
         )
         self.attn.add_module("bn", nn.BatchNorm2d(attn_channels))
         self.attn.add_module("act", nn.ReLU(inplace=True))
-        self.attn.add_module("fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False))
+        self.attn.add_module(
+            "fc_select", nn.Conv2d(attn_channels, 2 * out_channels, kernel_size=1, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.split_input:
@@ -90,7 +92,7 @@ class SelectiveKernel(nn.Module):
 
 
 class SelectiveKernelBottleneck(nn.Module):
-    """1x1 reduce, a grouped selective kernel conv (strided), 1x1 expand."""
+    """1x1, a grouped selective kernel conv (strided), 1x1."""
 
     def __init__(
         self,

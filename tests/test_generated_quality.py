@@ -26,9 +26,9 @@ EXPECTED = sorted([f"{n}.py" for n in SPEC_NAMES] + [f"{n}_deploy.py" for n in S
 
 # One file per feature family; `make lint` checks all of them.
 MYPY_SAMPLE = ["resnet50", "seresnet50", "ecaresnet50d", "resnet50_gn", "resnet20", "wrn28_10",
-               "preact_resnet164", "resnet101d"]  # fmt: skip
+               "preact_resnet164", "resnet101d", "res2next50", "skresnet50d"]  # fmt: skip
 MYPY_DEPLOY_SAMPLE = ["resnet18", "resnet50", "resnet50d", "seresnet50", "preact_resnet164",
-                      "resnet50_gn"]  # fmt: skip
+                      "resnet50_gn", "res2net50d", "skresnext50_32x4d"]  # fmt: skip
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -105,9 +105,11 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("name", SPEC_NAMES)
 def test_generated_files_import_only_torch(name: str) -> None:
-    # Beside torch, the standard library only: a RegNet's OrderedDict.
+    # Beside torch, the standard library only: the OrderedDict of a keyed Sequential (a RegNet's,
+    # timm's conv-norm-act modules).
     trained = _imports(GENERATED / f"{name}.py")
-    assert trained == ({"collections", "torch"} if name.startswith("regnet") else {"torch"})
+    keyed = "OrderedDict(" in (GENERATED / f"{name}.py").read_text(encoding="utf-8")
+    assert trained == ({"collections", "torch"} if keyed else {"torch"})
     deploy = _imports(GENERATED / f"{name}_deploy.py")
     assert "torch" in deploy and deploy - {"torch"} <= set(sys.stdlib_module_names), deploy
 

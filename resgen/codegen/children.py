@@ -6,8 +6,9 @@ Two kinds, both read off the nodes, so a new block kind made of them needs no co
   `conv1.bn`, `conv1.act`), written as `nn.Sequential(OrderedDict(conv=..., bn=..., act=...))`;
   a norm folded away in the deploy build leaves an nn.Identity under its name;
 - a helper module the lowering named for the subtree (resgen.graph.scope.Helper: SKNet's
-  `SelectiveKernel`), written as `callee(args)` with the class's argument names; in the deploy
-  build, a helper whose norms were folded gets `folded=True` and keeps nn.Identity in their place.
+  `SelectiveKernel`), written as `callee(args)` with the class's argument names; its template
+  writes the deploy build's version too (the selective kernel conv's norms all fold, as its
+  block kinds take batch norms only).
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ def child_decl(
     if helper is not None:
         args = [_arg(key, value, names) for key, value, default in helper.args
                 if not key or _named(value, names) or value != default]  # fmt: skip
-        if any(norm.startswith(head + ".") for norm in folds):
-            args.append("folded=True")
         one = f"self.{head} = {helper.callee}({', '.join(args)})"
         return Decl(head, Call(helper.callee, tuple(args), 8 + len(one) > 100))
     members = [(rel, op) for rel, op in ops.items() if child_of(rel) == head]
