@@ -60,9 +60,10 @@ def _selective_kernel(
              ("dilation", dilation, 1), ("groups", groups, 1),
              ("attn_channels", b.sk_channels, None), ("split_input", split, True))  # fmt: skip
     width = cin // PATHS if split else cin
+    ins = [s.add(f"{name}.split#{i}", ir.Slice(i * width, width), x) if split else x
+           for i in range(PATHS)]  # fmt: skip
     paths = []
-    for i in range(PATHS):
-        y = s.add(f"{name}.split#{i}", ir.Slice(i * width, width), x) if split else x
+    for i, y in enumerate(ins):
         y = s.conv(f"{name}.paths.{i}.conv", y, width, cout, 3, stride=b.stride,
                    groups=groups, dilation=dilation * (i + 1))  # fmt: skip
         paths.append(s.act(f"{name}.paths.{i}.act", s.norm(f"{name}.paths.{i}.bn", y, cout)))
@@ -73,8 +74,7 @@ def _selective_kernel(
     a = s.act(f"{name}.attn.act", a)
     a = s.conv(f"{name}.attn.fc_select", a, b.sk_channels, cout * PATHS, 1)
     a = s.add(f"{name}.attn.softmax", ir.Softmax(PATHS), a)
-    weighted = []
-    for i, path in enumerate(paths):
-        weight = s.add(f"{name}.attn#{i}", ir.Slice(i * cout, cout), a)
-        weighted.append(s.add(f"{name}.mul#{i}", ir.Mul(), path, weight))
+    weights = [s.add(f"{name}.attn#{i}", ir.Slice(i * cout, cout), a) for i in range(PATHS)]
+    weighted = [s.add(f"{name}.mul#{i}", ir.Mul(), path, weight)
+                for i, (path, weight) in enumerate(zip(paths, weights, strict=True))]  # fmt: skip
     return s.add(f"{name}.sum", ir.Add(), *weighted)
