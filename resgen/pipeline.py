@@ -24,7 +24,7 @@ from resgen.checks import (
     find_shapes,
     find_sizes,
 )
-from resgen.checks.groups import check_groups
+from resgen.checks.groups import check_groups, check_splits
 from resgen.diagnostics import Diagnostic, ResgenError, has_errors
 from resgen.graph import ir, lower
 from resgen.spec.inert import check_inert_keys
@@ -53,6 +53,7 @@ GRAPH_PASSES: tuple[GraphPass, ...] = (
     check_size,
     check_shortcut_kinds,
     check_groups,
+    check_splits,
     check_plain_regularisers,
     check_pad_narrowing,
 )

@@ -44,6 +44,35 @@ def check_groups(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
     return found
 
 
+def check_splits(graph: ir.Graph, facts: Facts) -> list[Diagnostic]:
+    """Report each stage whose equal split (a selective kernel conv's paths) leaves channels out:
+    timm refuses an input the paths cannot share evenly."""
+    found = []
+    seen: set[str] = set()
+    for node in graph:
+        pieces = {
+            n: op for n in graph.successors(node) if isinstance(op := ir.op(graph, n), ir.Slice)
+        }
+        shape = facts.shapes.get(node)
+        if not pieces or shape is None or sum(op.channels for op in pieces.values()) == shape[0]:
+            continue
+        first = next(iter(pieces))
+        data = ir.node(graph, first)
+        if data.stage not in seen:
+            seen.add(data.stage)
+            message = (f"{ir.describe_node(graph, first)}: {len(pieces)} equal paths cannot "
+                       f"share its input's {shape[0]} channels")  # fmt: skip
+            found.append(error("split-channels", message, data.loc, _SPLIT_HINT))
+    return found
+
+
+_SPLIT_HINT = (
+    "a selective kernel conv splits its input between its 2 paths: make that width even (the "
+    "stage's width over `block.reduce_first`, or the previous stage's output), or set "
+    "`block.selective_kernel.split_input: false`"
+)
+
+
 def _norm_hint(graph: ir.Graph) -> str:
     """Name the `norm.groups` values that divide every group norm's channels."""
     ops = (data.op for _, data in ir.nodes(graph))

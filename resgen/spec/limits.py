@@ -25,6 +25,9 @@ GENERATED_NAMES = defined_names()
 SpecPass = Callable[[Spec, Source], list[Diagnostic]]
 
 
+_BOTTLENECKS = ("bottleneck", "res2net", "sk_bottleneck")  # inner width from base_width
+
+
 def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
     """Return the problems of a spec that pydantic validated field by field."""
     found = []
@@ -40,7 +43,7 @@ def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
         )
     for i, stage in enumerate(spec.stages):
         inner = int(stage.width * spec.block.base_width / 64)
-        if (stage.block or spec.block.type) == "bottleneck" and inner == 0:
+        if (stage.block or spec.block.type) in _BOTTLENECKS and inner == 0:
             found.append(
                 error(
                     "zero-width",
@@ -71,7 +74,7 @@ def check_block_widths(spec: Spec, source: Source) -> list[Diagnostic]:
             )
         groups = stage.groups or spec.block.groups
         mid = int(stage.width * spec.block.base_width / 64) * groups
-        if (stage.block or spec.block.type) == "basic":
+        if (stage.block or spec.block.type) in ("basic", "sk_basic"):
             mid = stage.width
         if mid and mid < spec.block.reduce_first:
             found.append(
