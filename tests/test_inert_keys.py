@@ -59,6 +59,11 @@ CASES: dict[str, tuple[str, str, str]] = {
         "selective_kernel",
         _spec(block="{type: sk_basic, selective_kernel: {reduction: 8}}"),
     ),
+    "block.split_attention on bottleneck blocks": (
+        _spec(block="{type: bottleneck, split_attention: {radix: 4}}"),
+        "split_attention",
+        _spec(block="{type: resnest, split_attention: {radix: 4}}"),
+    ),
     "block.stride_on on basic blocks": (
         _spec(block="{type: basic, stride_on: 1x1}"),
         "stride_on",

@@ -47,6 +47,7 @@ PARAMS = {
     "se_channels": ("int", "16"),  # SE: the squeeze's hidden width
     "eca_kernel": ("int", "3"),  # ECA: the 1-D conv's kernel size
     "sk_channels": ("int", "32"),  # a selective kernel conv's attention width
+    "attn_channels": ("int", "32"),  # a split-attention conv's
     "residual": ("bool", "True"),
     "drop_path": ("float", "0.0"),
 }
@@ -135,9 +136,11 @@ def _block_args(block: ir.Block, fields_of: dict[str, str]) -> dict[str, int]:
 def _block_class(
     graph: ir.Graph, spec: Spec, blocks: list[ir.Block], template: str, *, deploy: bool
 ) -> BlockClass:
-    # The representative: the first block with an anti-aliasing pool if some have one (a stride-1
-    # block of the class has none), else the first.
-    rep = next((b for b in blocks if aa_stride(graph, b)), blocks[0])
+    # The representative: the first block with an anti-aliasing pool or a guarded module if some
+    # have one (a stride-1 block of the class has none: ResNeSt's avd pool), else the first.
+    guarded = [name for name, _ in BLOCK_KINDS[(blocks[0].type, blocks[0].preact)].guards]
+    rep = next((b for b in blocks if aa_stride(graph, b)
+                or any(f"{b.path}.{name}" in graph for name in guarded)), blocks[0])  # fmt: skip
     ops = dict(_members(graph, rep))
     fields_of = _arg_fields(ops.values(), _helper_args(graph, rep))
     flags = {
@@ -315,6 +318,7 @@ def _params(
         "se_channels": "se_channels" in used,
         "eca_kernel": "eca_kernel" in used,
         "sk_channels": "sk_channels" in used,
+        "attn_channels": "attn_channels" in used,
         "residual": _residual_flag(blocks),
         "drop_path": any(b.drop_path > 0 for b in blocks),
     }
@@ -337,7 +341,7 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append("dilated=True")
     if "aa" in names and aa_stride(graph, block):
         args.append("aa=True")
-    for name in ("se_channels", "eca_kernel", "sk_channels"):
+    for name in ("se_channels", "eca_kernel", "sk_channels", "attn_channels"):
         if name in names:
             args.append(f"{name}={values[name]}")
     if block.add is None and cls.residual_flag:

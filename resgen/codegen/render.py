@@ -251,6 +251,7 @@ HELPERS = (
     "SqueezeExcite",
     "SqueezeExcitation",
     "SelectiveKernel",
+    "SplitAttn",
     "ClassifierHead",
     "StdConv2d",
     "EvoNorm2dS0",

@@ -99,8 +99,8 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             return f"channels {start}..{start + c - 1}"
         case ir.Concat():
             return "concat"
-        case ir.Softmax(paths=paths):
-            return f"softmax over {paths} paths"
+        case ir.Softmax(paths=paths, groups=groups):
+            return f"softmax over {paths} paths" + (f" in {groups} groups" if groups > 1 else "")
         case ir.Drop(drop=drop, rate=rate):
             return f"{DROP_NAMES.get(drop, drop)} {fmt_value(rate)}"
     extra = [f"{k}={fmt_value(v)}" for k, v in ir.op_fields(op)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from resgen.graph import ir
 from resgen.graph.ir import Arg, ShortcutKind
 from resgen.graph.res2net import res2net_branch
+from resgen.graph.resnest import resnest_branch
 from resgen.graph.scope import Scope
 from resgen.graph.sknet import sk_basic_branch, sk_bottleneck_branch
 
@@ -158,6 +159,12 @@ BLOCK_KINDS: dict[tuple[str, bool], BlockKind] = {
     ("sk_basic", False): BlockKind("SelectiveKernelBasic", "sk_basic", sk_basic_branch),
     ("sk_bottleneck", False): BlockKind(
         "SelectiveKernelBottleneck", "sk_bottleneck", sk_bottleneck_branch
+    ),
+    ("resnest", False): BlockKind(
+        "ResNestBottleneck",
+        "resnest",
+        resnest_branch,
+        guards=(("avd_first", "stride > 1"), ("avd_last", "stride > 1")),
     ),
 }
 

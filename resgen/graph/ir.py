@@ -233,8 +233,16 @@ class Concat:
 
 @dataclass(frozen=True, slots=True)
 class Softmax:
-    kind: ClassVar[str] = SOFTMAX  # across `paths` equal channel groups (SK: which kernel)
+    """A softmax across `paths` (SK: which kernel; ResNeSt: which radix split), channel by channel.
+
+    The input's channels are `groups` blocks of `paths` blocks each (ResNeSt's cardinality groups,
+    radix splits within); the output's are path-major, `paths` blocks of `groups` blocks each
+    (timm's `x.view(B, groups, paths, -1).transpose(1, 2)`). With one group the order is kept.
+    """
+
+    kind: ClassVar[str] = SOFTMAX
     paths: int
+    groups: int = 1
 
 
 Op: TypeAlias = (
@@ -326,7 +334,9 @@ class Block:
     # A bottleneck's first 1x1 output when it differs from mid_channels (SENet's reduce_first, a
     # pruned net); else 0, or mid_channels itself.
     first_channels: int = 0
-    sk_channels: int = 0  # a selective kernel conv's attention width (resgen.graph.sknet); else 0
+    # A helper's attention width: a selective kernel conv's (resgen.graph.sknet), a split
+    # attention's (resgen.graph.resnest); else 0.
+    sk_channels: int = 0
 
     def wired(self, input: str, output: str, add: str | None, nodes: tuple[str, ...]) -> Block:
         """This block with its wiring filled in (dataclasses.replace costs 10x: 6 ms a 1,000)."""

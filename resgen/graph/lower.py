@@ -17,6 +17,7 @@ from resgen.graph import ir, resnetv2
 from resgen.graph.blocks import lower_block
 from resgen.graph.ir import Arg, ShortcutKind
 from resgen.graph.regnet import LAYOUTS, block_path, lower_regnet, lower_simple_stem, stage_path
+from resgen.graph.resnest import split_attention_width
 from resgen.graph.scope import Scope
 from resgen.graph.sknet import sk_attention_width
 from resgen.spec.load import LoadedSpec
@@ -74,7 +75,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
                                        "attention_size"),
                     loc=_block_loc(loaded, stage, number, i) if stage.blocks else loc,
                     first_channels=arg(first, "first_channels") if split[kind] else mid_arg,
-                    sk_channels=arg(sk_attention_width(spec, kind, mid), "sk_channels"),
+                    sk_channels=_helper_width(arg, spec, kind, mid),
                 )
             )  # fmt: skip
             channels, nominal_in = cout, nominal[2]
@@ -116,7 +117,15 @@ def _widths(
     return mid, mid, cout
 
 
-_BOTTLENECKS = ("bottleneck", "sk_bottleneck", "res2net")
+_BOTTLENECKS = ("bottleneck", "sk_bottleneck", "res2net", "resnest")
+
+
+def _helper_width(arg: Callable[..., Arg], spec: Spec, kind: str, mid: int) -> Arg:
+    """The attention width of a block's helper module (Block.sk_channels): a selective kernel
+    conv's `sk_channels`, a split-attention conv's `attn_channels`."""
+    if kind == "resnest":
+        return arg(split_attention_width(spec, mid), "attn_channels", "sk_channels")
+    return arg(sk_attention_width(spec, kind, mid), "sk_channels")
 
 
 def _any_regnet(spec: Spec) -> bool:
@@ -127,7 +136,7 @@ def _splits_first_conv(spec: Spec) -> dict[str, bool]:
     """Per block type: whether some block's first conv is narrower or wider than its inner
     width, so that the class takes a `first_channels` argument (a bottleneck only)."""
     split = {"basic": False, "bottleneck": False, "regnet": False, "sk_basic": False,
-             "sk_bottleneck": False, "res2net": True}  # fmt: skip
+             "sk_bottleneck": False, "res2net": True, "resnest": False}  # fmt: skip
     if spec.block.reduce_first == 1 and not any(stage.blocks for stage in spec.stages):
         return split  # the usual case, decided without a loop over every block
     for stage in spec.stages:

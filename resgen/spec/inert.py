@@ -150,7 +150,7 @@ def _kinds(spec: Spec) -> list[str]:
 
 def any_bottleneck(spec: Spec, where: Path) -> bool:
     """Some stage uses bottleneck blocks (`base_width` sizes their inner width)."""
-    return bool({"bottleneck", "res2net", "sk_bottleneck"} & set(_kinds(spec)))
+    return bool({"bottleneck", "res2net", "sk_bottleneck", "resnest"} & set(_kinds(spec)))
 
 
 def any_kind(*kinds: str) -> Condition:

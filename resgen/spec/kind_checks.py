@@ -1,9 +1,10 @@
-"""What res2net and selective kernel blocks do not combine with: errors at the key that asks.
+"""What res2net, selective kernel and resnest blocks do not combine with: errors at the key.
 
-Both are timm's post-activation blocks. A switch their lowering has no counterpart for (a
-pre-activation variant, anti-aliased downsampling, per-block widths; for the selective kernel
-conv, whose helper module builds batch norms and ReLUs as timm's does, another norm or
-activation) is an error at that key, never a key silently ignored.
+All are timm's post-activation blocks. A switch their lowering has no counterpart for (a
+pre-activation variant, anti-aliased downsampling, per-block widths; for the selective kernel and
+split-attention convs, whose helper modules build batch norms and ReLUs as timm's do, another
+norm or activation; for resnest, which timm builds with neither, `reduce_first` and a strided
+1x1) is an error at that key, never a key silently ignored.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from resgen.diagnostics import Diagnostic, error
 from resgen.spec.model import Spec
 from resgen.spec.source import Source
 
-_KINDS = ("res2net", "sk_basic", "sk_bottleneck")
+_KINDS = ("res2net", "sk_basic", "sk_bottleneck", "resnest")
+_HELPERS = ("sk_basic", "sk_bottleneck", "resnest")  # a helper module with batch norms and ReLUs
 
 
 def check_block_kinds(spec: Spec, source: Source) -> list[Diagnostic]:
-    """An error at each switch a res2net or selective kernel block cannot take."""
+    """An error at each switch a res2net, selective kernel or resnest block cannot take."""
     kinds = [stage.block or spec.block.type for stage in spec.stages]
     used: list[str] = [k for k in _KINDS if k in kinds]
     if not used:
@@ -31,11 +33,17 @@ def check_block_kinds(spec: Spec, source: Source) -> list[Diagnostic]:
         refuse(("block", "preact"), "pre-activation", "remove `block.preact`")
     if spec.anti_alias is not None:
         refuse(("anti_alias",), "anti-aliased downsampling", "remove `anti_alias`")
-    sk: list[str] = [k for k in used if k.startswith("sk_")]
+    sk: list[str] = [k for k in used if k in _HELPERS]
     if sk and spec.norm.type != "batch":
         refuse(("norm", "type"), f"`norm: {spec.norm.type}`", "use `norm: {type: batch}`", sk)
     if sk and spec.act != "relu":
         refuse(("act",), f"`act: {spec.act}`", "use `act: relu`", sk)
+    if "resnest" in used and spec.block.reduce_first != 1:
+        hint = "remove `block.reduce_first` (timm's ResNestBottleneck asserts it is 1)"
+        refuse(("block", "reduce_first"), "`reduce_first`", hint, ["resnest"])
+    if "resnest" in used and spec.block.stride_on == "1x1":
+        hint = "remove `block.stride_on`; `split_attention.avd` says where a block downsamples"
+        refuse(("block", "stride_on"), "a strided 1x1", hint, ["resnest"])
     for i, (kind, stage) in enumerate(zip(kinds, spec.stages, strict=True)):
         if kind in _KINDS and stage.blocks:
             hint = "remove the stage's `blocks`"

@@ -25,6 +25,7 @@ from resgen.spec.parts import (
     NormSpec,
     RegNetSpec,
     SelectiveKernelSpec,
+    SplitAttentionSpec,
     StemSpec,
     _Model,
 )
@@ -48,7 +49,9 @@ Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
 BlockNumber = Annotated[int, Strict(False), Field(ge=1, le=MAX_DEPTH)]
 
 
-BlockType = Literal["basic", "bottleneck", "regnet", "res2net", "sk_basic", "sk_bottleneck"]
+BlockType = Literal[
+    "basic", "bottleneck", "regnet", "res2net", "sk_basic", "sk_bottleneck", "resnest"
+]
 Ratio1 = Annotated[float, Field(gt=0.0, le=64.0)]
 
 
@@ -63,7 +66,9 @@ class BlockSpec(_Model):
         "res2net: a bottleneck whose 3x3 is `scale` splits of 3x3 convs, each adding the one "
         "before (Res2Net, Gao et al. 2019; timm's Bottle2neck); "
         "sk_basic, sk_bottleneck: a basic block's first 3x3 or a bottleneck's 3x3 is a selective "
-        "kernel conv (SKNet, Li et al. 2019; timm's names, `conv1.conv`, `conv2.paths.0.conv`).",
+        "kernel conv (SKNet, Li et al. 2019; timm's names, `conv1.conv`, `conv2.paths.0.conv`); "
+        "resnest: a bottleneck whose 3x3 is a split-attention conv, `radix` splits per group "
+        "weighed by a softmax across them (ResNeSt, Zhang et al. 2020; timm's ResNestBottleneck).",
         json_schema_extra=ALWAYS,
     )
     expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
@@ -151,6 +156,16 @@ class BlockSpec(_Model):
             "set `block.type: sk_basic` or `sk_bottleneck`, or remove it",
         ),
     )
+    split_attention: SplitAttentionSpec = Field(
+        default_factory=SplitAttentionSpec,
+        description="resnest: the split-attention conv's radix and attention width, and where a "
+        "strided block downsamples.",
+        json_schema_extra=when(
+            inert.any_kind("resnest"),
+            "`split_attention` sizes resnest blocks and no stage uses them",
+            "set `block.type: resnest`, or remove it",
+        ),
+    )
     preact: bool = Field(
         False,
         description="Pre-activation blocks (He et al. 2016): norm-act-conv, no activation after "
@@ -176,7 +191,7 @@ class BlockSpec(_Model):
             return 1  # a regnet block's output is its stage's width
         if self.expansion is not None and block_type == self.type:
             return self.expansion
-        return 4 if block_type in ("bottleneck", "res2net", "sk_bottleneck") else 1
+        return 4 if block_type in ("bottleneck", "res2net", "sk_bottleneck", "resnest") else 1
 
 
 Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]

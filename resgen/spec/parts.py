@@ -334,3 +334,38 @@ class SelectiveKernelSpec(_Model):
         "false: both see all of them.",
         json_schema_extra=ALWAYS,
     )
+
+
+class SplitAttentionSpec(_Model):
+    """ResNeSt's split-attention 3x3 (timm's SplitAttn) and its average downsampling ("avd")."""
+
+    radix: Annotated[int, Field(ge=1, le=64)] = Field(
+        2,
+        description="Splits the 3x3 conv makes of each group (its groups = groups x radix), "
+        "weighed per channel by a softmax across the splits; 1: one split gated by a sigmoid.",
+        json_schema_extra=ALWAYS,
+    )
+    reduction: Annotated[int, Field(ge=1, le=1024)] = Field(
+        4,
+        description="Attention hidden channels = inner width x radix / reduction, rounded to "
+        "`divisor` and at least `min_channels` (timm's rd_ratio is 1 / reduction).",
+        json_schema_extra=ALWAYS,
+    )
+    divisor: Annotated[int, Field(ge=1, le=1024)] = Field(
+        8,
+        description="Round the attention's hidden channels to a multiple of this "
+        "(timm's rd_divisor).",
+        json_schema_extra=ALWAYS,
+    )
+    min_channels: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = Field(
+        32,
+        description="The attention's hidden channels are at least this many (timm's min_value).",
+        json_schema_extra=ALWAYS,
+    )
+    avd: Literal["last", "first", "none"] = Field(
+        "last",
+        description="Average downsampling: a strided block's 3x3 conv keeps the resolution and a "
+        "3x3 average pool (padding 1, counted) strides instead, after the split attention (last; "
+        "timm's avd) or before it (first; timm's avd_first); none: the 3x3 conv strides.",
+        json_schema_extra=ALWAYS,
+    )
