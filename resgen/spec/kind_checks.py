@@ -3,8 +3,8 @@
 All are timm's post-activation blocks. A switch their lowering has no counterpart for (a
 pre-activation variant, anti-aliased downsampling, per-block widths; for the selective kernel and
 split-attention convs, whose helper modules build batch norms and ReLUs as timm's do, another
-norm or activation; for resnest, which timm builds with neither, `reduce_first` and a strided
-1x1) is an error at that key, never a key silently ignored.
+norm or activation; for resnest, whose 1x1 timm asserts is not reduced, `reduce_first`) is an
+error at that key, never a key silently ignored (`stride_on` is inert there, and says so).
 """
 
 from __future__ import annotations
@@ -41,9 +41,6 @@ def check_block_kinds(spec: Spec, source: Source) -> list[Diagnostic]:
     if "resnest" in used and spec.block.reduce_first != 1:
         hint = "remove `block.reduce_first` (timm's ResNestBottleneck asserts it is 1)"
         refuse(("block", "reduce_first"), "`reduce_first`", hint, ["resnest"])
-    if "resnest" in used and spec.block.stride_on == "1x1":
-        hint = "remove `block.stride_on`; `split_attention.avd` says where a block downsamples"
-        refuse(("block", "stride_on"), "a strided 1x1", hint, ["resnest"])
     for i, (kind, stage) in enumerate(zip(kinds, spec.stages, strict=True)):
         if kind in _KINDS and stage.blocks:
             hint = "remove the stage's `blocks`"
