@@ -41,10 +41,10 @@ def block_kinds(name: str) -> set[str]:
 
 KINDS = {n: block_kinds(n) for n in builtin_spec_names()}
 # Built-in specs of ResNet blocks (tests/test_infer_regnet.py reads the RegNets).
-RESNETS = [n for n, kinds in KINDS.items() if kinds and kinds <= {"basic", "bottleneck"}]
-# Block kinds infer does not read yet (Res2Net's split 3x3s, SKNet's selective kernel convs,
-# timm's ResNetV2 names).
-UNREAD = sorted(n for n, kinds in KINDS.items() if kinds - {"basic", "bottleneck", "regnet"})
+READ = {"basic", "bottleneck", "res2net"}
+RESNETS = [n for n, kinds in KINDS.items() if kinds and kinds <= READ]
+# Block kinds infer does not read yet (SKNet's selective kernel convs, timm's ResNetV2 names).
+UNREAD = sorted(n for n, kinds in KINDS.items() if kinds - READ - {"regnet"})
 BIG = GIANTS | {"resnet1202", "preact_resnet1001", "seresnextaa201d_32x8d"}
 SIZE = 32
 
@@ -319,3 +319,29 @@ def test_block_kinds_not_read_yet_are_a_diagnostic(name: str) -> None:
         infer_shapes(shapes, name, name)
     assert [d.code for d in info.value.diagnostics] == ["not-a-resnet"]
     assert "weight" in info.value.diagnostics[0].message
+
+
+RES2NETS = [("timm", n) for n in zoo.timm_entrypoints("res2net") if n in KINDS]
+
+
+@pytest.mark.parametrize("entry", _params(RES2NETS))
+def test_res2net_reference_weights_only(entry: tuple[zoo.Source, str], tmp_path: Path) -> None:
+    """timm's Res2Nets from their own state_dict: the built-in spec, a strict load on meta, and
+    for one of them identical logits."""
+    source, name = entry
+    if name != "res2next50":
+        with _no_init(), torch.device("meta"):
+            state = zoo.build(source, name).state_dict()
+        shapes = {k: tuple(v.shape) for k, v in state.items()}
+        got = _infer_as(name, lambda given: infer_shapes(shapes, name, name, given))
+        assert resolved(got.spec) == resolved(name)
+        with torch.device("meta"), _no_init():
+            resgen.build_model(got.spec).load_state_dict(state, strict=True, assign=True)
+        return
+    with _no_init():
+        reference = zoo.build(source, name)
+    state = reference.state_dict()
+    _fill(state)
+    got = _infer_as(name, lambda given: infer_file(_save(state, tmp_path / "r.pt"), name, given))
+    assert resolved(got.spec) == resolved(name)
+    assert torch.equal(_load_and_run(got.spec, state), _logits(reference))

@@ -21,16 +21,13 @@ from torch import nn
 import resgen
 from resgen.infer import Inferred, infer, infer_file, infer_shapes
 from resgen.infer.nearest import resolved
-from resgen.resources import builtin_spec_names
 from tests.conftest import run_resgen
 from tests.reference import zoo
-from tests.test_infer import _load_and_run, _logits, _save
+from tests.test_infer import KINDS, _load_and_run, _logits, _save
 from tests.test_zoo import _fill, _no_init, _ours
 from tests.test_zoo_regnet import GIANTS, SHIPPED, _reference
 
-REGNETS = [n for n in builtin_spec_names()
-           if any((s.block or resgen.load_spec(n).spec.block.type) == "regnet"
-                  for s in resgen.load_spec(n).spec.stages)]  # fmt: skip
+REGNETS = [n for n, kinds in KINDS.items() if "regnet" in kinds]
 # Logits for these take seconds on a 2-core CPU: their keys and shapes are checked on meta.
 BIG = GIANTS | {"regnety_080", "regnety_080_tv", "regnetx_080", "regnety_064", "regnetx_064",
                 "regnet_y_8gf", "regnet_x_8gf", "regnety_040", "regnetx_040", "regnety_040_sgn",

@@ -72,8 +72,8 @@ def conventions(
         found["norm.eps"] = 1e-5
     if spec["norm"]["type"] == "group":
         found |= group_norm(regnet, list(norm_widths))
-    if shortcut_free:
-        found["shortcut"] = "pad"
+    if shortcut_free:  # a stage of its own is plain (none), the spec's shortcut option A
+        found["shortcut"] = "none" if any(s.get("_free") for s in spec["stages"]) else "pad"
     if regnet:
         found |= regnet_ends(spec)
     found |= {"head.pool": "avg", "head.dropout": 0.0, "drop_path": 0.0,
@@ -140,6 +140,11 @@ def _number(text: str) -> Any:
 def apply(spec: dict[str, Any], values: dict[str, Any]) -> None:
     """Write the assumed values into the spec dict; None removes the key."""
     for key, value in values.items():
+        if key == "shortcut":  # where stages carry their own, those stages; else the spec's
+            marked = [s for s in spec["stages"] if s.pop("_free", False)]
+            for target in marked or [spec]:
+                target["shortcut"] = value
+            continue
         if key == "strides":
             strides = value if isinstance(value, list) else [value]
             for stage, stride in zip(spec["stages"], strides, strict=False):

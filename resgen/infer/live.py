@@ -111,9 +111,11 @@ def _strides(modules: dict[str, nn.Module], blocks: list[list[str]]) -> dict[str
         first = stage[0]
         aa = _present(modules.get(f"{first}.aa"))
         ds = modules.get(f"{first}.downsample")
-        stride = max(_stride(modules[f"{first}.{c}"]) for c in ("conv1", "conv2"))
+        convs = [_first(modules, first, (c,)) for c in ("conv1", "conv2", "convs.0")]
+        stride = max(_stride(c) for c in convs if c is not None)
         stride = max(stride, 2 if aa else 1, _first_stride(ds))
-        stages.append((stride, max(_dilation(modules[f"{b}.conv2"]) for b in stage)))
+        conv2 = [_first(modules, b, ("conv2", "convs.0")) for b in stage]  # Res2Net's splits
+        stages.append((stride, max(_dilation(c) for c in conv2 if c is not None)))
     return _stage_strides(net, stages)
 
 

@@ -4,6 +4,7 @@ per-block widths where a stage is irregular, shortcut, attention, norm and head.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from resgen.infer.regnet import regnet_layout, spec_from_regnet
@@ -17,7 +18,8 @@ from resgen.infer.weights import (
     se_reduction,
 )
 
-EXPANSION = {"basic": 1, "bottleneck": 4}
+EXPANSION = {"basic": 1, "bottleneck": 4, "res2net": 4}
+BOTTLENECKS = ("bottleneck", "res2net")  # a 1x1, the 3x3 (Res2Net's splits of it), a 1x1
 
 
 def spec_from_shapes(shapes: Shapes, name: str) -> tuple[dict[str, Any], bool]:
@@ -26,11 +28,11 @@ def spec_from_shapes(shapes: Shapes, name: str) -> tuple[dict[str, Any], bool]:
     layout = regnet_layout(shapes)
     if layout is not None:
         return spec_from_regnet(shapes, layout, name), False
-    stages = read_blocks(shapes)
     stem, channels = read_stem(shapes)
+    stem_out = stem["widths"][-1] if stem["type"] == "deep" else stem["width"]
+    stages = _basic_groups(read_blocks(shapes), stem_out)
     kind = stages[0][0].kind
     regular = [_regular(stage) for stage in stages]
-    stem_out = stem["widths"][-1] if stem["type"] == "deep" else stem["width"]
     nominal = _nominal_widths(stages, regular, stem_out)
     block = _block(stages, regular, nominal)
     if "bn_final.weight" in shapes or "bn_final.bias" in shapes:
@@ -40,10 +42,10 @@ def spec_from_shapes(shapes: Shapes, name: str) -> tuple[dict[str, Any], bool]:
         entry: dict[str, Any] = {"depth": len(stage), "width": width}
         if stage[0].kind != kind:
             entry["block"] = stage[0].kind
-        if stage[0].kind == "bottleneck" and stage[0].groups != block.get("groups", 1):
+        if stage[0].groups != block.get("groups", 1):
             entry["groups"] = stage[0].groups
         spec_stages.append(entry)
-    shortcut, kernel, free = _shortcut(stages, stem_out, nominal)
+    shortcut, kernel, free = _shortcut(stages, stem_out, nominal, spec_stages)
     spec: dict[str, Any] = {"name": name, "input": {"channels": channels}, "stem": stem,
                             "block": block, "shortcut": shortcut}  # fmt: skip
     if kernel != 1:
@@ -66,7 +68,9 @@ def _regular(stage: list[Seen]) -> bool:
            (b0.kind, b0.first, b0.mid, b0.out, b0.groups) for b in stage):  # fmt: skip
         return False
     if b0.kind == "basic":
-        return b0.first == b0.out
+        return b0.out % b0.first == 0
+    if b0.kind == "res2net":
+        return b0.out % 4 == 0 and b0.first == b0.mid * b0.scale
     return b0.out % 4 == 0 and b0.mid % b0.first == 0
 
 
@@ -86,7 +90,7 @@ def _block(stages: list[list[Seen]], regular: list[bool], nominal: list[int]) ->
     b0 = stages[0][0]
     block: dict[str, Any] = {"type": b0.kind}
     bottlenecks = [(s[0], w) for s, ok, w in zip(stages, regular, nominal, strict=True)
-                   if ok and s[0].kind == "bottleneck"]  # fmt: skip
+                   if ok and s[0].kind in BOTTLENECKS]  # fmt: skip
     if bottlenecks:
         first, width = bottlenecks[0]
         if first.groups != 1:
@@ -95,8 +99,17 @@ def _block(stages: list[list[Seen]], regular: list[bool], nominal: list[int]) ->
         base = math.ceil(per_group * 64 / width)
         if base != 64 and int(width * base / 64) == per_group:
             block["base_width"] = base
-        if first.mid != first.first and first.mid % first.first == 0:
+        if first.kind == "bottleneck" and first.mid != first.first and first.mid % first.first == 0:
             block["reduce_first"] = first.mid // first.first
+        if first.kind == "res2net" and first.scale != 4:
+            block["scale"] = first.scale
+    basics = [s[0] for s, ok in zip(stages, regular, strict=True) if ok and s[0].kind == "basic"]
+    if basics and not bottlenecks:
+        # timm's block_reduce_first; `expansion` would build the same network (the note says so)
+        if basics[0].groups != 1:
+            block["groups"] = basics[0].groups
+        if basics[0].out != basics[0].first:
+            block["reduce_first"] = basics[0].out // basics[0].first
     kinds = {b.attention for s in stages for b in s}
     if len(kinds) > 1:
         raise NotAResNetError("some blocks have attention (se) and others not")
@@ -112,24 +125,64 @@ def _block(stages: list[list[Seen]], regular: list[bool], nominal: list[int]) ->
     return block
 
 
-def _shortcut(stages: list[list[Seen]], stem_out: int, nominal: list[int]) -> tuple[str, int, bool]:
-    """The shortcut kind, a strided projection's kernel, and whether a shape change has none."""
-    kinds = {b.shortcut for s in stages for b in s} - {""}
-    if len(kinds) > 1:
-        raise NotAResNetError("blocks mix a plain and an avg-pool projection")
-    kernels = {b.shortcut_kernel for s in stages for b in s if b.shortcut}
-    kind = kinds.pop() if kinds else ""
-    every = all(b.shortcut for s in stages for b in s)
-    changes, channels = 0, stem_out
+# Shortcut kinds, most usual first: a stage takes the first its blocks allow.
+KINDS = ("projection", "projection_all", "avgpool_projection", "pad", "none")
+FREE = {"pad", "none"}  # no parameters: where the shape changes, the weights cannot tell which
+
+
+def _shortcut(
+    stages: list[list[Seen]], stem_out: int, nominal: list[int], entries: list[dict[str, Any]]
+) -> tuple[str, int, bool]:
+    """The shortcut kind most stages allow, and a stage's own where it differs (marked `_free`
+    where it has no parameters, for the `shortcut` assumption); a strided projection's kernel;
+    and whether some shape change has a shortcut without parameters."""
+    allowed, channels = [], stem_out
     for number, (stage, width) in enumerate(zip(stages, nominal, strict=True)):
         out = width * EXPANSION[stage[0].kind]
-        changes += number > 0 or channels != out
+        allowed.append(_stage_kinds(stage, number, number > 0 or channels != out))
         channels = out
-    if not kind:
-        return ("pad" if changes else "projection"), 1, bool(changes)
-    if every and sum(len(s) for s in stages) > changes:
-        kind = "projection_all" if kind == "projection" else kind
-    return kind, max(kernels), False
+    common = max(KINDS, key=lambda k: (sum(k in a for a in allowed), -KINDS.index(k)))
+    free = False
+    for entry, kinds in zip(entries, allowed, strict=True):
+        own = common if common in kinds else next(k for k in KINDS if k in kinds)
+        if kinds <= FREE and common not in FREE:
+            own = "none"  # a plain stage: pad beside a projection of its block type cannot be
+        free = free or kinds <= FREE
+        if own != common:
+            entry["shortcut"] = own
+            entry["_free"] = own in FREE
+    kernels = {b.shortcut_kernel for s in stages for b in s if b.shortcut}
+    return common, max(kernels, default=1), free
+
+
+def _stage_kinds(stage: list[Seen], number: int, changes: bool) -> set[str]:
+    """The shortcut kinds a stage's blocks allow: its first block's projection, in every block
+    or only where the shape changes; without one, any that keeps an unchanged shape, or one
+    without parameters where the shape changes."""
+    first, later = stage[0].shortcut, {b.shortcut for b in stage[1:]}
+    if first and later == {first} and first == "projection":
+        return {"projection_all"}
+    if first and later <= {""}:
+        return {first, "projection_all"} if first == "projection" and not later else {first}
+    if first or later - {""}:
+        raise NotAResNetError(f"layer{number + 1}: a later block projects and the first does not")
+    return set(FREE) if changes else set(KINDS) - {"projection_all"}
+
+
+def _basic_groups(stages: list[list[Seen]], channels: int) -> list[list[Seen]]:
+    """Each basic block with its groups: its input channels over its first conv's per group."""
+    out = []
+    for stage in stages:
+        row = []
+        for b in stage:
+            if b.kind == "basic":
+                if channels % b.first_in:
+                    raise NotAResNetError(f"a basic block's {channels} inputs are no groups")
+                b = replace(b, groups=channels // b.first_in)
+            row.append(b)
+            channels = b.out
+        out.append(row)
+    return out
 
 
 def _block_widths(stage: list[Seen], entry: dict[str, Any], block: dict[str, Any]) -> None:
@@ -138,9 +191,10 @@ def _block_widths(stage: list[Seen], entry: dict[str, Any], block: dict[str, Any
     groups = entry.get("groups", block.get("groups", 1))
     own: dict[int, dict[str, int]] = {}
     for number, b in enumerate(stage, start=1):
-        if b.kind == "bottleneck":
+        if b.kind in BOTTLENECKS:
             mid = int(width * block.get("base_width", 64) / 64) * groups
-            expect = {"conv1": mid // reduce, "conv2": mid, "conv3": width * 4}
+            first = mid * block.get("scale", 4) if b.kind == "res2net" else mid // reduce
+            expect = {"conv1": first, "conv2": mid, "conv3": width * 4}
             seen = {"conv1": b.first, "conv2": b.mid, "conv3": b.out}
         else:
             expect = {"conv1": width // reduce, "conv2": width}

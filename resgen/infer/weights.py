@@ -34,6 +34,8 @@ class Seen:
     shortcut_kernel: int
     attention: str  # se, eca or ""
     se_hidden: int
+    first_in: int  # the first conv's input channels per group (a basic block's show its groups)
+    scale: int = 1  # a Res2Net block's splits: its first 1x1 over its 3x3s' width
 
 
 def _w(shapes: Shapes, key: str) -> tuple[int, ...]:
@@ -55,10 +57,11 @@ def conv_weight(shapes: Shapes, key: str, kernel: int) -> tuple[int, ...]:
 
 def read_block(shapes: Shapes, prefix: str) -> Seen:
     """A block's widths, groups, shortcut and attention from its keys under `prefix`."""
-    c1, c2 = _w(shapes, prefix + "conv1"), _w(shapes, prefix + "conv2")
+    split = f"{prefix}convs.0.weight" in shapes  # Res2Net: the 3x3 is `scale` splits' convs
+    c1, c2 = _w(shapes, prefix + "conv1"), _w(shapes, prefix + ("convs.0" if split else "conv2"))
     bottleneck = f"{prefix}conv3.weight" in shapes
     out = _w(shapes, prefix + "conv3")[0] if bottleneck else c2[0]
-    groups = c1[0] // c2[1] if bottleneck else 1
+    groups = (c2[0] if split else c1[0]) // c2[1] if bottleneck else 1
     shortcut, kernel = "", 1
     for index, kind in ((0, "projection"), (1, "avgpool_projection")):
         conv = shapes.get(f"{prefix}downsample.{index}.weight")
@@ -69,9 +72,10 @@ def read_block(shapes: Shapes, prefix: str) -> Seen:
         attention, hidden = "se", shapes[f"{prefix}se.fc1.weight"][0]
     elif f"{prefix}se.conv.weight" in shapes:
         attention = "eca"
-    kind = "bottleneck" if bottleneck else "basic"
+    kind = "res2net" if split else "bottleneck" if bottleneck else "basic"
     mid = c2[0] if bottleneck else c1[0]  # a basic block's inner width is its first 3x3's
-    return Seen(kind, c1[0], mid, out, groups, shortcut, kernel, attention, hidden)
+    scale = c1[0] // c2[0] if split else 1
+    return Seen(kind, c1[0], mid, out, groups, shortcut, kernel, attention, hidden, c1[1], scale)
 
 
 def read_blocks(shapes: Shapes) -> list[list[Seen]]:
