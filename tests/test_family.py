@@ -63,7 +63,10 @@ MACS = {
 }  # fmt: skip
 
 # Specs named after a library's entrypoint are tests/test_zoo.py's; this file measures the rest.
-LIBRARY_NAMES = {name for _, name in [*zoo.entrypoints(), *zoo.regnet_entrypoints()]}
+LIBRARY_NAMES = {name for _, name in [*zoo.entrypoints(), *zoo.regnet_entrypoints()]} | {
+    name for module in ("res2net", "sknet", "resnetv2", "resnest")
+    for name in zoo.timm_entrypoints(module)
+}  # fmt: skip
 OWN_SPECS = sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in LIBRARY_NAMES)
 
 MEASURED_SIZE = 64  # what torch runs big nets at
@@ -138,7 +141,7 @@ def test_static_analysis_equals_torch(name: str) -> None:
     c, h, w = analysis.graph.graph["input_shape"]
     seen: dict[str, tuple[int, ...]] = {}
     for stage in analysis.graph.graph["stages"]:
-        getattr(model, stage.name).register_forward_hook(
+        model.get_submodule(stage.name).register_forward_hook(
             lambda _m, _i, out, name=stage.name: seen.__setitem__(name, tuple(out.shape[1:]))
         )
     with torch.no_grad(), FlopCounterMode(display=False) as counter:

@@ -373,3 +373,18 @@ def test_drop_path_is_timms(name: str) -> None:
         got = ours.train()(x)
     # The same samples dropped; timm scales by 1 / keep in another order (float rounding only).
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("layout", ["torchvision", "timm"])
+def test_groups_that_do_not_divide_the_inner_width_are_an_error(layout: str) -> None:
+    """50 channels in groups of 16 make 3 groups, which do not divide 50: an error at the
+    stage's width (it was an internal error naming the block), in both layouts."""
+    spec = {"name": "net", "layout": layout, "stem": {"type": "simple"},
+            "block": {"type": "regnet"},
+            "stages": [{"depth": 1, "width": 50, "stride": 2, "group_width": 16}]}  # fmt: skip
+    with pytest.raises(resgen.ResgenError) as raised:
+        check(resgen.load_spec(spec))
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.code == "conv-groups" and "makes 3 groups" in diagnostic.message
+    ok = {**spec, "stages": [{"depth": 1, "width": 48, "stride": 2, "group_width": 32}]}
+    assert not [d for d in check(resgen.load_spec(ok)).diagnostics if d.is_error]  # 1 group

@@ -281,6 +281,9 @@ def _helpers(
     calls += [item for c in classes for item in c.shortcut_items]
     regnets = [c for c in all_classes if isinstance(c, RegNetClass)]
     extra = {h for c in regnets for h in c.helpers}  # a RegNet's class names its own
+    for c in regnets:  # and the modules it calls (FrozenBatchNorm2d, StdConv2d, EvoNorm2dS0)
+        calls += [item.call for g in c.groups for item in g.items] + [i.call for i in c.proj]
+        calls += [d.call for d in c.decls]
     extra |= {"DropPath"} if any(c.drop_path for c in regnets) else set()
     for d in outside.stem:
         calls += [item.call for item in d.items] if isinstance(d, Sequential) else [d.call]

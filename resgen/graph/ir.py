@@ -409,6 +409,7 @@ def describe_node(graph: Graph, node_id: str) -> str:
     where = node(graph, node_id)
     if where.block is None:
         return f"{where.stage} ({node_id})"
-    stage_name, index = where.block.rsplit(".", 1)
-    number = next(s.number for s in stages_of(graph) if s.name == stage_name)
-    return f"stage {number} block {int(index) + 1} ({node_id})"
+    # Every layout names blocks its own way (`layer2.0`, `s2.b1`, `trunk_output.block2.block2-0`,
+    # `stages.1.blocks.0`): the plan knows the stage number and index.
+    block = next(b for b in blocks_of(graph) if b.path == where.block)
+    return f"stage {block.stage_number} block {block.index + 1} ({node_id})"

@@ -67,8 +67,20 @@ def _widths(spec: Spec, source: Source, i: int) -> list[Diagnostic]:
     ratio = stage.bottleneck_ratio or spec.block.bottleneck_ratio
     group = stage.group_width or spec.block.group_width
     inner = inner_width(stage.width, ratio)
-    if inner >= max(group, 1):
+    if inner >= max(group, 1) and inner % (inner // group) == 0:
         return []
+    if inner >= max(group, 1):  # torchvision and timm make the groups inner // group_width
+        return [
+            error(
+                "conv-groups",
+                f"stage {i + 1}: the inner width round({stage.width} x {ratio}) = {inner} over the "
+                f"group width {group} makes {inner // group} groups, which do not divide its "
+                f"{inner} channels",
+                source.locate(("stages", i, "width")),
+                hint=f"make the width a multiple of {group} (the `regnet` form rounds widths to "
+                "fit their group width), or give the stage a `group_width` that divides it",
+            )
+        ]
     return [
         error(
             "zero-width" if inner == 0 else "conv-groups",
