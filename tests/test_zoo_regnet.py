@@ -388,3 +388,16 @@ def test_groups_that_do_not_divide_the_inner_width_are_an_error(layout: str) -> 
     assert diagnostic.code == "conv-groups" and "makes 3 groups" in diagnostic.message
     ok = {**spec, "stages": [{"depth": 1, "width": 48, "stride": 2, "group_width": 32}]}
     assert not [d for d in check(resgen.load_spec(ok)).diagnostics if d.is_error]  # 1 group
+
+
+@pytest.mark.parametrize("name", ["regnetx_002", "regnet_x_400mf", "regnetv_040"])
+def test_frozen_batch_norm_regnets_define_their_norm(name: str) -> None:
+    """The generated file defines every helper its RegNet blocks call (FrozenBatchNorm2d was
+    called and never defined); the model runs and counts as the graph does."""
+    loaded = resgen.load_spec({"extends": name, "name": f"{name}_fb", "norm": {"type": "frozen_batch"},
+                               "input": {"size": 64}})  # fmt: skip
+    module = load_module(resgen.compile_source(loaded), f"{name}_fb")
+    model = getattr(module, loaded.spec.model_class)().eval()
+    analysis = check(loaded)
+    with torch.no_grad():
+        _check_counts(model, torch.randn(1, 3, 64, 64), analysis)
