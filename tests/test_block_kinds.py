@@ -1,9 +1,10 @@
-"""res2net and selective kernel blocks with the switches no shipped spec of theirs uses.
+"""res2net, selective kernel and resnest blocks with the switches no shipped spec of theirs uses.
 
-The zoo tests (tests/test_zoo_res2net.py, test_zoo_sknet.py) hold the generated models to timm's;
-these small specs combine the new block kinds with the rest of the language: dilation past an
-output stride, grouped and single-split Res2Nets, SE and ECA, drop-path, plain and pad shortcuts,
-group norm, SiLU, mixed stages, an SK conv over all its input and `reduce_first`. Each compiles,
+The zoo tests (tests/test_zoo_res2net.py, test_zoo_sknet.py, test_zoo_resnest.py) hold the
+generated models to timm's; these small specs combine the new block kinds with the rest of the
+language: dilation past an output stride, grouped and single-split Res2Nets, SE and ECA,
+drop-path, plain and pad shortcuts, group norm, SiLU, mixed stages, an SK conv over all its input
+and `reduce_first`, ResNeSts of radix 1 and 3 with avd first, last and none. Each compiles,
 draws, runs with the shapes, parameters and MACs (FlopCounterMode / 2) the analysis states, and
 its deploy build gives the trained module's eval outputs.
 """
@@ -46,6 +47,23 @@ SPECS: dict[str, dict[str, Any]] = {
         "stem": {"type": "deep", "widths": [8, 8, 16]}, "shortcut": "avgpool_projection",
         "stages": [{"depth": 1, "width": 8, "block": "basic"},
                    {"depth": 2, "width": 8, "stride": 2, "shortcut": "none"}],
+    },
+    "rn_dilated_se": {
+        "block": {"type": "resnest", "attention": {"type": "se"}}, "output_stride": 8,
+        "drop_path": 0.1, "stages": [*_TWO, {"depth": 2, "width": 16, "stride": 2}],
+    },
+    "rn_radix1_avd_first_mixed": {
+        "block": {"type": "resnest", "groups": 2, "base_width": 16,
+                  "split_attention": {"radix": 1, "avd": "first", "reduction": 2, "divisor": 4,
+                                      "min_channels": 8}},
+        "shortcut": "projection",
+        "stages": [{"depth": 1, "width": 8, "block": "basic"}, *_TWO[1:],
+                   {"depth": 1, "width": 16, "stride": 2, "shortcut": "none"}],
+    },
+    "rn_radix3_grouped_avd_none_pad": {
+        "block": {"type": "resnest", "groups": 2, "base_width": 24,
+                  "split_attention": {"radix": 3, "avd": "none"}},
+        "shortcut": "pad", "stages": _TWO,
     },
     "sk_mixed_dilated": {
         "block": {"type": "sk_bottleneck", "selective_kernel": {"split_input": False}},

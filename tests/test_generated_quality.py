@@ -26,9 +26,11 @@ EXPECTED = sorted([f"{n}.py" for n in SPEC_NAMES] + [f"{n}_deploy.py" for n in S
 
 # One file per feature family; `make lint` checks all of them.
 MYPY_SAMPLE = ["resnet50", "seresnet50", "ecaresnet50d", "resnet50_gn", "resnet20", "wrn28_10",
-               "preact_resnet164", "resnet101d", "res2next50", "skresnet50d"]  # fmt: skip
+               "preact_resnet164", "resnet101d", "res2next50", "skresnet50d",
+               "resnest50d_4s2x40d"]  # fmt: skip
 MYPY_DEPLOY_SAMPLE = ["resnet18", "resnet50", "resnet50d", "seresnet50", "preact_resnet164",
-                      "resnet50_gn", "res2net50d", "skresnext50_32x4d"]  # fmt: skip
+                      "resnet50_gn", "res2net50d", "skresnext50_32x4d",
+                      "resnest50d_1s4x24d"]  # fmt: skip
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

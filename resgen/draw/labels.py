@@ -111,6 +111,7 @@ def op_lines(graph: ir.Graph, nodes: Iterable[str]) -> list[str]:
     """A sequence of ops as lines, one per heavy op with its norm and activation after it."""
     lines: list[str] = []
     pieces = 0  # the split being drawn: its slices so far (Res2Net's scales, SK's paths)
+    repeats = 1  # how many times in a row the last line's op ran (a product per split)
     for node in nodes:
         data = ir.node(graph, node)
         if isinstance(data.op, ir.Slice):
@@ -122,7 +123,11 @@ def op_lines(graph: ir.Graph, nodes: Iterable[str]) -> list[str]:
         phrase = op_phrase(data.op, short=True)
         if data.kind in LIGHT_KINDS and lines:
             lines[-1] += f" \u2192 {phrase}"
+        elif lines and lines[-1] in (phrase, f"{phrase} \u00d7 {repeats}"):
+            repeats += 1
+            lines[-1] = f"{phrase} \u00d7 {repeats}"
         else:
+            repeats = 1
             lines.append(phrase)
     return lines
 

@@ -67,8 +67,8 @@ def _split_attention(s: Scope, name: str, x: str, b: ir.Block, stride: int) -> s
     if radix == 1:
         return s.add(f"{name}.mul", ir.Mul(), y, s.act(f"{name}.rsoftmax", a, "sigmoid"))
     a = s.add(f"{name}.rsoftmax", ir.Softmax(radix, b.groups), a)
-    weighted = []
-    for i, split in enumerate(splits):
-        weight = s.add(f"{name}.attn#{i}", ir.Slice(i * width, width), a)
-        weighted.append(s.add(f"{name}.mul#{i}", ir.Mul(), split, weight))
+    # Every weight slice, then every product: a drawing reads "split into 2 x 64 channels".
+    weights = [s.add(f"{name}.attn#{i}", ir.Slice(i * width, width), a) for i in range(radix)]
+    weighted = [s.add(f"{name}.mul#{i}", ir.Mul(), split, weight)
+                for i, (split, weight) in enumerate(zip(splits, weights, strict=True))]  # fmt: skip
     return s.add(f"{name}.sum", ir.Add(), *weighted)
