@@ -52,6 +52,8 @@ PARAMS = {
     "drop_path": ("float", "0.0"),
 }
 _DILATIONS = ("dilation", "first_dilation")
+# Widths a block passes by keyword to its attention or helper: a parameter when some op uses it.
+_KEYWORD_WIDTHS = ("se_channels", "eca_kernel", "sk_channels", "attn_channels")
 
 
 class Param(NamedTuple):
@@ -315,10 +317,7 @@ def _params(
         "downsample": any(b.downsample for b in blocks),
         "dilated": flags["dilated"],
         "aa": flags["aa"],
-        "se_channels": "se_channels" in used,
-        "eca_kernel": "eca_kernel" in used,
-        "sk_channels": "sk_channels" in used,
-        "attn_channels": "attn_channels" in used,
+        **{name: name in used for name in _KEYWORD_WIDTHS},
         "residual": _residual_flag(blocks),
         "drop_path": any(b.drop_path > 0 for b in blocks),
     }
@@ -341,7 +340,7 @@ def block_call(graph: ir.Graph, block: ir.Block, cls: BlockClass, *, rate: str =
         args.append("dilated=True")
     if "aa" in names and aa_stride(graph, block):
         args.append("aa=True")
-    for name in ("se_channels", "eca_kernel", "sk_channels", "attn_channels"):
+    for name in _KEYWORD_WIDTHS:
         if name in names:
             args.append(f"{name}={values[name]}")
     if block.add is None and cls.residual_flag:

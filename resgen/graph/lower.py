@@ -20,6 +20,7 @@ from resgen.graph.regnet import LAYOUTS, block_path, lower_regnet, lower_simple_
 from resgen.graph.resnest import split_attention_width
 from resgen.graph.scope import Scope
 from resgen.graph.sknet import sk_attention_width
+from resgen.spec.kinds import BLOCK_TYPES, BOTTLENECK_TYPES
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec, StageSpec
 from resgen.spec.parts import BlockWidths
@@ -104,7 +105,7 @@ def _widths(
     if kind == "regnet":
         mid = inner_width(stage.width, stage.bottleneck_ratio or spec.block.bottleneck_ratio)
         return mid, mid, cout
-    if kind in _BOTTLENECKS:
+    if kind in BOTTLENECK_TYPES:
         mid = int(stage.width * spec.block.base_width / 64) * groups
         # A res2net block's first 1x1 feeds `scale` splits of the inner width.
         first = mid * spec.block.scale if kind == "res2net" else mid // reduce
@@ -115,9 +116,6 @@ def _widths(
     if own is not None:
         mid, cout = own.conv1 or mid, own.conv2 or cout
     return mid, mid, cout
-
-
-_BOTTLENECKS = ("bottleneck", "sk_bottleneck", "res2net", "resnest")
 
 
 def _helper_width(arg: Callable[..., Arg], spec: Spec, kind: str, mid: int) -> Arg:
@@ -135,15 +133,14 @@ def _any_regnet(spec: Spec) -> bool:
 def _splits_first_conv(spec: Spec) -> dict[str, bool]:
     """Per block type: whether some block's first conv is narrower or wider than its inner
     width, so that the class takes a `first_channels` argument (a bottleneck only)."""
-    split = {"basic": False, "bottleneck": False, "regnet": False, "sk_basic": False,
-             "sk_bottleneck": False, "res2net": True, "resnest": False}  # fmt: skip
+    split = {kind: kind == "res2net" for kind in BLOCK_TYPES}
     if spec.block.reduce_first == 1 and not any(stage.blocks for stage in spec.stages):
         return split  # the usual case, decided without a loop over every block
     for stage in spec.stages:
         kind, groups, _ = stage_settings(spec, stage)
         for i in range(stage.depth):
             first, mid, _ = _widths(spec, stage, kind, groups, stage.block_widths(i))
-            split[kind] = split[kind] or (kind in _BOTTLENECKS and first != mid)
+            split[kind] = split[kind] or (kind in BOTTLENECK_TYPES and first != mid)
     return split
 
 

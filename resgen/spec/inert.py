@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.config import JsonDict
 
 from resgen.diagnostics import Diagnostic, warning
+from resgen.spec.kinds import BOTTLENECK_TYPES
 
 if TYPE_CHECKING:
     from resgen.spec.model import Spec
@@ -150,7 +151,7 @@ def _kinds(spec: Spec) -> list[str]:
 
 def any_bottleneck(spec: Spec, where: Path) -> bool:
     """Some stage uses bottleneck blocks (`base_width` sizes their inner width)."""
-    return bool({"bottleneck", "res2net", "sk_bottleneck", "resnest"} & set(_kinds(spec)))
+    return bool(BOTTLENECK_TYPES & set(_kinds(spec)))
 
 
 def any_kind(*kinds: str) -> Condition:

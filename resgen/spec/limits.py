@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from resgen.codegen.names import defined_names, reserved_reason
 from resgen.diagnostics import Diagnostic, error
+from resgen.spec.kinds import BOTTLENECK_TYPES
 from resgen.spec.model import Spec
 from resgen.spec.parts import MAX_DEPTH
 from resgen.spec.source import Source
@@ -23,9 +24,6 @@ MAX_DEPTH_TOTAL = MAX_DEPTH
 GENERATED_NAMES = defined_names()
 
 SpecPass = Callable[[Spec, Source], list[Diagnostic]]
-
-
-_BOTTLENECKS = ("bottleneck", "res2net", "sk_bottleneck")  # inner width from base_width
 
 
 def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
@@ -43,7 +41,7 @@ def check_spec_limits(spec: Spec, source: Source) -> list[Diagnostic]:
         )
     for i, stage in enumerate(spec.stages):
         inner = int(stage.width * spec.block.base_width / 64)
-        if (stage.block or spec.block.type) in _BOTTLENECKS and inner == 0:
+        if (stage.block or spec.block.type) in BOTTLENECK_TYPES and inner == 0:
             found.append(
                 error(
                     "zero-width",

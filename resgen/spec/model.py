@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, Strict
 
 from resgen.spec import inert
 from resgen.spec.inert import ALWAYS, when
+from resgen.spec.kinds import BOTTLENECK_TYPES, BlockType
 from resgen.spec.parts import (
     MAX_CHANNELS,
     MAX_DEPTH,
@@ -49,9 +50,6 @@ Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
 BlockNumber = Annotated[int, Strict(False), Field(ge=1, le=MAX_DEPTH)]
 
 
-BlockType = Literal[
-    "basic", "bottleneck", "regnet", "res2net", "sk_basic", "sk_bottleneck", "resnest"
-]
 Ratio1 = Annotated[float, Field(gt=0.0, le=64.0)]
 
 
@@ -191,7 +189,7 @@ class BlockSpec(_Model):
             return 1  # a regnet block's output is its stage's width
         if self.expansion is not None and block_type == self.type:
             return self.expansion
-        return 4 if block_type in ("bottleneck", "res2net", "sk_bottleneck", "resnest") else 1
+        return 4 if block_type in BOTTLENECK_TYPES else 1
 
 
 Activation = Literal["relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh"]
