@@ -108,9 +108,17 @@ def _interpret(graph: ir.Graph, model: torch.nn.Module, x: torch.Tensor) -> torc
                 ins[0][:, :, ::s, ::s], (0, 0, 0, 0, 0, attrs["out_channels"] - ins[0].shape[1])
             )
         elif kind == ir.ADD:
-            y = ins[0] + ins[1]
+            y = sum(ins[1:], ins[0])  # a block's add, or a sum of splits (SK, ResNeSt)
         elif kind == ir.MUL:
             y = ins[0] * ins[1]
+        elif kind == ir.SLICE:
+            y = ins[0][:, attrs["start"] : attrs["start"] + attrs["channels"]]
+        elif kind == ir.CONCAT:
+            y = torch.cat(ins, 1)
+        elif kind == ir.SOFTMAX:  # channels (group, path, c) in, (path, group, c) out
+            n, paths, groups = ins[0].shape[0], attrs["paths"], attrs["groups"]
+            y = ins[0].reshape(n, groups, paths, -1).transpose(1, 2).softmax(1)
+            y = y.reshape(ins[0].shape)
         else:
             assert kind == ir.DROP, kind
             y = ins[0]  # identity in eval mode
