@@ -42,9 +42,8 @@ def _original(name: str) -> dict[str, Any]:
     """The values `--assume` takes, as the built-in spec `name` has them."""
     spec = resgen.load_spec(name).spec
     group = {"norm.group_size": spec.norm.group_size} if spec.norm.group_size else {}
-    # timm's RegNetV and RegNetZ ends (fields another issue adds: getattr until it lands)
-    final = getattr(spec.head, "final", None) or ("norm_act" if spec.block.preact else "none")
-    ends = {"block.linear_out": getattr(spec.block, "linear_out", False), "head.final": final}
+    final = spec.head.final or ("norm_act" if spec.block.preact else "none")
+    ends = {"block.linear_out": spec.block.linear_out, "head.final": final}
     return {**ends,
         "strides": [s.stride for s in spec.stages], "stem.pool": spec.stem.pool_kind,
         "act": spec.act, "anti_alias": spec.anti_alias, "output_stride": spec.output_stride,

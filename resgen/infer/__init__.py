@@ -64,7 +64,7 @@ def infer_shapes(
 
     try:
         try:
-            spec, shortcut_free = spec_from_shapes(shapes, name)
+            spec, shortcut_free = spec_from_shapes(shapes, name, (live or {}) | (given or {}))
         except (IndexError, KeyError, ZeroDivisionError, ValueError) as exc:
             # a tensor of the wrong rank or size where a ResNet has a conv
             raise NotAResNetError(f"a tensor has a shape no ResNet layer has: {exc!r}") from exc

@@ -30,6 +30,8 @@ KEYS = {
     "shortcut": "a shortcut without parameters where shapes change: pad or none",
     "block.linear_out": "no activation after a block's add: true or false",
     "head.final": "what runs before the pool (and head.features): norm_act, act or none",
+    "block.selective_kernel.split_input": "whether an SK bottleneck's paths each see half its "
+    "input (then its groups are half as many): true or false",
     "head.pool": "global pooling: avg or max",
     "head.dropout": "dropout before the classifier",
     "drop_path": "stochastic depth rate",
@@ -72,6 +74,8 @@ def conventions(
         found["norm.eps"] = 1e-5
     if spec["norm"]["type"] == "group":
         found |= group_norm(regnet, list(norm_widths))
+    if "sk_bottleneck" in kinds and "sk_basic" not in kinds:  # its groups depend on it
+        found["block.selective_kernel.split_input"] = True
     if shortcut_free:  # a stage of its own is plain (none), the spec's shortcut option A
         found["shortcut"] = "none" if any(s.get("_free") for s in spec["stages"]) else "pad"
     if regnet:
@@ -86,15 +90,13 @@ def regnet_ends(spec: dict[str, Any]) -> dict[str, Any]:
     after the add (linear_out) where a first block has no shortcut (RegNetZ); an activation
     alone before the pool for such a net or a pre-activation one (RegNetV), unless a 1x1 conv
     to more features comes first (timm's final_act)."""
-    from resgen.spec.model import BlockSpec, HeadSpec
-
     found: dict[str, Any] = {}
     preact = spec["block"].get("preact", False)
     shortcuts = {spec["shortcut"], *(s.get("shortcut") for s in spec["stages"])}
     linear = "identity_or_none" in shortcuts
-    if "linear_out" in BlockSpec.model_fields and not preact:  # a field still being added
+    if not preact:  # a pre-activation block never activates after its add
         found["block.linear_out"] = linear
-    if "final" in HeadSpec.model_fields and "final" not in spec["head"]:
+    if "final" not in spec["head"]:
         plain = "features" in spec["head"] or not (linear or preact)
         found["head.final"] = "none" if plain else "act"
     return found

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 ACTS = {"ReLU": "relu", "SiLU": "silu", "GELU": "gelu", "LeakyReLU": "leaky_relu", "ELU": "elu",
         "Mish": "mish", "Hardswish": "hardswish", "Tanh": "tanh"}  # fmt: skip
 BLOCK = re.compile(r"^layer(\d+)\.(\d+)$")
+# A block's convs that may stride, and its 3x3 that dilates: plain, Res2Net's first split,
+# SKNet's first path (timm's ConvNormAct keeps the conv as `.conv`).
+STRIDED = ("conv1", "conv2", "convs.0", "conv1.paths.0.conv", "conv2.paths.0.conv")
+DILATED = ("conv2.paths.0.conv", "conv2.conv", "conv2", "convs.0")
 REGNET_BLOCK = {"torchvision": re.compile(r"^trunk_output\.block(\d+)\.block\1-(\d+)$"),
                 "timm": re.compile(r"^s(\d+)\.b(\d+)$")}  # fmt: skip
 
@@ -111,10 +115,10 @@ def _strides(modules: dict[str, nn.Module], blocks: list[list[str]]) -> dict[str
         first = stage[0]
         aa = _present(modules.get(f"{first}.aa"))
         ds = modules.get(f"{first}.downsample")
-        convs = [_first(modules, first, (c,)) for c in ("conv1", "conv2", "convs.0")]
+        convs = [_first(modules, first, (c,)) for c in STRIDED]
         stride = max(_stride(c) for c in convs if c is not None)
         stride = max(stride, 2 if aa else 1, _first_stride(ds))
-        conv2 = [_first(modules, b, ("conv2", "convs.0")) for b in stage]  # Res2Net's splits
+        conv2 = [_first(modules, b, DILATED) for b in stage]
         stages.append((stride, max(_dilation(c) for c in conv2 if c is not None)))
     return _stage_strides(net, stages)
 
@@ -166,6 +170,11 @@ def _kinds(modules: dict[str, nn.Module]) -> dict[str, Any]:
     if isinstance(getattr(root, "drop_rate", None), float):
         found["head.dropout"] = root.drop_rate
     found["drop_path"] = round(max(rates), 10)
+    split = [
+        m.split_input for m in modules.values() if isinstance(getattr(m, "split_input", 0), bool)
+    ]
+    if split:  # a selective kernel conv's (timm's and resgen's keep the argument)
+        found["block.selective_kernel.split_input"] = split[0]
     return found | _group_norm(modules)
 
 

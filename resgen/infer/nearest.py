@@ -32,9 +32,7 @@ def resolved(data: dict[str, Any] | str) -> dict[str, Any]:
     else:
         stem["width"] = spec.stem.out_width
     stem["pool"] = spec.stem.pool_kind
-    if "final" in dumped["head"]:  # a field still being added elsewhere
-        dumped["head"]["final"] = dumped["head"]["final"] or (
-            "norm_act" if spec.block.preact else "none")  # fmt: skip
+    dumped["head"]["final"] = spec.head.final or ("norm_act" if spec.block.preact else "none")
     _push_down(dumped)
     return {k: v for k, v in dumped.items() if k not in OWN}
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from resgen.graph.regnet import LAYOUTS, block_path
 from resgen.infer.weights import NotAResNetError, Shapes, conv_weight, read_norm
-from resgen.spec.model import Shortcut
 
 BLOCK_KEYS = {
     "torchvision": re.compile(r"^trunk_output\.block(\d+)\.block(\d+)-(\d+)\."),
@@ -26,15 +25,15 @@ BLOCK_KEYS = {
 # Ratios the libraries use, tried before a stage's own (RegNet: bottleneck 1, SE 0.25).
 BOTTLENECK_RATIOS = (1.0, 0.25, 0.5, 2.0, 4.0)
 SE_RATIOS = (0.25, 0.5, 0.125, 0.0625, 1.0)
-# A stage whose first block has no projection: identity where the shape stays, no shortcut
-# where it changes (timm's RegNetZ), where the spec language has the kind; else no shortcut.
 PREACT_NORM = "norm1"  # timm's PreBottleneck normalises before each conv
 # A block's projection conv, by the layouts' names (plain, pre-activation's bare conv, timm's
 # avg-pool then conv), and the shortcut it makes.
 PROJECTIONS = {"proj.0": "projection", "downsample.conv": "projection",
                "downsample": "projection", "downsample.1.conv": "avgpool_projection",
                "downsample.1": "avgpool_projection"}  # fmt: skip
-UNPROJECTED = "identity_or_none" if "identity_or_none" in get_args(Shortcut) else "none"
+# A stage whose first block has no projection: identity where the shape stays, no shortcut
+# where it changes (timm's RegNetZ, downsample=None).
+UNPROJECTED = "identity_or_none"
 
 
 @dataclass(frozen=True)

@@ -18,23 +18,31 @@ from resgen.infer.weights import (
     se_reduction,
 )
 
-EXPANSION = {"basic": 1, "bottleneck": 4, "res2net": 4}
-BOTTLENECKS = ("bottleneck", "res2net")  # a 1x1, the 3x3 (Res2Net's splits of it), a 1x1
+EXPANSION = {"basic": 1, "bottleneck": 4, "res2net": 4, "sk_basic": 1, "sk_bottleneck": 4}
+# A 1x1, the 3x3 (Res2Net's splits of it, SKNet's selective kernel conv), a 1x1.
+BOTTLENECKS = ("bottleneck", "res2net", "sk_bottleneck")
+BASICS = ("basic", "sk_basic")
+SPLIT = "block.selective_kernel.split_input"
 
 
-def spec_from_shapes(shapes: Shapes, name: str) -> tuple[dict[str, Any], bool]:
+def spec_from_shapes(
+    shapes: Shapes, name: str, hints: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], bool]:
     """The spec the shapes show (invisible fields left out), and whether some block changes
-    shape with a shortcut that has no parameters (pad or none: the weights cannot tell)."""
+    shape with a shortcut that has no parameters (pad or none: the weights cannot tell).
+    `hints` holds given or live values a width depends on (whether an SK conv splits)."""
     layout = regnet_layout(shapes)
     if layout is not None:
         return spec_from_regnet(shapes, layout, name), False
     stem, channels = read_stem(shapes)
     stem_out = stem["widths"][-1] if stem["type"] == "deep" else stem["width"]
-    stages = _basic_groups(read_blocks(shapes), stem_out)
+    stages, split = _input_groups(read_blocks(shapes), stem_out, (hints or {}).get(SPLIT, True))
     kind = stages[0][0].kind
     regular = [_regular(stage) for stage in stages]
     nominal = _nominal_widths(stages, regular, stem_out)
     block = _block(stages, regular, nominal)
+    if sk := _selective_kernel(stages, split):
+        block["selective_kernel"] = sk
     if "bn_final.weight" in shapes or "bn_final.bias" in shapes:
         block["preact"] = True  # pre-activation nets normalise the last block's output
     spec_stages = []
@@ -67,7 +75,7 @@ def _regular(stage: list[Seen]) -> bool:
     if any((b.kind, b.first, b.mid, b.out, b.groups) !=
            (b0.kind, b0.first, b0.mid, b0.out, b0.groups) for b in stage):  # fmt: skip
         return False
-    if b0.kind == "basic":
+    if b0.kind in BASICS:
         return b0.out % b0.first == 0
     if b0.kind == "res2net":
         return b0.out % 4 == 0 and b0.first == b0.mid * b0.scale
@@ -99,13 +107,13 @@ def _block(stages: list[list[Seen]], regular: list[bool], nominal: list[int]) ->
         base = math.ceil(per_group * 64 / width)
         if base != 64 and int(width * base / 64) == per_group:
             block["base_width"] = base
-        if first.kind == "bottleneck" and first.mid != first.first and first.mid % first.first == 0:
+        if first.kind != "res2net" and first.mid != first.first and first.mid % first.first == 0:
             block["reduce_first"] = first.mid // first.first
         if first.kind == "res2net" and first.scale != 4:
             block["scale"] = first.scale
-    basics = [s[0] for s, ok in zip(stages, regular, strict=True) if ok and s[0].kind == "basic"]
+    basics = [s[0] for s, ok in zip(stages, regular, strict=True) if ok and s[0].kind in BASICS]
     if basics and not bottlenecks:
-        # timm's block_reduce_first; `expansion` would build the same network (the note says so)
+        # timm's block_reduce_first (`expansion` builds the same network: README says so)
         if basics[0].groups != 1:
             block["groups"] = basics[0].groups
         if basics[0].out != basics[0].first:
@@ -169,20 +177,39 @@ def _stage_kinds(stage: list[Seen], number: int, changes: bool) -> set[str]:
     return set(FREE) if changes else set(KINDS) - {"projection_all"}
 
 
-def _basic_groups(stages: list[list[Seen]], channels: int) -> list[list[Seen]]:
-    """Each basic block with its groups: its input channels over its first conv's per group."""
+def _input_groups(
+    stages: list[list[Seen]], channels: int, split: bool
+) -> tuple[list[list[Seen]], bool]:
+    """Each block with the groups its input shows: a basic block's input channels over its first
+    conv's per group, a selective kernel conv's input over its paths' per group (half of it when
+    the conv splits its input; an SK basic block, ungrouped, shows whether it does)."""
     out = []
+    sk_basic = next((b for s in stages for b in s if b.kind == "sk_basic"), None)
     for stage in stages:
         row = []
         for b in stage:
-            if b.kind == "basic":
-                if channels % b.first_in:
-                    raise NotAResNetError(f"a basic block's {channels} inputs are no groups")
-                b = replace(b, groups=channels // b.first_in)
+            if b.kind == "sk_basic" and b is sk_basic:
+                split = channels == 2 * b.first_in
+            width = b.first // 2 if split else b.first  # an SK bottleneck's paths' input
+            if b.kind in ("basic", "sk_bottleneck"):
+                cin = channels if b.kind == "basic" else width
+                if cin % b.first_in:
+                    raise NotAResNetError(f"a block's {cin} inputs are no groups of {b.first_in}")
+                b = replace(b, groups=cin // b.first_in)
             row.append(b)
             channels = b.out
         out.append(row)
-    return out
+    return out, split
+
+
+def _selective_kernel(stages: list[list[Seen]], split: bool) -> dict[str, Any] | None:
+    """An SK conv's attention reduction and divisor, and whether it splits its input."""
+    if not any(b.kind.startswith("sk_") for s in stages for b in s):
+        return None
+    found = se_reduction(stages, [s[0].mid for s in stages], sk=True)
+    if found is None:
+        raise NotAResNetError("the selective kernel attention widths follow no reduction")
+    return {**found, "split_input": split}
 
 
 def _block_widths(stage: list[Seen], entry: dict[str, Any], block: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 Shapes = dict[str, tuple[int, ...]]
 
 BLOCK_KEY = re.compile(r"^layer(\d+)\.(\d+)\.")
-SE_DIVISORS = (8, 1, 4, 16)
+SE_DIVISORS = (8, 1, 4, 16, 32)
 
 
 class NotAResNetError(Exception):
@@ -34,8 +34,10 @@ class Seen:
     shortcut_kernel: int
     attention: str  # se, eca or ""
     se_hidden: int
-    first_in: int  # the first conv's input channels per group (a basic block's show its groups)
+    first_in: int  # input channels per group of the first conv (a basic block's show its
+    # groups) or of a selective kernel conv's paths
     scale: int = 1  # a Res2Net block's splits: its first 1x1 over its 3x3s' width
+    sk_hidden: int = 0  # a selective kernel conv's attention width
 
 
 def _w(shapes: Shapes, key: str) -> tuple[int, ...]:
@@ -57,25 +59,52 @@ def conv_weight(shapes: Shapes, key: str, kernel: int) -> tuple[int, ...]:
 
 def read_block(shapes: Shapes, prefix: str) -> Seen:
     """A block's widths, groups, shortcut and attention from its keys under `prefix`."""
+    sk = next((c for c in ("conv1", "conv2") if f"{prefix}{c}.paths.0.conv.weight" in shapes), "")
+    if sk:
+        return _read_selective_kernel(shapes, prefix, sk)
     split = f"{prefix}convs.0.weight" in shapes  # Res2Net: the 3x3 is `scale` splits' convs
     c1, c2 = _w(shapes, prefix + "conv1"), _w(shapes, prefix + ("convs.0" if split else "conv2"))
     bottleneck = f"{prefix}conv3.weight" in shapes
     out = _w(shapes, prefix + "conv3")[0] if bottleneck else c2[0]
     groups = (c2[0] if split else c1[0]) // c2[1] if bottleneck else 1
+    kind = "res2net" if split else "bottleneck" if bottleneck else "basic"
+    mid = c2[0] if bottleneck else c1[0]  # a basic block's inner width is its first 3x3's
+    scale = c1[0] // c2[0] if split else 1
+    return Seen(kind, c1[0], mid, out, groups, *_shortcut_of(shapes, prefix),
+                *_attention_of(shapes, prefix), c1[1], scale)  # fmt: skip
+
+
+def _read_selective_kernel(shapes: Shapes, prefix: str, sk: str) -> Seen:
+    """SKNet's blocks (timm's names, `conv1.conv`): the selective kernel conv `sk` is a basic
+    block's first 3x3 or a bottleneck's 3x3; its paths' input channels per group (half the
+    conv's input when it splits it) and its attention's width are left to the caller."""
+    path = _w(shapes, f"{prefix}{sk}.paths.0.conv")
+    hidden = _w(shapes, f"{prefix}{sk}.attn.fc_reduce")[0]
+    if sk == "conv1":
+        out = conv_weight(shapes, f"{prefix}conv2.conv", 3)[0]
+        return Seen("sk_basic", path[0], path[0], out, 1, *_shortcut_of(shapes, prefix),
+                    *_attention_of(shapes, prefix), path[1], sk_hidden=hidden)  # fmt: skip
+    first = conv_weight(shapes, f"{prefix}conv1.conv", 1)[0]
+    out = conv_weight(shapes, f"{prefix}conv3.conv", 1)[0]
+    return Seen("sk_bottleneck", first, path[0], out, 0, *_shortcut_of(shapes, prefix),
+                *_attention_of(shapes, prefix), path[1], sk_hidden=hidden)  # fmt: skip
+
+
+def _shortcut_of(shapes: Shapes, prefix: str) -> tuple[str, int]:
+    """A block's projection kind (plain, or ResNet-D's after an avg-pool) and its kernel."""
     shortcut, kernel = "", 1
     for index, kind in ((0, "projection"), (1, "avgpool_projection")):
         conv = shapes.get(f"{prefix}downsample.{index}.weight")
         if conv is not None and len(conv) == 4:
             shortcut, kernel = kind, conv[-1]
-    attention, hidden = "", 0
+    return shortcut, kernel
+
+
+def _attention_of(shapes: Shapes, prefix: str) -> tuple[str, int]:
+    """se (and its hidden width), eca or nothing."""
     if f"{prefix}se.fc1.weight" in shapes:
-        attention, hidden = "se", shapes[f"{prefix}se.fc1.weight"][0]
-    elif f"{prefix}se.conv.weight" in shapes:
-        attention = "eca"
-    kind = "res2net" if split else "bottleneck" if bottleneck else "basic"
-    mid = c2[0] if bottleneck else c1[0]  # a basic block's inner width is its first 3x3's
-    scale = c1[0] // c2[0] if split else 1
-    return Seen(kind, c1[0], mid, out, groups, shortcut, kernel, attention, hidden, c1[1], scale)
+        return "se", shapes[f"{prefix}se.fc1.weight"][0]
+    return ("eca", 0) if f"{prefix}se.conv.weight" in shapes else ("", 0)
 
 
 def read_blocks(shapes: Shapes) -> list[list[Seen]]:
@@ -126,14 +155,23 @@ def read_norm(shapes: Shapes, first_conv: str = "layer1.0.conv1") -> str:
     return "group"
 
 
-def se_reduction(stages: list[list[Seen]], nominal: list[int]) -> dict[str, int] | None:
-    """The SE reduction and divisor that give every block's hidden width, if one does."""
+def se_reduction(
+    stages: list[list[Seen]], nominal: list[int], sk: bool = False
+) -> dict[str, int] | None:
+    """The SE (or, with `sk`, selective kernel attention) reduction and divisor that give every
+    block's hidden width, if one does; timm's make_divisible, which for SK never rounds more
+    than 10% down."""
     for divisor in SE_DIVISORS:
         for reduction in (16, *range(1, 257)):
             if all(
-                b.se_hidden == max(divisor, int(n / reduction + divisor / 2) // divisor * divisor)
+                (b.sk_hidden if sk else b.se_hidden) == _divisible(n / reduction, divisor, sk)
                 for stage, n in zip(stages, nominal, strict=True)
                 for b in stage
             ):
                 return {"reduction": reduction, "divisor": divisor}
     return None
+
+
+def _divisible(value: float, divisor: int, floor_10: bool) -> int:
+    width = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return width + divisor if floor_10 and width < 0.9 * value else width
