@@ -135,8 +135,8 @@ def _norm_ctor(op: ir.Norm, channels: str) -> tuple[str, tuple[str, ...]]:
     if op.norm == "frn":
         return "FilterResponseNormTlu2d", (channels, *eps)
     if op.norm == "group" and op.group_size:
-        groups = str(op.groups) if channels.isdigit() else f"{channels} // {op.group_size}"
-        return "nn.GroupNorm", (groups, channels, *eps)
+        count = str(op.groups) if channels.isdigit() else f"{channels} // {op.group_size}"
+        return "nn.GroupNorm", (count, channels, *eps)
     if op.norm == "group":
         return "nn.GroupNorm", (str(op.groups), channels, *eps)
     callee = "FrozenBatchNorm2d" if op.norm == "frozen_batch" else "nn.BatchNorm2d"
