@@ -194,16 +194,14 @@ def train(
     return run
 
 
-def train_family(family: str, config: Config, report: Report) -> list[Run]:
-    """Train one family's nets (plain or residual) over every seed."""
+def train_family(family: str, config: Config, report: Report) -> Iterator[Run]:
+    """Train one family's nets (plain or residual) over every seed, yielding each when done."""
     torch.set_num_threads(config.threads)
     data = load_data(config)
-    return [
-        train(name, seed, data, config, report)
-        for seed in range(config.seeds)
-        for name in NETS
-        if name.startswith(family)
-    ]
+    for seed in range(config.seeds):
+        for name in NETS:
+            if name.startswith(family):
+                yield train(name, seed, data, config, report)
 
 
 def _worker(family: str, config: Config, messages: multiprocessing.queues.Queue[Any]) -> None:
