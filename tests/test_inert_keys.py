@@ -113,6 +113,16 @@ CASES: dict[str, tuple[str, str, str]] = {
         "groups",
         _spec("norm: {type: group, groups: 16}"),
     ),
+    "block.linear_out on pre-activation blocks": (
+        _spec(block="{type: basic, preact: true, linear_out: true}"),
+        "linear_out",
+        _spec(block="{type: basic, linear_out: true}"),
+    ),
+    "conv.eps without standardised convs": (
+        _spec("conv: {eps: 1.0e-8}"),
+        "eps",
+        _spec("conv: {standardize: true, eps: 1.0e-8}"),
+    ),
     "norm.eps without a norm": (
         _spec("norm: {type: none, eps: 0.001}"),
         "eps",

@@ -179,6 +179,7 @@ class BlockSpec(_Model):
         "RegNetZ's inverted bottlenecks). Pre-activation blocks have none anyway.",
         json_schema_extra=when(
             inert.post_activation,
+            "`linear_out` drops the activation after a post-activation block's add; "
             "pre-activation blocks end in a conv and never activate after the add",
             "remove `linear_out`",
         ),
