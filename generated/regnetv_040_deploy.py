@@ -165,13 +165,6 @@ class PreBottleneck(nn.Module):
         self.se = SqueezeExcite(mid_channels, se_channels)
         self.norm3 = Affine(mid_channels)
         self.conv3 = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=False)
-        self.downsample = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size=1,
-            stride=stride,
-            bias=False,
-        )
         self.act = nn.SiLU(inplace=True)
         # The shortcut takes the pre-activated input (timm keeps the name `downsample`).
         self.downsample: nn.Module | None = None

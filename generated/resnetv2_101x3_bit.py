@@ -88,9 +88,9 @@ class ConvClassifierHead(nn.Module):
     def __init__(self, in_features: int, num_classes: int) -> None:
         super().__init__()
         self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Conv2d(in_features, num_classes, kernel_size=1)
-        if num_classes == 0:
-            self.fc = nn.Identity()
+        self.fc: nn.Module = nn.Identity()
+        if num_classes > 0:
+            self.fc = nn.Conv2d(in_features, num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.fc(self.global_pool(x)), 1)
@@ -196,16 +196,16 @@ class ResNetV2_101x3_BiT(nn.Module):
         )
         self.relu = nn.ReLU(inplace=True)
         # stages.0: 3 blocks -> (N, 768, 56, 56)
-        stage0 = [PreActBottleneck(192, 192, 768, downsample=True)]
+        stage0: list[nn.Module] = [PreActBottleneck(192, 192, 768, downsample=True)]
         stage0 += [PreActBottleneck(768, 192, 768) for _ in range(2)]
         # stages.1: 4 blocks -> (N, 1536, 28, 28)
-        stage1 = [PreActBottleneck(768, 384, 1536, stride=2, downsample=True)]
+        stage1: list[nn.Module] = [PreActBottleneck(768, 384, 1536, stride=2, downsample=True)]
         stage1 += [PreActBottleneck(1536, 384, 1536) for _ in range(3)]
         # stages.2: 23 blocks -> (N, 3072, 14, 14)
-        stage2 = [PreActBottleneck(1536, 768, 3072, stride=2, downsample=True)]
+        stage2: list[nn.Module] = [PreActBottleneck(1536, 768, 3072, stride=2, downsample=True)]
         stage2 += [PreActBottleneck(3072, 768, 3072) for _ in range(22)]
         # stages.3: 3 blocks -> (N, 6144, 7, 7)
-        stage3 = [PreActBottleneck(3072, 1536, 6144, stride=2, downsample=True)]
+        stage3: list[nn.Module] = [PreActBottleneck(3072, 1536, 6144, stride=2, downsample=True)]
         stage3 += [PreActBottleneck(6144, 1536, 6144) for _ in range(2)]
         # timm's names: stages.N.blocks.M
         self.stages = nn.Sequential(*(ResNetStage(b) for b in (stage0, stage1, stage2, stage3)))

@@ -128,9 +128,9 @@ class ConvClassifierHead(nn.Module):
     def __init__(self, in_features: int, num_classes: int) -> None:
         super().__init__()
         self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Conv2d(in_features, num_classes, kernel_size=1)
-        if num_classes == 0:
-            self.fc = nn.Identity()
+        self.fc: nn.Module = nn.Identity()
+        if num_classes > 0:
+            self.fc = nn.Conv2d(in_features, num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.fc(self.global_pool(x)), 1)
@@ -221,16 +221,16 @@ class ResNetV2_152DDeploy(nn.Module):
         )
         self.relu = nn.ReLU(inplace=True)
         # stages.0: 3 blocks -> (N, 256, 56, 56)
-        stage0 = [PreActBottleneck(64, 64, 256, downsample=True)]
+        stage0: list[nn.Module] = [PreActBottleneck(64, 64, 256, downsample=True)]
         stage0 += [PreActBottleneck(256, 64, 256) for _ in range(2)]
         # stages.1: 8 blocks -> (N, 512, 28, 28)
-        stage1 = [PreActBottleneck(256, 128, 512, stride=2, downsample=True)]
+        stage1: list[nn.Module] = [PreActBottleneck(256, 128, 512, stride=2, downsample=True)]
         stage1 += [PreActBottleneck(512, 128, 512) for _ in range(7)]
         # stages.2: 36 blocks -> (N, 1024, 14, 14)
-        stage2 = [PreActBottleneck(512, 256, 1024, stride=2, downsample=True)]
+        stage2: list[nn.Module] = [PreActBottleneck(512, 256, 1024, stride=2, downsample=True)]
         stage2 += [PreActBottleneck(1024, 256, 1024) for _ in range(35)]
         # stages.3: 3 blocks -> (N, 2048, 7, 7)
-        stage3 = [PreActBottleneck(1024, 512, 2048, stride=2, downsample=True)]
+        stage3: list[nn.Module] = [PreActBottleneck(1024, 512, 2048, stride=2, downsample=True)]
         stage3 += [PreActBottleneck(2048, 512, 2048) for _ in range(2)]
         # timm's names: stages.N.blocks.M
         self.stages = nn.Sequential(*(ResNetStage(b) for b in (stage0, stage1, stage2, stage3)))

@@ -46,9 +46,9 @@ class ConvClassifierHead(nn.Module):
     def __init__(self, in_features: int, num_classes: int) -> None:
         super().__init__()
         self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Conv2d(in_features, num_classes, kernel_size=1)
-        if num_classes == 0:
-            self.fc = nn.Identity()
+        self.fc: nn.Module = nn.Identity()
+        if num_classes > 0:
+            self.fc = nn.Conv2d(in_features, num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.fc(self.global_pool(x)), 1)
@@ -141,15 +141,15 @@ class ResNetV2_34(nn.Module):
         )
         self.relu = nn.ReLU(inplace=True)
         # stages.0: 3 blocks -> (N, 64, 56, 56)
-        stage0 = [PreActBasic(64, 64, 64) for _ in range(3)]
+        stage0: list[nn.Module] = [PreActBasic(64, 64, 64) for _ in range(3)]
         # stages.1: 4 blocks -> (N, 128, 28, 28)
-        stage1 = [PreActBasic(64, 128, 128, stride=2, downsample=True)]
+        stage1: list[nn.Module] = [PreActBasic(64, 128, 128, stride=2, downsample=True)]
         stage1 += [PreActBasic(128, 128, 128) for _ in range(3)]
         # stages.2: 6 blocks -> (N, 256, 14, 14)
-        stage2 = [PreActBasic(128, 256, 256, stride=2, downsample=True)]
+        stage2: list[nn.Module] = [PreActBasic(128, 256, 256, stride=2, downsample=True)]
         stage2 += [PreActBasic(256, 256, 256) for _ in range(5)]
         # stages.3: 3 blocks -> (N, 512, 7, 7)
-        stage3 = [PreActBasic(256, 512, 512, stride=2, downsample=True)]
+        stage3: list[nn.Module] = [PreActBasic(256, 512, 512, stride=2, downsample=True)]
         stage3 += [PreActBasic(512, 512, 512) for _ in range(2)]
         # timm's names: stages.N.blocks.M
         self.stages = nn.Sequential(*(ResNetStage(b) for b in (stage0, stage1, stage2, stage3)))

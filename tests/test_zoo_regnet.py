@@ -394,8 +394,8 @@ def test_groups_that_do_not_divide_the_inner_width_are_an_error(layout: str) -> 
 def test_frozen_batch_norm_regnets_define_their_norm(name: str) -> None:
     """The generated file defines every helper its RegNet blocks call (FrozenBatchNorm2d was
     called and never defined); the model runs and counts as the graph does."""
-    loaded = resgen.load_spec({"extends": name, "name": f"{name}_fb", "norm": {"type": "frozen_batch"},
-                               "input": {"size": 64}})  # fmt: skip
+    frozen = {"name": f"{name}_fb", "norm": {"type": "frozen_batch"}, "input": {"size": 64}}
+    loaded = resgen.load_spec({"extends": name, **frozen})
     module = load_module(resgen.compile_source(loaded), f"{name}_fb")
     model = getattr(module, loaded.spec.model_class)().eval()
     analysis = check(loaded)

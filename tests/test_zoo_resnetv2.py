@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import resgen
 from resgen.pipeline import check
-from resgen.resources import builtin_spec_path, builtin_spec_names
+from resgen.resources import builtin_spec_names, builtin_spec_path
 from resgen.spec.load import load_spec_file
 from tests import test_zoo
 from tests.conftest import generated_module

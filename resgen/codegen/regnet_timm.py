@@ -63,9 +63,10 @@ def _preact_class(
     takes the pre-activated input: a bare 1x1 conv, or an average pool (where the block strides)
     then one."""
     ops = dict(members)
+    # The branch's modules; the shortcut's conv (`downsample`) is built under its flag below.
     decls = [Decl(rel, module_call(op, names, first=False, indent=8, attr=rel))
-             for rel, op in members if "." not in rel and isinstance(op, (ir.Conv, ir.Norm,
-                                                                        ir.Affine))]  # fmt: skip
+             for rel, op in members if "." not in rel and rel != "downsample"
+             and isinstance(op, (ir.Conv, ir.Norm, ir.Affine))]  # fmt: skip
     if rep.attention_size:
         at = next(i for i, d in enumerate(decls) if d.attr == "conv2") + 1
         decls.insert(at, Decl("se", _SE))

@@ -109,9 +109,9 @@ def stage_lines(stage: ir.StageInfo, cls: RegNetClass) -> tuple[str, ...]:
             counts.append(1)
     lines = []
     for i, (text, count) in enumerate(zip(calls, counts, strict=True)):
-        op = "=" if i == 0 else "+="
+        op = ": list[nn.Module] =" if i == 0 else " +="
         items = text if count == 1 else f"{text} for _ in range({count})"
-        lines.append(f"{var} {op} [{items}]")
+        lines.append(f"{var}{op} [{items}]")
     return tuple(lines)
 
 
