@@ -285,3 +285,13 @@ def test_params_and_acts_windows(tmp_path: Path) -> None:
     for entry in document["samples"]:
         assert 3_000_000 <= entry["params"] <= 6_000_000 and entry["acts"] <= 2_500_000
         assert 360_000_000 <= entry["macs"] <= 400_000_000
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_stdout_prints_the_table_in_the_format_asked(tmp_path: Path, fmt: str) -> None:
+    """Without -o, `-f csv` (the default) prints samples.csv and `-f json` samples.json: the
+    same bytes that -o DIR writes."""
+    _sample(tmp_path / "out", REGNETX, "-n", "3")
+    printed = run_resgen("sample", REGNETX, "-n", "3", "-f", fmt)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == (tmp_path / "out" / f"samples.{fmt}").read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from resgen.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, print_diagnostics
+from resgen.cli.options import add_format
 from resgen.diagnostics import Location, ResgenError, error
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"keep networks whose {what} are in this inclusive range, e.g. 360M:400M "
             "(a side may be left open); overrides the space's `constraints`")  # fmt: skip
     add("--seed", type=_natural, default=0, help="random seed (default 0)")
+    what = "the table printed on stdout without -o: csv or json (with -o both are written)"
+    add_format(parser, ("csv", "json"), "csv", what)
     add("-o", "--output", type=Path, metavar="DIR",
         help="write DIR/specs/ (N spec files), DIR/samples.csv and DIR/samples.json into a new "
         "(or empty) folder; without it, print the table (CSV) on stdout")  # fmt: skip
@@ -148,7 +151,7 @@ def _output(
         return EXIT_USAGE
     table, document = render_table(space, kept, tally, args.seed, windows)
     if args.output is None:
-        sys.stdout.write(table)
+        sys.stdout.write(document if args.format == "json" else table)
         return EXIT_OK
     files: dict[str, str | bytes] = {**specs, "samples.csv": table, "samples.json": document}
     if args.plot:
