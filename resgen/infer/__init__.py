@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 # The order of a spec's keys, as the shipped specs write them.
 ORDER = ("name", "description", "input", "layout", "stem", "block", "shortcut", "shortcut_kernel",
-         "norm", "act", "stages", "output_stride", "anti_alias", "head", "drop_path",
+         "norm", "conv", "act", "stages", "output_stride", "anti_alias", "head", "drop_path",
          "zero_init_residual")  # fmt: skip
 
 STAGE_ORDER = ("depth", "width", "stride", "block", "groups", "group_width", "bottleneck_ratio",
@@ -73,8 +73,8 @@ def infer_shapes(
             "not-a-resnet", f"the keys show no ResNet ({exc}); they are: "
             + group_keys(list(shapes)), Location(source),
             "resgen infer reads torchvision's and timm's ResNet layouts (conv1, layerN.I.conv1, "
-            "fc) and RegNet layouts (stem, trunk_output.blockN.blockN-I or sN.bI, fc or "
-            "head.fc)")]) from None  # fmt: skip
+            "fc), timm's ResNetV2 (stages.N.blocks.I) and RegNet layouts (stem, "
+            "trunk_output.blockN.blockN-I or sN.bI, fc or head.fc)")]) from None  # fmt: skip
     widths = [s[0] for k, s in shapes.items() if k.endswith(".weight") and len(s) == 1]
     invisible = assumptions.conventions(spec, shortcut_free, widths)
     given = given or {}

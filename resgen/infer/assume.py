@@ -32,6 +32,10 @@ KEYS = {
     "head.final": "what runs before the pool (and head.features): norm_act, act or none",
     "block.selective_kernel.split_input": "whether an SK bottleneck's paths each see half its "
     "input (then its groups are half as many): true or false",
+    "block.split_attention.avd": "where a strided ResNeSt block's 3x3 avg-pool strides in place "
+    "of its conv: last, first or none",
+    "conv.standardize": "weight-standardised convs (BiT's StdConv2d): true or false",
+    "conv.eps": "a standardised conv's epsilon",
     "head.pool": "global pooling: avg or max",
     "head.dropout": "dropout before the classifier",
     "drop_path": "stochastic depth rate",
@@ -72,8 +76,12 @@ def conventions(
     found |= {"act": "relu", "anti_alias": None, "output_stride": None}
     if spec["norm"]["type"] != "none":
         found["norm.eps"] = 1e-5
-    if spec["norm"]["type"] == "group":
+    if spec["norm"]["type"] in ("group", "evonorm_s0"):
         found |= group_norm(regnet, list(norm_widths))
+    if spec.get("layout") == "resnetv2":
+        found |= resnetv2(spec)
+    if "resnest" in kinds:  # timm's avd=True, avd_first=False
+        found["block.split_attention.avd"] = "last"
     if "sk_bottleneck" in kinds and "sk_basic" not in kinds:  # its groups depend on it
         found["block.selective_kernel.split_input"] = True
     if shortcut_free:  # a stage of its own is plain (none), the spec's shortcut option A
@@ -99,6 +107,21 @@ def regnet_ends(spec: dict[str, Any]) -> dict[str, Any]:
     if "final" not in spec["head"]:
         plain = "features" in spec["head"] or not (linear or preact)
         found["head.final"] = "none" if plain else "act"
+    return found
+
+
+def resnetv2(spec: dict[str, Any]) -> dict[str, Any]:
+    """timm's ResNetV2 conventions: a deep stem's nets project after an avg-pool (avg_down),
+    others plainly (their keys are alike); BiT (group norm after a 7x7 stem) standardises its
+    convs' weights (eps 1e-8) and zero-pads before a stride-2 max-pool."""
+    found: dict[str, Any] = {}
+    if spec["shortcut"] == "projection":
+        deep = spec["stem"]["type"] == "deep"
+        found["shortcut"] = "avgpool_projection" if deep else "projection"
+    bit = spec["norm"]["type"] == "group" and spec["stem"]["type"] == "conv7"
+    found["conv.standardize"] = bit
+    if bit:
+        found |= {"conv.eps": 1e-8, "stem.pool": "max_zero_pad"}
     return found
 
 

@@ -22,8 +22,13 @@ ACTS = {"ReLU": "relu", "SiLU": "silu", "GELU": "gelu", "LeakyReLU": "leaky_relu
 BLOCK = re.compile(r"^layer(\d+)\.(\d+)$")
 # A block's convs that may stride, and its 3x3 that dilates: plain, Res2Net's first split,
 # SKNet's first path (timm's ConvNormAct keeps the conv as `.conv`).
-STRIDED = ("conv1", "conv2", "convs.0", "conv1.paths.0.conv", "conv2.paths.0.conv")
+STRIDED = ("conv1", "conv2", "convs.0", "conv1.paths.0.conv", "conv2.paths.0.conv",
+           "conv2.conv", "avd_first", "avd_last")  # fmt: skip
 DILATED = ("conv2.paths.0.conv", "conv2.conv", "conv2", "convs.0")
+# Norms with their own nonlinearity (timm's and resgen's names): no activation module follows.
+NORM_ACTS = ("EvoNorm2dS0", "FilterResponseNormTlu2d")
+V2_BLOCK = re.compile(r"^stages\.(\d+)\.blocks\.(\d+)$")
+V2_STEM = {"conv1": "stem.conv", "conv1.0": "stem.conv1", "maxpool": "stem.pool"}
 REGNET_BLOCK = {"torchvision": re.compile(r"^trunk_output\.block(\d+)\.block\1-(\d+)$"),
                 "timm": re.compile(r"^s(\d+)\.b(\d+)$")}  # fmt: skip
 
@@ -34,7 +39,10 @@ def read_live(model: nn.Module) -> dict[str, Any]:
     for layout, pattern in REGNET_BLOCK.items():
         if any(pattern.match(name) for name in modules):
             return _read_regnet(modules, layout, _blocks(modules, pattern))
-    blocks = _blocks(modules)
+    v2 = any(V2_BLOCK.match(name) for name in modules)  # timm's ResNetV2 names
+    if v2:  # its stem and pool under ResNet names (resgen.infer.resnetv2 renames its keys)
+        modules |= {n: modules[o] for n, o in V2_STEM.items() if o in modules}
+    blocks = _blocks(modules, V2_BLOCK if v2 else BLOCK)
     found: dict[str, Any] = _strides(modules, blocks)
     found["block.stride_on"] = "3x3"
     for first in (stage[0] for stage in blocks):
@@ -44,7 +52,10 @@ def read_live(model: nn.Module) -> dict[str, Any]:
     found |= _kinds(modules)
     found["stem.pool"] = "max" if _present(modules.get("maxpool")) else "none"
     found["shortcut"] = _parameter_free_shortcut(modules, blocks)
-    order = ("conv3", "conv2") if "bn_final" in modules else ("bn3", "bn2", "conv3", "conv2")
+    if v2:
+        found |= _resnetv2(modules, blocks)
+    preact = "bn_final" in modules or v2
+    order = ("conv3", "conv2") if preact else ("bn3", "bn2", "conv3", "conv2")
     last = [next((modules[n] for n in (f"{b}.{o}" for o in order) if n in modules), None)
             for stage in blocks for b in stage]  # fmt: skip
     return found | _zero_init(last)
@@ -76,6 +87,21 @@ def _read_regnet(modules: dict[str, nn.Module], layout: str,
 def _first(modules: dict[str, nn.Module], block: str, names: Iterable[str]) -> nn.Module | None:
     """The first of a block's modules by these names that it has."""
     return next((modules[f"{block}.{n}"] for n in names if f"{block}.{n}" in modules), None)
+
+
+def _resnetv2(modules: dict[str, nn.Module], blocks: list[list[str]]) -> dict[str, Any]:
+    """What a ResNetV2's keys cannot tell: its projections' avg-pool (timm's DownsampleAvg has
+    a `pool`), weight standardisation (StdConv2d) and its epsilon, BiT's zero-padded pool."""
+    pooled = any(f"{stage[0]}.downsample.pool" in modules for stage in blocks)
+    found: dict[str, Any] = {"shortcut": "avgpool_projection" if pooled else "projection"}
+    std = [m for m in modules.values() if type(m).__name__.startswith("StdConv")]
+    found["conv.standardize"] = bool(std)
+    if std:
+        found["conv.eps"] = float(getattr(std[0], "eps", 1e-6))
+    pool = modules.get("maxpool")
+    if _present(pool) and "stem.pad" in modules and getattr(pool, "padding", 1) in (0, (0, 0)):
+        found["stem.pool"] = "max_zero_pad"
+    return found
 
 
 def _zero_init(last: list[nn.Module | None]) -> dict[str, Any]:
@@ -175,6 +201,9 @@ def _kinds(modules: dict[str, nn.Module]) -> dict[str, Any]:
     ]
     if split:  # a selective kernel conv's (timm's and resgen's keep the argument)
         found["block.selective_kernel.split_input"] = split[0]
+    avd = [n.rsplit("_", 1)[1] for n, m in modules.items()
+           if n.endswith((".avd_first", ".avd_last")) and _present(m)]  # fmt: skip
+    found["block.split_attention.avd"] = avd[0] if avd else "none"
     return found | _group_norm(modules)
 
 
@@ -183,7 +212,7 @@ def _is_norm(module: nn.Module) -> bool:
 
     # timm's BatchNormAct2d and GroupNormAct subclass torch's; torchvision's frozen norm does not
     return isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) or (
-        type(module).__name__ == "FrozenBatchNorm2d")  # fmt: skip
+        type(module).__name__ in ("FrozenBatchNorm2d", *NORM_ACTS))  # fmt: skip
 
 
 def _group_norm(modules: dict[str, nn.Module]) -> dict[str, int]:
@@ -191,6 +220,9 @@ def _group_norm(modules: dict[str, nn.Module]) -> dict[str, int]:
     is as wide (timm's group_size): what its weights cannot show."""
     from torch import nn
 
+    evo = [m for m in modules.values() if type(m).__name__ == "EvoNorm2dS0"]
+    if evo:  # grouped like group norm, by its `groups`
+        return {"norm.groups": int(getattr(evo[0], "groups", 32))}
     norms = [
         (m.num_groups, m.num_channels) for m in modules.values() if isinstance(m, nn.GroupNorm)
     ]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from resgen.infer.regnet import regnet_layout, spec_from_regnet
+from resgen.infer.resnetv2 import as_resnet, is_resnetv2
 from resgen.infer.weights import (
     NotAResNetError,
     Seen,
@@ -16,11 +17,14 @@ from resgen.infer.weights import (
     read_norm,
     read_stem,
     se_reduction,
+    split_attention_width,
 )
 
-EXPANSION = {"basic": 1, "bottleneck": 4, "res2net": 4, "sk_basic": 1, "sk_bottleneck": 4}
-# A 1x1, the 3x3 (Res2Net's splits of it, SKNet's selective kernel conv), a 1x1.
-BOTTLENECKS = ("bottleneck", "res2net", "sk_bottleneck")
+EXPANSION = {"basic": 1, "bottleneck": 4, "res2net": 4, "sk_basic": 1, "sk_bottleneck": 4,
+             "resnest": 4}  # fmt: skip
+# A 1x1, the 3x3 (Res2Net's splits of it, SKNet's selective kernel conv, ResNeSt's split
+# attention), a 1x1.
+BOTTLENECKS = ("bottleneck", "res2net", "sk_bottleneck", "resnest")
 BASICS = ("basic", "sk_basic")
 SPLIT = "block.selective_kernel.split_input"
 
@@ -34,6 +38,9 @@ def spec_from_shapes(
     layout = regnet_layout(shapes)
     if layout is not None:
         return spec_from_regnet(shapes, layout, name), False
+    if is_resnetv2(shapes):
+        renamed, free = spec_from_shapes(as_resnet(shapes), name, hints)
+        return {**renamed, "layout": "resnetv2"}, free
     stem, channels = read_stem(shapes)
     stem_out = stem["widths"][-1] if stem["type"] == "deep" else stem["width"]
     stages, split = _input_groups(read_blocks(shapes), stem_out, (hints or {}).get(SPLIT, True))
@@ -43,6 +50,8 @@ def spec_from_shapes(
     block = _block(stages, regular, nominal)
     if sk := _selective_kernel(stages, split):
         block["selective_kernel"] = sk
+    if sa := _split_attention(stages):
+        block["split_attention"] = sa
     if "bn_final.weight" in shapes or "bn_final.bias" in shapes:
         block["preact"] = True  # pre-activation nets normalise the last block's output
     spec_stages = []
@@ -210,6 +219,19 @@ def _selective_kernel(stages: list[list[Seen]], split: bool) -> dict[str, Any] |
     if found is None:
         raise NotAResNetError("the selective kernel attention widths follow no reduction")
     return {**found, "split_input": split}
+
+
+def _split_attention(stages: list[list[Seen]]) -> dict[str, Any] | None:
+    """ResNeSt's radix and its attention's reduction, divisor and least width."""
+    blocks = [b for s in stages for b in s if b.kind == "resnest"]
+    if not blocks:
+        return None
+    if len({b.scale for b in blocks}) > 1:
+        raise NotAResNetError("ResNeSt blocks with different radixes")
+    found = split_attention_width(stages, [s[0].mid for s in stages])
+    if found is None:
+        raise NotAResNetError("the split attention widths follow no reduction")
+    return {"radix": blocks[0].scale, **found}
 
 
 def _block_widths(stage: list[Seen], entry: dict[str, Any], block: dict[str, Any]) -> None:

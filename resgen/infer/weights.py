@@ -36,8 +36,9 @@ class Seen:
     se_hidden: int
     first_in: int  # input channels per group of the first conv (a basic block's show its
     # groups) or of a selective kernel conv's paths
-    scale: int = 1  # a Res2Net block's splits: its first 1x1 over its 3x3s' width
-    sk_hidden: int = 0  # a selective kernel conv's attention width
+    scale: int = 1  # a Res2Net block's splits (its first 1x1 over its 3x3s' width), a ResNeSt
+    # block's radix
+    sk_hidden: int = 0  # a selective kernel conv's or a split attention's hidden width
 
 
 def _w(shapes: Shapes, key: str) -> tuple[int, ...]:
@@ -62,6 +63,8 @@ def read_block(shapes: Shapes, prefix: str) -> Seen:
     sk = next((c for c in ("conv1", "conv2") if f"{prefix}{c}.paths.0.conv.weight" in shapes), "")
     if sk:
         return _read_selective_kernel(shapes, prefix, sk)
+    if f"{prefix}conv2.fc1.weight" in shapes:
+        return _read_split_attention(shapes, prefix)
     split = f"{prefix}convs.0.weight" in shapes  # Res2Net: the 3x3 is `scale` splits' convs
     c1, c2 = _w(shapes, prefix + "conv1"), _w(shapes, prefix + ("convs.0" if split else "conv2"))
     bottleneck = f"{prefix}conv3.weight" in shapes
@@ -88,6 +91,19 @@ def _read_selective_kernel(shapes: Shapes, prefix: str, sk: str) -> Seen:
     out = conv_weight(shapes, f"{prefix}conv3.conv", 1)[0]
     return Seen("sk_bottleneck", first, path[0], out, 0, *_shortcut_of(shapes, prefix),
                 *_attention_of(shapes, prefix), path[1], sk_hidden=hidden)  # fmt: skip
+
+
+def _read_split_attention(shapes: Shapes, prefix: str) -> Seen:
+    """ResNeSt's bottleneck (timm's names): the 3x3 `conv2.conv` makes `radix` splits of the
+    inner width (conv3's input) in groups x radix groups; `conv2.fc1` is the attention's width."""
+    first = conv_weight(shapes, f"{prefix}conv1", 1)
+    conv = conv_weight(shapes, f"{prefix}conv2.conv", 3)
+    mid, out = _w(shapes, f"{prefix}conv3")[1], _w(shapes, f"{prefix}conv3")[0]
+    radix = conv[0] // mid
+    groups = first[0] // (conv[1] * radix)
+    hidden = _w(shapes, f"{prefix}conv2.fc1")[0]
+    return Seen("resnest", first[0], mid, out, groups, *_shortcut_of(shapes, prefix),
+                *_attention_of(shapes, prefix), first[1], radix, hidden)  # fmt: skip
 
 
 def _shortcut_of(shapes: Shapes, prefix: str) -> tuple[str, int]:
@@ -144,15 +160,35 @@ def read_stem(shapes: Shapes) -> tuple[dict[str, Any], int]:
 
 
 def read_norm(shapes: Shapes, first_conv: str = "layer1.0.conv1") -> str:
-    """batch, frozen_batch, group or none: from which tensors a norm layer has (with no norm,
+    """batch, frozen_batch, frn, evonorm_s0, group or none: from which tensors a norm layer has
+    (with no norm,
     convs have a bias: the first block's `first_conv`, or a ResNet's stem)."""
     if any(k.endswith(".num_batches_tracked") for k in shapes):
         return "batch"
+    if any(k.endswith(".tau") for k in shapes):  # timm's FilterResponseNormTlu2d
+        return "frn"
+    if any(k.endswith(".v") for k in shapes):  # timm's EvoNorm2dS0
+        return "evonorm_s0"
     if any(k.endswith(".running_mean") for k in shapes):
         return "frozen_batch"
     if f"{first_conv}.bias" in shapes or "conv1.bias" in shapes or "conv1.0.bias" in shapes:
         return "none"
     return "group"
+
+
+def split_attention_width(stages: list[list[Seen]], mids: list[int]) -> dict[str, int] | None:
+    """ResNeSt's attention reduction, divisor and least width that give every block's hidden
+    width (timm's make_divisible(inner x radix / reduction, divisor, min_value)), if some do."""
+    for divisor in SE_DIVISORS:
+        for least in (32, divisor, 16, 64):
+            for reduction in (4, *range(1, 257)):
+                if all(
+                    b.sk_hidden == _divisible(n * b.scale / reduction, divisor, True, least)
+                    for stage, n in zip(stages, mids, strict=True)
+                    for b in stage
+                ):
+                    return {"reduction": reduction, "divisor": divisor, "min_channels": least}
+    return None
 
 
 def se_reduction(
@@ -172,6 +208,6 @@ def se_reduction(
     return None
 
 
-def _divisible(value: float, divisor: int, floor_10: bool) -> int:
-    width = max(divisor, int(value + divisor / 2) // divisor * divisor)
+def _divisible(value: float, divisor: int, floor_10: bool, least: int = 0) -> int:
+    width = max(least or divisor, int(value + divisor / 2) // divisor * divisor)
     return width + divisor if floor_10 and width < 0.9 * value else width
