@@ -13,7 +13,7 @@ def test_bench_checkpoint_runs(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--models", "resnet20", "--batch", "2", "--reps", "1"]
     assert bench_checkpoint.main(args) == 0
     out = capsys.readouterr().out
-    assert "| resnet20 | 2 " in out and "resnet20 checkpoint: peak" in out
+    assert "| resnet20 | 2 " in out and "resnet20 checkpoint: kept" in out
 
 
 def test_bench_compile_runs(capsys: pytest.CaptureFixture[str]) -> None:
