@@ -11,7 +11,7 @@ crops) and plots mean training error against iterations, the seeds' range shaded
 dashed, residual nets solid, as in the paper. The paper's result: the deeper plain net trains
 WORSE than the shallower one, the deeper ResNet better.
 
-    python examples/degradation.py                 # 3 seeds (about 12 minutes on 2 quiet cores)
+    python examples/degradation.py                 # 3 seeds (about 13 minutes on 2 quiet cores)
     python examples/degradation.py --seeds 1 --steps 200   # one short seed
     python examples/degradation.py --steps 3 --quick --out /tmp/deg   # a smoke test
 
@@ -73,7 +73,7 @@ Report = Callable[[str, int, int, float, float], None]
 class Config:
     # One step of batch 128 on one thread of this project's 2-core machine (channels_last, quiet):
     # ResNet-56 0.80 s, plain-56 0.81 s, ResNet-20 0.27 s, plain-20 0.28 s. Each worker process
-    # then takes about 1.1 s a step of its two nets: 200 steps x 3 seeds is about 11 minutes.
+    # then takes 1.1 to 1.3 s a step of its two nets: 200 steps x 3 seeds is about 13 minutes.
     steps: int = 200  # 17.8 epochs of the 1,437 training images
     seeds: int = 3
     batch: int = 128
