@@ -123,7 +123,7 @@ def _text(spec: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def _header(name: str, source: str, assumed: dict[str, Any], notes: list[str]) -> str:
-    lines = [f"# {name}.yaml: inferred by `resgen infer` from {source}."]
+    lines = [f"# Spec {name}, inferred by `resgen infer` from {source}."]
     lines += [f"# Reading it, resgen infer {note}." for note in notes]
     if assumed:
         lines.append("# Assumed, as weights cannot show them (`--assume KEY=VALUE` changes one):")
