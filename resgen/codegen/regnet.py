@@ -8,6 +8,7 @@ state_dict index, as the stem's do (resgen.codegen.stem), and stages are built w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, act_call, module_call
@@ -118,6 +119,18 @@ def _params(blocks: list[ir.Block]) -> tuple[tuple[str, str, str], ...]:
         "drop_path": any(b.drop_path > 0 for b in blocks),
     }
     return tuple(p for p in _PARAMS if wanted[p[0]])
+
+
+# timm's avg-pool shortcut pool; its class guards it by the stride (nn.Identity() at stride 1).
+AVG_DOWN = Call("nn.AvgPool2d", ("2", "stride", "ceil_mode=True", "count_include_pad=False"), False)
+
+
+def flat_decls(members: Iterable[tuple[str, ir.Op]], names: set[str]) -> list[Decl]:
+    """A flat block's branch modules in node order (`norm1`, `conv1`, ...): its convs, norms and
+    affines; the shortcut (`downsample`), which the class builds under its flag, left out."""
+    return [Decl(rel, module_call(op, names, first=False, indent=8, attr=rel))
+            for rel, op in members if "." not in rel and rel != "downsample"
+            and isinstance(op, (ir.Conv, ir.Norm, ir.Affine))]  # fmt: skip
 
 
 def _mixed_residual(blocks: list[ir.Block]) -> bool:

@@ -9,13 +9,12 @@ a norm the deploy build folded is simply not there, and the forward skips it.
 from __future__ import annotations
 
 from resgen.codegen.calls import Call, Decl, act_call, module_call
-from resgen.codegen.regnet import Group, RegNetClass, _mixed_residual, _params
+from resgen.codegen.regnet import AVG_DOWN, Group, RegNetClass, _mixed_residual, _params, flat_decls
 from resgen.codegen.stem import Item, keyed_items
 from resgen.graph import ir
 from resgen.spec.model import Spec
 
 _SE = Call("SqueezeExcite", ("mid_channels", "se_channels"), False)
-_HELPERS = ("Affine", "SqueezeExcite")  # the helper classes a pre-activation block may call
 
 
 def timm_class(
@@ -63,19 +62,14 @@ def _preact_class(
     takes the pre-activated input: a bare 1x1 conv, or an average pool (where the block strides)
     then one."""
     ops = dict(members)
-    # The branch's modules; the shortcut's conv (`downsample`) is built under its flag below.
-    decls = [Decl(rel, module_call(op, names, first=False, indent=8, attr=rel))
-             for rel, op in members if "." not in rel and rel != "downsample"
-             and isinstance(op, (ir.Conv, ir.Norm, ir.Affine))]  # fmt: skip
+    decls = flat_decls(members, names)
     if rep.attention_size:
         at = next(i for i, d in enumerate(decls) if d.attr == "conv2") + 1
         decls.insert(at, Decl("se", _SE))
     proj: tuple[Item, ...] = ()
     if "downsample.1" in ops:  # timm's downsample_avg: the pool is nn.Identity() at stride 1
-        pool = Call("nn.AvgPool2d", ("2", "stride", "ceil_mode=True",
-                                     "count_include_pad=False"), False)  # fmt: skip
         conv = module_call(ops["downsample.1"], names, first=False, indent=16)
-        proj = (Item(pool, ""), Item(conv, ""))  # the template guards the pool by the stride
+        proj = (Item(AVG_DOWN, ""), Item(conv, ""))
     elif "downsample" in ops:
         proj = (Item(module_call(ops["downsample"], names, first=False, indent=12), ""),)
     return RegNetClass(
@@ -87,7 +81,7 @@ def _preact_class(
         act=act_call(spec),
         zero_init="",
         zero_param="conv3.weight",  # pre-activation: the branch's last conv
-        helpers=tuple(h for h in _HELPERS if any(d.call.callee == h for d in decls)),
+        helpers=("SqueezeExcite",) if rep.attention_size else (),
         decls=tuple(decls),
         statements=_preact_forward(decls, bool(proj), any(b.drop_path > 0 for b in blocks)),
     )

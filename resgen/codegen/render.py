@@ -299,7 +299,7 @@ def _helpers(
         used.add("AvgPool2dSame")  # templates/shortcuts/avgpool_projection.py.jinja
     if any(c.drop_path for c in classes):
         used.add("DropPath")
-    used |= {head, "ResNetStage"} if head == "ConvClassifierHead" else {head}
+    used.add(head)
     return tuple(h for h in HELPERS if h in used)
 
 

@@ -9,14 +9,13 @@ blocks, each wrapped in a ResNetStage (`stages.0.blocks.0`).
 
 from __future__ import annotations
 
-from resgen.codegen.calls import Call, Decl, act_call, module_call
-from resgen.codegen.regnet import RegNetClass
+from resgen.codegen.calls import act_call, module_call
+from resgen.codegen.regnet import AVG_DOWN, RegNetClass, flat_decls
 from resgen.codegen.stem import Item
 from resgen.graph import ir
 from resgen.spec.model import Spec
 
 _WIDTHS = {"in_channels", "mid_channels", "out_channels"}
-_POOL = Call("nn.AvgPool2d", ("2", "stride", "ceil_mode=True", "count_include_pad=False"), False)
 
 
 def resnetv2_class(spec: Spec, blocks: list[ir.Block], graph: ir.Graph) -> RegNetClass:
@@ -26,20 +25,17 @@ def resnetv2_class(spec: Spec, blocks: list[ir.Block], graph: ir.Graph) -> RegNe
     ops = {node[cut:]: ir.op(graph, node) for node in rep.nodes}
     params = _params(blocks)
     names = _WIDTHS | {p[0] for p in params}
-    decls = [Decl(rel, module_call(op, names, first=False, indent=8, attr=rel))
-             for rel, op in ops.items()
-             if "." not in rel and isinstance(op, (ir.Conv, ir.Norm, ir.Affine))]  # fmt: skip
+    decls = flat_decls(ops.items(), names)
     proj: tuple[Item, ...] = ()
     keys: tuple[str, ...] = ()
     if "downsample.conv" in ops:
         conv = Item(module_call(ops["downsample.conv"], names, first=False, indent=20), "")
         proj, keys = (
-            ((Item(_POOL, ""), conv), ("pool", "conv"))
+            ((Item(AVG_DOWN, ""), conv), ("pool", "conv"))
             if any(b.shortcut is ir.ShortcutKind.AVGPOOL_PROJECTION for b in blocks)
             else ((conv,), ("conv",))
         )
     bottleneck = rep.type == "bottleneck"
-    helpers = {d.call.callee for d in decls} | {item.call.callee for item in proj}
     return RegNetClass(
         name="PreActBottleneck" if bottleneck else "PreActBasic",
         template="resnetv2",
@@ -49,7 +45,7 @@ def resnetv2_class(spec: Spec, blocks: list[ir.Block], graph: ir.Graph) -> RegNe
         act=act_call(spec),
         zero_init="",
         zero_param=f"{'conv3' if bottleneck else 'conv2'}.weight",  # the branch's last conv
-        helpers=tuple(sorted(helpers)),
+        helpers=("ResNetStage",),  # its stages wrap their blocks in one (`stages.N.blocks.M`)
         proj_keys=keys,
         decls=tuple(decls),
         statements=_forward(ops, bottleneck, bool(proj)),

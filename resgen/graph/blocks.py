@@ -180,12 +180,10 @@ def _lower_shortcut(s: Scope, b: ir.Block, x: str) -> str:
     if b.shortcut is ShortcutKind.AVGPOOL_PROJECTION:
         first = 1
         if stride > 1:
-            pool = ir.Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False)
-            x = s.add("downsample.0", pool, x)
+            x = s.add("downsample.0", ir.avg_down(stride), x)
         elif b.dilation > 1:
             # timm: a dilated stage's first block still pools, at stride 1 ("same" padding).
-            pool = ir.Pool("avg", 2, 1, 0, ceil_mode=True, count_include_pad=False, pad_end=1)
-            x = s.add("downsample.0", pool, x)
+            x = s.add("downsample.0", ir.avg_down(1, pad_end=1), x)
         stride = 1
         x = s.conv(f"downsample.{first}", x, cin, cout, 1, stride)
     else:

@@ -205,6 +205,11 @@ class ChannelConv:
     padding: int
 
 
+def avg_down(stride: int, pad_end: int = 0) -> Pool:
+    """ResNet-D's shortcut pool (timm's avg_down): 2x2 average, ceil mode, padding not counted."""
+    return Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False, pad_end=pad_end)
+
+
 @dataclass(frozen=True, slots=True)
 class BlurPool:
     """A 3x3 binomial blur per channel (reflect padding 1), then subsampling by `stride`.

@@ -129,8 +129,7 @@ def _shortcut(s: Scope, b: ir.Block, x: str, names: tuple[str, str], *, preact: 
     stride = b.stride
     if b.shortcut is ShortcutKind.AVGPOOL_PROJECTION:
         if stride > 1:
-            pool = ir.Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False)
-            x = s.add("downsample.0", pool, x)
+            x = s.add("downsample.0", ir.avg_down(stride), x)
         stride = 1
         conv = "downsample.1" if preact else "downsample.1.conv"
         norm = "downsample.1.bn"

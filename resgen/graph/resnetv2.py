@@ -54,8 +54,7 @@ def _shortcut(s: Scope, b: ir.Block, pre: str) -> str:
     stride = b.stride
     if b.shortcut is ShortcutKind.AVGPOOL_PROJECTION:
         if stride > 1:
-            pool = ir.Pool("avg", 2, stride, 0, ceil_mode=True, count_include_pad=False)
-            pre = s.add("downsample.pool", pool, pre)
+            pre = s.add("downsample.pool", ir.avg_down(stride), pre)
         stride = 1
     return s.conv("downsample.conv", pre, b.in_channels, b.out_channels, 1, stride)
 
