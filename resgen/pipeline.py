@@ -33,6 +33,7 @@ from resgen.spec.limits import SpecPass, check_spec_limits
 from resgen.spec.load import LoadedSpec, load_spec_data, load_spec_file
 from resgen.spec.regnet_checks import check_regnet_blocks
 from resgen.spec.resnetv2_checks import check_resnetv2
+from resgen.spec.user_checks import check_user_blocks
 
 # Passes over the validated spec, before anything is lowered: a spec that asks for an absurd
 # amount of work (a million blocks, say) is refused before the work starts. Their warnings join
@@ -43,6 +44,7 @@ SPEC_PASSES: tuple[SpecPass, ...] = (
     check_regnet_blocks,  # ResNet switches a regnet block has no counterpart for
     check_block_kinds,  # and those res2net and selective kernel blocks have none for
     check_resnetv2,  # and those timm's ResNetV2 layout has none for
+    check_user_blocks,  # the `blocks:` section's names, inputs and expressions
 )
 
 # Passes over the graph, in order; each may read what the ones before it found (`Facts`).

@@ -46,6 +46,8 @@ _PARAMS: dict[type, Callable[[Any], int]] = {
     ir.Norm: _norm_params,
     ir.ChannelConv: lambda op: op.kernel,
     ir.Linear: _linear_params,
+    ir.LayerNorm: lambda op: 2 * op.channels,
+    ir.Scale: lambda op: op.channels,
 }
 
 

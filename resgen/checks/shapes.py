@@ -71,15 +71,10 @@ def infer_shapes(
         elif kind == ir.ADD and node in blocks_by_add:
             own_widths = bool(graph.graph.get("block_widths"))
             shape = _check_add(blocks_by_add[node], known, diagnostics, own_widths=own_widths)
-        elif kind == ir.ADD:
-            shape = known[0]  # within a branch (Res2Net's scales): lowering makes both sides agree
-            assert len(set(known)) == 1, (node, known)
-        elif kind == ir.CONCAT:
-            shape = (sum(s[0] for s in known), *known[0][1:])
-            assert len({s[1:] for s in known}) == 1, (node, known)
-        elif kind == ir.MUL:
-            shape = known[0]  # the gate is (C, 1, 1) and broadcasts over H and W
-            assert known[1] == (shape[0], 1, 1), (node, known)
+        elif kind in (ir.ADD, ir.CONCAT, ir.MUL):
+            # Within a branch (Res2Net's scales, SE's gate, a user block's ops): built-in blocks
+            # always agree; a user block's may not.
+            shape = _merge(graph, node, kind, known, diagnostics)
         else:
             shape = apply_op(op, known[0])
             if min(shape) <= 0:
@@ -87,6 +82,29 @@ def infer_shapes(
                 shape = None
         shapes[node] = shape
     return shapes, diagnostics
+
+
+def _merge(
+    graph: ir.Graph, node: str, kind: str, known: list[ir.Shape], diagnostics: list[Diagnostic]
+) -> ir.Shape | None:
+    """The shape of an add, concat or mul within a block; a diagnostic when its inputs disagree."""
+    first = known[0]
+    if kind == ir.ADD and len(set(known)) == 1:
+        return first
+    if kind == ir.CONCAT and len({s[1:] for s in known}) == 1:
+        return (sum(s[0] for s in known), *first[1:])
+    if kind == ir.MUL and known[1] in (first, (first[0], 1, 1)):
+        return first  # elementwise, or a (C, 1, 1) gate broadcast over H and W
+    what = {ir.ADD: "adds", ir.CONCAT: "concatenates", ir.MUL: "multiplies"}[kind]
+    hint = {
+        ir.ADD: "the inputs of an add must agree in channels, height and width",
+        ir.CONCAT: "the inputs of a concat must agree in height and width",
+        ir.MUL: "a mul's inputs must agree, or its second be a (C, 1, 1) gate of the first's C",
+    }[kind]
+    shapes = " and ".join(fmt_shape(s) for s in known)
+    message = f"{ir.describe_node(graph, node)} {what} {shapes}"
+    diagnostics.append(error("op-shape", message, ir.node(graph, node).loc, hint=hint))
+    return None
 
 
 def apply_op(op: ir.Op, shape: ir.Shape) -> ir.Shape:

@@ -116,7 +116,8 @@ def block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[BlockCl
     """Every block class the graph's blocks need, in the order of BLOCK_KINDS."""
     by_class: dict[str, list[ir.Block]] = {}
     for block in ir.blocks_of(graph):
-        by_class.setdefault(class_of(block), []).append(block)
+        if not block.user:  # a user block's class is resgen.codegen.user_blocks'
+            by_class.setdefault(class_of(block), []).append(block)
     return tuple(
         _block_class(graph, spec, by_class[name], template, deploy=deploy)
         for name, template in ((k.class_name, k.template) for k in BLOCK_KINDS.values())

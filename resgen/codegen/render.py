@@ -17,6 +17,12 @@ from resgen.codegen.checkpoint import checkpointed
 from resgen.codegen.children import keyed_children
 from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_line
 from resgen.codegen.stem import Outside, Sequential, build_outside
+from resgen.codegen.user_blocks import (
+    UserBlockClass,
+    class_name,
+    user_block_call,
+    user_block_classes,
+)
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
@@ -91,7 +97,7 @@ class RenderModel(NamedTuple):
     conv_init: Call  # He init with the gain of the spec's activation
     init_comment: str  # why the gain is ReLU's for an activation torch has no gain for; or ""
     helpers: tuple[str, ...]  # helper classes to emit: "FrozenBatchNorm2d", "DropPath", ...
-    block_classes: tuple[BlockClass | RegNetClass, ...]
+    block_classes: tuple[BlockClass | RegNetClass | UserBlockClass, ...]
     in_channels: int
     num_classes: int
     zero_init_residual: bool
@@ -261,6 +267,8 @@ HELPERS = (
     "EfficientChannelAttention",
     "DropPath",
     "KeepBuffers",
+    "LayerNorm2d",
+    "make_divisible",
 )
 
 
@@ -273,7 +281,9 @@ def _head_class(spec: Spec, blocks: tuple[ir.Block, ...]) -> str:
 
 
 def _helpers(
-    all_classes: tuple[BlockClass | RegNetClass, ...], outside: Outside, head: str = ""
+    all_classes: tuple[BlockClass | RegNetClass | UserBlockClass, ...],
+    outside: Outside,
+    head: str = "",
 ) -> tuple[str, ...]:
     """The helper classes the module uses: those its calls name, and the templates' own."""
     classes = [c for c in all_classes if isinstance(c, BlockClass)]
@@ -285,6 +295,13 @@ def _helpers(
         calls += [item.call for g in c.groups for item in g.items] + [i.call for i in c.proj]
         calls += [d.call for d in c.decls]
     extra |= {"DropPath"} if any(c.drop_path for c in regnets) else set()
+    users = [c for c in all_classes if isinstance(c, UserBlockClass)]
+    extra |= {h for c in users for h in c.helpers}
+    calls += [item for c in users for item in c.shortcut_items]
+    if any(c.shortcut == ir.ShortcutKind.PAD for c in users):
+        extra.add("PadShortcut")
+    if any(c.opens_dilated and c.shortcut == ir.ShortcutKind.AVGPOOL_PROJECTION for c in users):
+        extra.add("AvgPool2dSame")
     for d in outside.stem:
         calls += [item.call for item in d.items] if isinstance(d, Sequential) else [d.call]
     if outside.final_norm is not None:
@@ -304,13 +321,26 @@ def _helpers(
 
 
 def _render_stage(
-    stage: ir.StageInfo, analysis: Analysis, classes: dict[str, BlockClass]
+    stage: ir.StageInfo,
+    analysis: Analysis,
+    classes: dict[str, BlockClass | UserBlockClass],
+    spec: Spec,
 ) -> StageRender:
     """A stage's blocks as calls; consecutive equal calls become one list comprehension."""
     graph = analysis.graph
     runs: list[tuple[str, list[ir.Block]]] = []
+
+    def call_of(block: ir.Block, rate: str = "rates[i]") -> str:
+        if block.user:
+            user = classes[class_name(spec, block.type)]
+            assert isinstance(user, UserBlockClass)
+            return user_block_call(graph, spec, block, user)
+        cls = classes[class_of(block)]
+        assert isinstance(cls, BlockClass)
+        return block_call(graph, block, cls, rate=rate)
+
     for block in stage.blocks:
-        call = block_call(graph, block, classes[class_of(block)])
+        call = call_of(block)
         if runs and runs[-1][0] == call:
             runs[-1][1].append(block)
         else:
@@ -318,12 +348,12 @@ def _render_stage(
     offset = sum(len(s.blocks) for s in ir.stages_of(graph)[: stage.number - 1])
     entries = []
     for call, run in runs:
-        cls = classes[class_of(run[0])]
         first, last = offset + run[0].index, offset + run[-1].index + 1
+        drop_path = not run[0].user and classes[class_of(run[0])].drop_path
         if len(run) == 1:  # a single call reads its own rate
-            one = block_call(graph, run[0], cls, rate=f"rates[{first}]")
+            one = call_of(run[0], rate=f"rates[{first}]")
             entries.append(StageEntry(one, 1, "", ""))
-        elif cls.drop_path:
+        elif drop_path:
             entries.append(StageEntry(call, len(run), "i", f"range({first}, {last})"))
         else:
             entries.append(StageEntry(call, len(run), "_", f"range({last - first})"))
@@ -335,7 +365,9 @@ def _render_stage(
 
 def _blocks_and_stages(
     analysis: Analysis, spec: Spec, *, deploy: bool
-) -> tuple[tuple[BlockClass | RegNetClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
+) -> tuple[
+    tuple[BlockClass | RegNetClass | UserBlockClass, ...], tuple[StageRender, ...], tuple[str, ...]
+]:
     """The block classes, the stages and (torchvision's RegNet) the trunk's line."""
     graph = analysis.graph
     if spec.layout == "resnetv2":
@@ -348,9 +380,11 @@ def _blocks_and_stages(
         trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
         return (regnet,), stages, trunk
     resnet = block_classes(graph, spec, deploy=deploy)
-    by_name = {c.name: c for c in resnet}
-    stages = tuple(_render_stage(s, analysis, by_name) for s in ir.stages_of(graph))
-    return resnet, stages, ()
+    user = user_block_classes(graph, spec, deploy=deploy)
+    by_name: dict[str, BlockClass | UserBlockClass] = {c.name: c for c in resnet}
+    by_name.update((c.name, c) for c in user)
+    stages = tuple(_render_stage(s, analysis, by_name, spec) for s in ir.stages_of(graph))
+    return (*resnet, *user), stages, ()
 
 
 def _resnetv2_blocks_and_stages(

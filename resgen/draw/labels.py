@@ -18,7 +18,7 @@ MACS_CONVENTION = (
 NORM_SHORT = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN"}
 DROP_NAMES = {"path": "drop path"}  # `dropout` names itself
 # Ops that follow the op before them on the same line of a block's recipe.
-LIGHT_KINDS = (ir.NORM, ir.AFFINE, ir.ACT, ir.DROP)
+LIGHT_KINDS = (ir.NORM, ir.AFFINE, ir.ACT, ir.DROP, ir.LAYER_NORM, ir.SCALE)
 
 # Colours: ColorBrewer's Dark2 orange for shortcuts, so they read in print and for most
 # colour-blind readers; red only for errors.
@@ -81,6 +81,10 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             return NORM_SHORT.get(norm, f"{norm} norm") if short else f"{norm} norm"
         case ir.Act(act=act):
             return act
+        case ir.LayerNorm():
+            return "LN" if short else "layer norm"
+        case ir.Scale():
+            return "layer scale"
         case ir.Pool(kernel=k, pool=pool, stride=s, pad_end=end):
             return f"{_size(k)} {pool} pool{_stride(s)}" + (", same" if end else "")
         case ir.BlurPool(stride=s):

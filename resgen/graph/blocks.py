@@ -29,7 +29,7 @@ def lower_block(s: Scope, block: ir.Block, x: str) -> ir.Block:
     add: str | None = None
     out = y
     if block.shortcut is not ShortcutKind.NONE:
-        add = out = s.add("add", ir.Add(), y, _lower_shortcut(s, block, shortcut_in))
+        add = out = s.add("add", ir.Add(), y, lower_shortcut(s, block, shortcut_in))
     if not block.preact and not s.spec.block.linear_out:
         out = s.relu(_next_use(s), out)
     return block.wired(x, out, add, tuple(s.added))
@@ -169,7 +169,7 @@ BLOCK_KINDS: dict[tuple[str, bool], BlockKind] = {
 }
 
 
-def _lower_shortcut(s: Scope, b: ir.Block, x: str) -> str:
+def lower_shortcut(s: Scope, b: ir.Block, x: str) -> str:
     cin, cout, stride = b.in_channels, b.out_channels, b.stride
     if b.shortcut is ShortcutKind.PAD:
         return s.add("downsample", ir.Pad(stride, cout), x)

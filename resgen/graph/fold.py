@@ -15,7 +15,7 @@
 - In ReLU nets, a conv whose ReLU (or add, then ReLU) follows it directly is marked `fused`, so
   that on an NVIDIA GPU both run as one cuDNN kernel. Only a conv that is a direct attribute of a
   post-activation block or of the model fuses: a conv inside a Sequential (the deep stem) or a
-  helper (SE) keeps its separate ReLU module, and pre-activation blocks stay unfused.
+  helper (SE) keeps its separate ReLU module, and pre-activation and user blocks stay unfused.
 
 The result is an ordinary IR graph, so shapes, counts and drawings of the deploy module come from
 the same passes as the trained one's; `graph.graph["folds"]` maps each folded norm to its conv.
@@ -84,9 +84,11 @@ def fold(graph: ir.Graph) -> ir.Graph:
         if isinstance(data.op, ir.Conv) and data.op.standardize:
             standardized[node] = data.op.standardize
             _set_op(out, node, dataclasses.replace(data.op, standardize=0.0))
-    preact = {b.path for b in ir.blocks_of(graph) if b.preact}
+    # Pre-activation blocks and user blocks (whose code writes each op as the user named it) stay
+    # unfused.
+    unfused = {b.path for b in ir.blocks_of(graph) if b.preact or b.user}
     for node, data in list(ir.nodes(out)):
-        if isinstance(data.op, ir.Conv) and data.block not in preact:
+        if isinstance(data.op, ir.Conv) and data.block not in unfused:
             fused = _fusion(out, node, data)
             if fused:
                 _set_op(out, node, dataclasses.replace(data.op, fused=fused))

@@ -36,6 +36,8 @@ BLUR_POOL = "blur_pool"
 SLICE = "slice"
 CONCAT = "concat"
 SOFTMAX = "softmax"
+LAYER_NORM = "layer_norm"
+SCALE = "scale"
 
 # Norm kinds that apply their own activation (EvoNorm-S0's x * sigmoid(v x), FRN's TLU).
 ACTIVATING_NORMS = frozenset({"evonorm_s0", "frn"})
@@ -250,9 +252,30 @@ class Softmax:
     groups: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class LayerNorm:
+    """A LayerNorm over the channels of each pixel (timm's LayerNorm2d): a user block's norm.
+
+    It depends on its input's statistics, so the deploy build keeps it.
+    """
+
+    kind: ClassVar[str] = LAYER_NORM
+    channels: int
+    eps: float = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """x times a learnable per-channel parameter (layer scale; timm ConvNeXt's `gamma`)."""
+
+    kind: ClassVar[str] = SCALE
+    channels: int
+    init: float = 1.0
+
+
 Op: TypeAlias = (
     Input | Conv | Norm | Affine | Act | Pool | GlobalPool | Add | Flatten | Linear | Pad | Mul
-    | Drop | ChannelConv | BlurPool | Slice | Concat | Softmax
+    | Drop | ChannelConv | BlurPool | Slice | Concat | Softmax | LayerNorm | Scale
 )  # fmt: skip
 
 
@@ -342,6 +365,7 @@ class Block:
     # A helper's attention width: a selective kernel conv's (resgen.graph.sknet), a split
     # attention's (resgen.graph.resnest); else 0.
     sk_channels: int = 0
+    user: bool = False  # a block the spec defines under `blocks:` (resgen.graph.user_blocks)
 
     def wired(self, input: str, output: str, add: str | None, nodes: tuple[str, ...]) -> Block:
         """This block with its wiring filled in (dataclasses.replace costs 10x: 6 ms a 1,000)."""

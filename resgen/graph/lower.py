@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 
 import networkx as nx
 
-from resgen.diagnostics import Location
+from resgen.diagnostics import Diagnostic, Location, ResgenError
 from resgen.graph import ir, resnetv2
 from resgen.graph.blocks import lower_block
 from resgen.graph.ir import Arg, ShortcutKind
@@ -20,6 +20,7 @@ from resgen.graph.regnet import LAYOUTS, block_path, lower_regnet, lower_simple_
 from resgen.graph.resnest import split_attention_width
 from resgen.graph.scope import Scope
 from resgen.graph.sknet import sk_attention_width
+from resgen.graph.user_blocks import lower_user_block
 from resgen.spec.kinds import BLOCK_TYPES, BOTTLENECK_TYPES
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec, StageSpec
@@ -75,8 +76,9 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
                     attention_size=arg(_attention_size(spec, nominal[2], channels), attention,
                                        "attention_size"),
                     loc=_block_loc(loaded, stage, number, i) if stage.blocks else loc,
-                    first_channels=arg(first, "first_channels") if split[kind] else mid_arg,
+                    first_channels=arg(first, "first_channels") if split.get(kind) else mid_arg,
                     sk_channels=_helper_width(arg, spec, kind, mid),
+                    user=kind in spec.blocks,
                 )
             )  # fmt: skip
             channels, nominal_in = cout, nominal[2]
@@ -102,6 +104,10 @@ def _widths(
     """
     reduce = spec.block.reduce_first
     cout = stage.width * spec.block.out_factor(kind)
+    if kind in spec.blocks:  # a user block: a bottleneck's inner width, the block's expansion
+        own_expansion = spec.block.expansion if spec.block.type == kind else None
+        cout = stage.width * (own_expansion or spec.blocks[kind].expansion)
+        return cout, int(stage.width * spec.block.base_width / 64) * groups, cout
     if kind == "regnet":
         mid = inner_width(stage.width, stage.bottleneck_ratio or spec.block.bottleneck_ratio)
         return mid, mid, cout
@@ -140,7 +146,7 @@ def _splits_first_conv(spec: Spec) -> dict[str, bool]:
         kind, groups, _ = stage_settings(spec, stage)
         for i in range(stage.depth):
             first, mid, _ = _widths(spec, stage, kind, groups, stage.block_widths(i))
-            split[kind] = split[kind] or (kind in BOTTLENECK_TYPES and first != mid)
+            split[kind] = split.get(kind, False) or (kind in BOTTLENECK_TYPES and first != mid)
     return split
 
 
@@ -205,15 +211,18 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
     x = stem.add("input", ir.Input(spec.input.channels))
     x = _lower_stem(stem, x)
     stages = []
+    found: list[Diagnostic] = []  # user blocks' values that do not work for some block
     for plans in plan_blocks(loaded):
         blocks = []
         for block in plans:
-            lower_one = _block_lowering(spec, block)
+            lower_one = _block_lowering(spec, block, loaded, found)
             blocks.append(lower_one(Scope(graph, spec, block.stage, block.path, block.loc),
                                     block, x))  # fmt: skip
             x = blocks[-1].output
         first = plans[0]
         stages.append(ir.StageInfo(first.stage, first.stage_number, tuple(blocks), x, first.loc))
+    if found:  # each place once: every block of a stage would repeat it
+        raise ResgenError(list({(d.location, d.code): d for d in found}.values()))
     head = Scope(graph, spec, "head", None, loaded.source.locate(("head",)))
     _lower_head(head, x, stages[-1].blocks[-1].out_channels)
     graph.graph.update(
@@ -229,7 +238,11 @@ def lower(loaded: LoadedSpec) -> ir.Graph:
     return frozen
 
 
-def _block_lowering(spec: Spec, block: ir.Block) -> Callable[[Scope, ir.Block, str], ir.Block]:
+def _block_lowering(
+    spec: Spec, block: ir.Block, loaded: LoadedSpec, found: list[Diagnostic]
+) -> Callable[[Scope, ir.Block, str], ir.Block]:
+    if block.user:
+        return partial(lower_user_block, loaded.source, found)
     if block.type == "regnet":
         return lower_regnet
     return resnetv2.lower_resnetv2_block if spec.layout == "resnetv2" else lower_block

@@ -10,11 +10,19 @@ from __future__ import annotations
 import keyword
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, Strict
+from pydantic import (
+    AfterValidator,
+    Field,
+    Strict,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
 
 from resgen.spec import inert
 from resgen.spec.inert import ALWAYS, when
-from resgen.spec.kinds import BOTTLENECK_TYPES, BlockType
+from resgen.spec.kinds import BLOCK_TYPES, BOTTLENECK_TYPES, BlockType
 from resgen.spec.parts import (
     MAX_CHANNELS,
     MAX_DEPTH,
@@ -30,6 +38,7 @@ from resgen.spec.parts import (
     StemSpec,
     _Model,
 )
+from resgen.spec.user_blocks import UserBlockSpec
 
 
 def _check_identifier(value: str) -> str:
@@ -44,6 +53,31 @@ def _check_identifier(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_check_identifier), Field(max_length=64)]
 
 
+def _user_block_or_builtin(
+    value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> object:
+    """A block type: a built-in one, or a name the spec's `blocks:` section defines."""
+    if isinstance(value, str) and value in (info.context or {}).get("user_blocks", ()):
+        return value
+    return handler(value)
+
+
+# At run time a user block's name passes too (resgen.spec.validate gives the names as context);
+# code that asks for a built-in kind compares with its name, which a user block never has.
+BlockTypeName = Annotated[
+    BlockType,
+    WrapValidator(_user_block_or_builtin),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(BLOCK_TYPES), "type": "string"},
+                {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            ]
+        }
+    ),
+]
+
+
 Ratio = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 # A block's number in its stage, from 1; a JSON object's keys are strings, so "3" counts too.
@@ -56,7 +90,7 @@ Ratio1 = Annotated[float, Field(gt=0.0, le=64.0)]
 class BlockSpec(_Model):
     """The residual block every stage repeats."""
 
-    type: BlockType = Field(
+    type: BlockTypeName = Field(
         description="basic: two 3x3 convs (ResNet-18/34); "
         "bottleneck: 1x1 reduce, 3x3, 1x1 expand (ResNet-50 and deeper); "
         "regnet: 1x1, 3x3 in groups of `group_width` channels, SE after the 3x3, 1x1, with no "
@@ -66,7 +100,13 @@ class BlockSpec(_Model):
         "sk_basic, sk_bottleneck: a basic block's first 3x3 or a bottleneck's 3x3 is a selective "
         "kernel conv (SKNet, Li et al. 2019; timm's names, `conv1.conv`, `conv2.paths.0.conv`); "
         "resnest: a bottleneck whose 3x3 is a split-attention conv, `radix` splits per group "
-        "weighed by a softmax across them (ResNeSt, Zhang et al. 2020; timm's ResNestBottleneck).",
+        "weighed by a softmax across them (ResNeSt, Zhang et al. 2020; timm's ResNestBottleneck); "
+        "or the name of a block the spec defines under `blocks`.",
+        json_schema_extra=ALWAYS,
+    )
+    params: dict[str, int] = Field(
+        default_factory=dict,
+        description="A user block's params (its `params:` names them), in place of their defaults.",
         json_schema_extra=ALWAYS,
     )
     expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
@@ -231,8 +271,11 @@ class StageSpec(_Model):
             "give the stage `depth: 2` or more (its later blocks take the dilation), or remove it",
         ),
     )
-    block: BlockType | None = Field(
-        None, description="Override the block type for this stage.", json_schema_extra=ALWAYS
+    block: BlockTypeName | None = Field(
+        None,
+        description="Override the block type for this stage (a built-in one, or one the spec "
+        "defines under `blocks`).",
+        json_schema_extra=ALWAYS,
     )
     groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] | None = Field(
         None,
@@ -352,6 +395,13 @@ class Spec(_Model):
     )
     block: BlockSpec = Field(
         description="The residual block the stages repeat.", json_schema_extra=ALWAYS
+    )
+    blocks: dict[str, UserBlockSpec] = Field(
+        default_factory=dict,
+        description="Residual blocks defined as data, by name: ops over a closed vocabulary "
+        "(conv, norm, act, pool, scale, add, mul, concat, identity), their params and residual "
+        "wiring. `block: {type: NAME}` or a stage's `block: NAME` uses one.",
+        json_schema_extra=ALWAYS,
     )
     shortcut: Shortcut = Field(
         "projection",

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from resgen.spec.inert import effect_of, models_of
+from resgen.spec.kinds import BLOCK_TYPES
 from resgen.spec.model import Spec
 
 SCHEMA_ID = "https://json-schema.org/draft/2020-12/schema"
@@ -39,6 +40,17 @@ def json_schema() -> dict[str, Any]:
     # A whole spec gives its stages, or RegNet's parameters that generate them: one, not both.
     spec["required"] = [key for key in spec["required"] if key != "stages"]
     spec["oneOf"] = [{"required": ["stages"]}, {"required": ["regnet"]}]
+    # A block type is a built-in one unless the spec defines `blocks` (its keys name the others).
+    said = "Without `blocks`, a built-in block type."
+    builtin = {"enum": list(BLOCK_TYPES), "description": said}
+    stage = {"anyOf": [builtin, {"type": "null"}], "description": said}
+    spec.setdefault("allOf", []).append({
+        "if": {"not": {"required": ["blocks"]}},
+        "then": {"properties": {
+            "block": {"properties": {"type": builtin}, "description": said},
+            "stages": {"items": {"properties": {"block": stage}}, "description": said},
+        }},
+    })  # fmt: skip
     patch = patches["SpecPatch"]
     extends = spec["properties"]["extends"]
     patch["properties"]["extends"] = {

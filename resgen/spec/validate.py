@@ -43,9 +43,12 @@ def validate_data(data: Any, source: Source) -> Spec:
         )
     data = expand_regnet(data, source)
     try:
-        spec = Spec.model_validate(data)
+        # The names `blocks:` defines are block types too (resgen.spec.model.BlockTypeName).
+        blocks = data.get("blocks")
+        names = tuple(k for k in blocks if isinstance(k, str)) if isinstance(blocks, dict) else ()
+        spec = Spec.model_validate(data, context={"user_blocks": names})
     except ValidationError as exc:
-        errors = _fold_unions(exc.errors(include_url=False), data)
+        errors = _fold_unions(_untag_ops(exc.errors(include_url=False)), data)
         typos = _typo_targets(errors, data)
         diagnostics = [
             _to_diagnostic(e, source, data)
@@ -55,6 +58,35 @@ def validate_data(data: Any, source: Source) -> Spec:
         ]
         raise ResgenError(_dedupe(diagnostics)) from None
     return spec
+
+
+_OP_TAGS = ("conv", "norm", "act", "pool", "scale", "add", "mul", "concat", "identity")
+
+
+def _untag_ops(errors: list[Any]) -> list[Any]:
+    """A user block's op is a union picked by its `op` key: drop pydantic's branch label from
+    the error's path (`ops.1.conv.out` -> `ops.1.out`), and word a missing or unknown `op` as a
+    missing key or a value not among the ops."""
+    out = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        at = next((i for i in range(len(loc) - 1) if loc[i] == "ops" and isinstance(loc[i + 1], int)
+                   and i >= 2 and loc[i - 2] == "blocks"), None)  # fmt: skip
+        if at is None:
+            out.append(e)
+            continue
+        op_loc = loc[: at + 2]
+        if e["type"] == "union_tag_invalid":
+            expected = ", ".join(f"'{tag}'" for tag in _OP_TAGS)
+            value = e.get("ctx", {}).get("tag")
+            e = {**e, "type": "literal_error", "loc": (*op_loc, "op"), "input": value,
+                 "ctx": {"expected": expected}}  # fmt: skip
+        elif e["type"] == "union_tag_not_found":
+            e = {**e, "type": "missing", "loc": (*op_loc, "op")}
+        elif len(loc) > at + 2 and loc[at + 2] in _OP_TAGS:
+            e = {**e, "loc": (*op_loc, *loc[at + 3 :])}
+        out.append(e)
+    return out
 
 
 def kind_of(data: Any) -> str:

@@ -1,0 +1,212 @@
+"""Lower a block the spec defines under `blocks:` into the graph, op by op.
+
+Each op becomes one node named as the user wrote it (`layer1.0.mlp.fc1`), at the op's line in
+the spec, through the same Scope the built-in blocks use; its values are the block's checked
+expressions (resgen.spec.expr) evaluated with this block's plan. The shortcut, the add and the
+activation after it are the built-in blocks' (resgen.graph.blocks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from resgen.diagnostics import Diagnostic, Location, error
+from resgen.graph import ir
+from resgen.graph.blocks import lower_shortcut
+from resgen.graph.ir import ShortcutKind
+from resgen.graph.scope import Scope
+from resgen.spec.expr import ExprError, evaluate, parse_expr
+from resgen.spec.model import Spec
+from resgen.spec.parts import MAX_CHANNELS
+from resgen.spec.source import Source
+from resgen.spec.user_blocks import (
+    VARIABLES,
+    ActOp,
+    ConvOp,
+    IdentityOp,
+    MergeOp,
+    NormOp,
+    PoolOp,
+    ScaleOp,
+    UserBlockSpec,
+    op_nodes,
+)
+
+
+def block_env(spec: Spec, block: ir.Block) -> dict[str, int]:
+    """The values a user block's expressions read: its plan's variables and its params."""
+    user = spec.blocks[block.type]
+    env = {name: int(getattr(block, name)) for name in VARIABLES}
+    env.update({k: p.default for k, p in user.params.items()})
+    if spec.block.type == block.type:
+        env.update(spec.block.params)
+    return env
+
+
+class _Lowering:
+    """The state of one block's lowering: each op's node and channels, by the op's name."""
+
+    def __init__(self, s: Scope, block: ir.Block, x: str, source: Source) -> None:
+        self.s, self.block, self.source = s, block, source
+        self.user = s.spec.blocks[block.type]
+        self.env = block_env(s.spec, block)
+        self.names = frozenset((*VARIABLES, *self.user.params))
+        self.node: dict[str, str] = {"x": x}
+        self.channels: dict[str, int] = {"x": int(block.in_channels)}
+        self.found: list[Diagnostic] = []
+        self.index = 0
+
+    def where(self, *path: str | int) -> Location:
+        return self.source.locate(("blocks", self.block.type, "ops", self.index, *path))
+
+    def value(self, field: str, raw: object, *, least: int, most: int = MAX_CHANNELS) -> int:
+        """An op's value for this block; a diagnostic (and `least`) when it cannot be one."""
+        try:
+            value = evaluate(parse_expr(raw, self.names), self.env)
+        except ExprError as exc:
+            self.found.append(error("block-value", f"{exc.message} {self._in_block()}",
+                                    self.where(field), exc.hint))  # fmt: skip
+            return least
+        if not least <= value <= most:
+            bound = f"at least {least}" if value < least else f"at most {most:,}"
+            self.found.append(error(
+                "block-value",
+                f"{field} gives {value} {self._in_block()}; it must be {bound}",
+                self.where(field),
+                f"with {self._env_text()}",
+            ))  # fmt: skip
+            return least
+        return value
+
+    def _in_block(self) -> str:
+        b = self.block
+        return f"in stage {b.stage_number} block {b.index + 1}"
+
+    def _env_text(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.env.items())
+
+    def add(self, name: str, op: ir.Op, *inputs: str) -> str:
+        """The op's node, at the op's line in the spec."""
+        return dataclasses.replace(self.s, loc=self.where()).add(name, op, *inputs)
+
+
+def lower_user_block(
+    source: Source, found: list[Diagnostic], s: Scope, block: ir.Block, x: str
+) -> ir.Block:
+    """A user block's ops, then the built-in shortcut, add and closing activation; a value that
+    does not work for this block adds a diagnostic to `found`."""
+    low = _Lowering(s, block, x, source)
+    user = low.user
+    ids, closing = op_nodes(user)
+    for index, op in enumerate(user.ops):
+        low.index = index
+        _lower_op(low, op, ids[index])
+    branch = low.node[user.branch or user.ops[-1].name]
+    out, add = branch, None
+    if block.shortcut is not ShortcutKind.NONE:
+        # The add is said where the branch ends: a wrong width there is the branch's.
+        name = user.branch or user.ops[-1].name
+        low.index = next(i for i, op in enumerate(user.ops) if op.name == name)
+        shortcut = lower_shortcut(s, block, low.node[user.shortcut_from])
+        add = out = low.add("add", ir.Add(), branch, shortcut)
+    if closing:
+        out = low.add(closing, ir.Act(_closing_act(user, s.spec.act)), out)
+    found += low.found
+    return block.wired(x, out, add, tuple(s.added))
+
+
+def _closing_act(user: UserBlockSpec, act: str) -> str:
+    """The activation after the add: `output_act`, the act op it names, or the spec's."""
+    named = [op for op in user.ops if isinstance(op, ActOp) and op.name == user.output_act]
+    if named:
+        return named[0].act or act
+    return user.output_act or act
+
+
+def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
+    if isinstance(op, MergeOp):
+        sources = [low.node[name] for name in op.input]
+        kinds: dict[str, ir.Op] = {"add": ir.Add(), "mul": ir.Mul(), "concat": ir.Concat()}
+        kind = kinds[op.op]
+        channels = [low.channels[name] for name in op.input]
+        low.node[op.name] = low.add(node_id, kind, *sources)
+        low.channels[op.name] = sum(channels) if op.op == "concat" else channels[0]
+        return
+    assert isinstance(op, (ConvOp, NormOp, ActOp, PoolOp, ScaleOp, IdentityOp))
+    prev = op.input or _previous(low)
+    src, cin = low.node[prev], low.channels[prev]
+    lowered = _one_input_op(low, op, cin)
+    if lowered is None:  # an identity, or a norm of `norm: none`
+        low.node[op.name], low.channels[op.name] = src, cin
+        return
+    node_op, cout = lowered
+    low.node[op.name] = low.add(node_id, node_op, src)
+    low.channels[op.name] = cout
+
+
+def _previous(low: _Lowering) -> str:
+    return low.user.ops[low.index - 1].name if low.index else "x"
+
+
+def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | None:
+    spec = low.s.spec
+    if isinstance(op, ConvOp):
+        conv = _conv(low, op, cin)
+        return conv, conv.out_channels
+    if isinstance(op, NormOp):
+        return _norm(low, op, cin)
+    if isinstance(op, ActOp):
+        return ir.Act(op.act or spec.act), cin
+    if isinstance(op, PoolOp):
+        kernel = low.value("kernel", op.kernel, least=1, most=64)
+        stride = (
+            low.value("stride", op.stride, least=1, most=64) if op.stride is not None else kernel
+        )
+        padding = low.value("padding", op.padding, least=0, most=kernel // 2)
+        return ir.Pool(op.pool, kernel, stride, padding, ceil_mode=op.ceil), cin
+    if isinstance(op, ScaleOp):
+        return ir.Scale(cin, op.init), cin
+    return None
+
+
+def _conv(low: _Lowering, op: ConvOp, cin: int) -> ir.Conv:
+    cout = low.value("out", op.out, least=1)
+    kernel = low.value("kernel", op.kernel, least=1, most=64)
+    stride = low.value("stride", op.stride, least=1, most=64)
+    dilation = low.value("dilation", op.dilation, least=1, most=64)
+    groups = low.value("groups", op.groups, least=1)
+    if cin % groups or cout % groups:
+        low.found.append(error(
+            "block-value",
+            f"groups {groups} must divide the conv's {cin} input and {cout} output channels "
+            f"{low._in_block()}",
+            low.where("groups"),
+            f"with {low._env_text()}",
+        ))  # fmt: skip
+        groups = 1
+    same = dilation * (kernel - 1) // 2
+    padding = same if op.padding is None else low.value("padding", op.padding, least=0, most=256)
+    bias = op.bias if op.bias is not None else not low.s.has_norm
+    return ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias)
+
+
+def _norm(low: _Lowering, op: NormOp, channels: int) -> tuple[ir.Op, int] | None:
+    norm = low.s.spec.norm
+    kind = op.kind or norm.type
+    if kind == "none":
+        return None
+    if kind == "layer":
+        return ir.LayerNorm(channels, op.eps or 1e-6), channels
+    eps = op.eps or norm.eps
+    if kind == "group":
+        groups = norm.groups if op.groups is None else low.value("groups", op.groups, least=1)
+        if channels % groups:
+            low.found.append(error(
+                "block-value",
+                f"group norm: {groups} groups do not divide {channels} channels {low._in_block()}",
+                low.where("groups" if op.groups is not None else "name"),
+                "give the norm `groups` that divide its channels",
+            ))  # fmt: skip
+            groups = 1
+        return ir.Norm("group", channels, groups, eps), channels
+    return ir.Norm(kind, channels, norm.groups, eps), channels

@@ -1,0 +1,235 @@
+"""The `blocks:` section: residual blocks a spec defines as data, over a closed set of ops.
+
+A block is a list of ops (conv, norm, act, pool, scale, add, mul, concat, identity), each named
+by the user (the name is its module path, so its state_dict keys), reading the previous op or
+the ops it names (`in`), with integer values or expressions over the block's variables
+(resgen.spec.expr). Nothing here names Python code: an op's type is one of these words, its name
+an identifier, its values integers or checked expressions. resgen.spec.user_checks checks names
+and expressions; resgen.graph.user_blocks lowers a block into the graph.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field
+
+from resgen.spec.inert import ALWAYS
+from resgen.spec.parts import _Model
+
+# An integer, or an expression over the block's variables and params: `4 * out_channels`.
+Value = int | Annotated[str, Field(min_length=1, max_length=200)]
+
+# The variables every user block's values may read: the plan of each block (resgen.graph.ir.Block).
+VARIABLES = (
+    "in_channels",
+    "mid_channels",
+    "out_channels",
+    "stride",
+    "groups",
+    "dilation",
+    "first_dilation",
+)
+
+UserActivation = Literal[
+    "relu", "silu", "gelu", "leaky_relu", "elu", "mish", "hardswish", "tanh", "sigmoid"
+]
+
+_NAME = (
+    "The op's name, its module path in the block: an identifier, or two joined by a dot "
+    "(`mlp.fc1`), so its weights are `mlp.fc1.weight`."
+)
+_IN = "The op's input: an earlier op's name, or `x` (the block's input). Default: the op before."
+_INS = "The ops it combines, by name (`x` is the block's input), in order."
+
+
+class _Op(_Model):
+    name: str = Field(description=_NAME, max_length=64, json_schema_extra=ALWAYS)
+
+
+class ConvOp(_Op):
+    """A 2-D convolution; its input channels are its input's."""
+
+    op: Literal["conv"] = Field(description="A convolution.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    out: Value = Field(description="Output channels.", json_schema_extra=ALWAYS)
+    kernel: Value = Field(1, description="Kernel size.", json_schema_extra=ALWAYS)
+    stride: Value = Field(1, description="Stride.", json_schema_extra=ALWAYS)
+    dilation: Value = Field(1, description="Dilation.", json_schema_extra=ALWAYS)
+    groups: Value = Field(
+        1, description="Groups (its input channels: depthwise).", json_schema_extra=ALWAYS
+    )
+    padding: Value | None = Field(
+        None,
+        description="Zero padding. Default: dilation x (kernel - 1) // 2, which keeps H and W at "
+        "stride 1 for an odd kernel.",
+        json_schema_extra=ALWAYS,
+    )
+    bias: bool | None = Field(
+        None,
+        description="A bias per output channel. Default: only when the spec's norm is none.",
+        json_schema_extra=ALWAYS,
+    )
+
+
+class NormOp(_Op):
+    """A norm over its input's channels."""
+
+    op: Literal["norm"] = Field(description="A norm.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    kind: Literal["batch", "group", "frozen_batch", "layer"] | None = Field(
+        None,
+        description="batch, group (`groups`), frozen_batch, or layer: a LayerNorm over the "
+        "channels of each pixel (timm's LayerNorm2d). Default: the spec's `norm.type`.",
+        json_schema_extra=ALWAYS,
+    )
+    groups: Value | None = Field(
+        None, description="group norm: groups. Default: the spec's `norm.groups`.",
+        json_schema_extra=ALWAYS,
+    )  # fmt: skip
+    eps: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        None,
+        description="Added to the variance. Default: the spec's `norm.eps`; 1e-6 for layer.",
+        json_schema_extra=ALWAYS,
+    )
+
+
+class ActOp(_Op):
+    """An activation module."""
+
+    op: Literal["act"] = Field(description="An activation.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    act: UserActivation | None = Field(
+        None, description="Which activation. Default: the spec's `act`.", json_schema_extra=ALWAYS
+    )
+
+
+class PoolOp(_Op):
+    """An average or max pool."""
+
+    op: Literal["pool"] = Field(description="A pool.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    pool: Literal["avg", "max"] = Field(description="avg or max.", json_schema_extra=ALWAYS)
+    kernel: Value = Field(description="Window size.", json_schema_extra=ALWAYS)
+    stride: Value | None = Field(
+        None, description="Stride. Default: the kernel.", json_schema_extra=ALWAYS
+    )
+    padding: Value = Field(0, description="Padding.", json_schema_extra=ALWAYS)
+    ceil: bool = Field(False, description="Ceil mode.", json_schema_extra=ALWAYS)
+
+
+class ScaleOp(_Op):
+    """A learnable scale per channel (layer scale): a bare parameter named `name`."""
+
+    op: Literal["scale"] = Field(description="A per-channel scale.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    init: Annotated[float, Field(ge=-1e6, le=1e6)] = Field(
+        1.0, description="Its initial value (ConvNeXt: 1e-6).", json_schema_extra=ALWAYS
+    )
+
+
+class MergeOp(_Op):
+    """add and mul (elementwise; a mul's second input may be a (C, 1, 1) gate), concat."""
+
+    op: Literal["add", "mul", "concat"] = Field(
+        description="add, mul (elementwise) or concat (along channels).", json_schema_extra=ALWAYS
+    )
+    input: list[str] = Field(
+        alias="in", min_length=2, max_length=16, description=_INS, json_schema_extra=ALWAYS
+    )
+
+
+class IdentityOp(_Op):
+    """Its input, under another name."""
+
+    op: Literal["identity"] = Field(description="The input as it is.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+
+
+OpSpec = Annotated[
+    ConvOp | NormOp | ActOp | PoolOp | ScaleOp | MergeOp | IdentityOp, Field(discriminator="op")
+]
+
+
+class ParamSpec(_Model):
+    """A parameter of a user block: its values may read it by name."""
+
+    type: Literal["int"] = Field("int", description="int.", json_schema_extra=ALWAYS)
+    default: int = Field(
+        description="Its value unless `block.params` sets one.", json_schema_extra=ALWAYS
+    )
+    description: str = Field(
+        "", max_length=200, description="What it means.", json_schema_extra=ALWAYS
+    )
+
+
+class UserBlockSpec(_Model):
+    """A residual block defined as data: its ops, its params and its residual wiring."""
+
+    class_name: str | None = Field(
+        None,
+        max_length=64,
+        description="The generated block class. Default: from the block's name, the way a "
+        "spec's `name` gives its model class (conv_next -> ConvNext).",
+        json_schema_extra=ALWAYS,
+    )
+    description: str = Field(
+        "", max_length=200, description="The class's docstring.", json_schema_extra=ALWAYS
+    )
+    params: dict[str, ParamSpec] = Field(
+        default_factory=dict,
+        description="Integer parameters with defaults, read by name in the ops' values.",
+        json_schema_extra=ALWAYS,
+    )
+    expansion: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        description="out_channels = stage width x expansion (unless `block.expansion` says).",
+        json_schema_extra=ALWAYS,
+    )
+    ops: list[OpSpec] = Field(
+        min_length=1, max_length=256, description="The ops, in order.", json_schema_extra=ALWAYS
+    )
+    branch: str | None = Field(
+        None,
+        description="The op whose output is the residual branch. Default: the last.",
+        json_schema_extra=ALWAYS,
+    )
+    shortcut_from: str = Field(
+        "x",
+        description="What the shortcut carries to the add: `x`, or an op's output (a "
+        "pre-activation block's projection reads its first activation).",
+        json_schema_extra=ALWAYS,
+    )
+    output_act: str | None = Field(
+        None,
+        max_length=64,
+        description="The activation after the add: an activation (module `out_act`), `none`, or "
+        "the name of an act op, whose module runs again (torchvision's one `relu`). Default: the "
+        "spec's `act`.",
+        json_schema_extra=ALWAYS,
+    )
+
+
+ACTIVATIONS: tuple[str, ...] = get_args(UserActivation)
+
+
+def op_nodes(block: UserBlockSpec) -> tuple[list[str], str]:
+    """Each op's node id within the block, and the closing activation's ("" for none).
+
+    An act module that runs more than once (act ops of one name, or one the closing activation
+    names) gets `#n` after its name for its n-th use, as the built-in blocks' `relu#2`.
+    """
+    acts = [op.name for op in block.ops if isinstance(op, ActOp)]
+    reused = block.output_act if block.output_act in acts else None
+    uses = {name: acts.count(name) + (name == reused) for name in acts}
+    seen: dict[str, int] = {}
+    ids = []
+    for op in block.ops:
+        if uses.get(op.name, 1) > 1:
+            seen[op.name] = seen.get(op.name, 0) + 1
+            ids.append(f"{op.name}#{seen[op.name]}")
+        else:
+            ids.append(op.name)
+    if reused is not None:
+        return ids, f"{reused}#{uses[reused]}" if uses[reused] > 1 else reused
+    return ids, "" if block.output_act == "none" else "out_act"

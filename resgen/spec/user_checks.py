@@ -1,0 +1,211 @@
+"""Check the `blocks:` section: names, inputs, expressions, and what a user block may combine with.
+
+Every name a user writes becomes an attribute, a module path or a local variable of generated
+Python, so each must be an identifier (or two joined by a dot), never a dunder or private name,
+never a keyword or a name the generated class already uses. Every value is parsed by
+resgen.spec.expr's allow-list here, once, so lowering and codegen only see checked trees.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+
+from resgen.diagnostics import Diagnostic, error
+from resgen.spec.expr import FUNCTIONS, ExprError, parse_expr
+from resgen.spec.kinds import BLOCK_TYPES
+from resgen.spec.model import Spec
+from resgen.spec.source import Path, Source
+from resgen.spec.user_blocks import ACTIVATIONS, VARIABLES, ActOp, ScaleOp, UserBlockSpec
+
+# An op's name: an identifier, or a container and an identifier or index (`mlp.fc1`, `mlp.0`).
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Names the generated block class, its forward or nn.Module already use.
+RESERVED = frozenset({
+    "x", "out", "identity", "self", "torch", "nn", "super", "downsample", "add", "out_act",
+    "residual", "drop_path", "forward", "training", "parameters", "buffers", "modules",
+    "children", "state_dict", "load_state_dict", "to", "cuda", "cpu", "eval", "train", "apply",
+    "register_buffer", "register_parameter", "register_module", "add_module", "named_modules",
+    "named_parameters", "named_buffers", "named_children", "zero_grad", "half", "float",
+    "double", "bfloat16", "type", "extra_repr", "requires_grad_", "share_memory", "get_submodule",
+    "get_parameter", "get_buffer", "dump_patches", "call_super_init", "compile", "ipu", "xpu",
+    "mtia", "to_empty", "register_forward_hook", "register_forward_pre_hook",
+    "register_backward_hook", "register_full_backward_hook", "set_extra_state", "get_extra_state",
+    *VARIABLES, *FUNCTIONS, "min", "max", "int", "len", "range", "print",
+})  # fmt: skip
+_VALUES = {
+    "conv": ("out", "kernel", "stride", "dilation", "groups", "padding"),
+    "norm": ("groups",),
+    "pool": ("kernel", "stride", "padding"),
+}
+
+
+def check_user_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
+    """An error at every name, input or value of the `blocks:` section that cannot be used."""
+    found: list[Diagnostic] = []
+    for name, block in spec.blocks.items():
+        found += _check_block(name, block, source)
+    found += _check_uses(spec, source)
+    return found
+
+
+def _bad(code: str, message: str, source: Source, path: Path, hint: str, *, key: bool = False
+         ) -> Diagnostic:  # fmt: skip
+    return error(code, message, source.locate(path, key=key), hint)
+
+
+def _check_block(name: str, block: UserBlockSpec, source: Source) -> list[Diagnostic]:
+    where: Path = ("blocks", name)
+    found = []
+    if not _plain(name) or name in BLOCK_TYPES:
+        found.append(_bad("block-name", f"block name {name!r} cannot be used", source, where,
+                          _PLAIN_HINT + ", and not a built-in block type", key=True))  # fmt: skip
+    if block.class_name is not None and not _plain(block.class_name):
+        found.append(_bad("block-name", f"class name {block.class_name!r} cannot be used",
+                          source, (*where, "class_name"), _PLAIN_HINT))  # fmt: skip
+    for param in block.params:
+        if not _plain(param) or param in RESERVED:
+            found.append(_bad("param-name", f"param name {param!r} cannot be used", source,
+                              (*where, "params", param), _PLAIN_HINT + ", and no variable "
+                              "name (in_channels, ...)", key=True))  # fmt: skip
+    found += _check_names(block, source, where)
+    names = frozenset((*VARIABLES, *block.params))
+    for i, op in enumerate(block.ops):
+        for field, value in _values(op):
+            try:
+                parse_expr(value, names)
+            except ExprError as exc:
+                path = (*where, "ops", i, field)
+                found.append(_bad("block-value", exc.message, source, path, exc.hint))
+    return found
+
+
+def _values(op: object) -> Iterator[tuple[str, object]]:
+    """The (field, value) pairs of an op that hold integers or expressions."""
+    for field in _VALUES.get(str(getattr(op, "op", "")), ()):
+        value = getattr(op, field)
+        if value is not None:
+            yield field, value
+
+
+_PLAIN_HINT = (
+    "use an identifier of ASCII letters, digits and underscores that starts with a letter and is "
+    "not a Python keyword"
+)
+
+
+def _plain(name: str) -> bool:
+    return bool(_IDENTIFIER.fullmatch(name)) and not keyword.iskeyword(name)
+
+
+def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diagnostic]:
+    """Op names: well formed, unique, no clash with a container or a reserved name; inputs and
+    the residual wiring name earlier ops."""
+    found = []
+    seen: dict[str, int] = {}
+    flat: dict[str, str] = {}
+    params = set(block.params)
+    names = [op.name for op in block.ops]
+    repeated = {n for n in names if names.count(n) > 1}
+    for i, op in enumerate(block.ops):
+        at: Path = (*where, "ops", i, "name")
+        name = op.name
+        parts = name.split(".")
+        head = parts[0]
+        problem = ""
+        if not _NAME.fullmatch(name) or any(keyword.iskeyword(p) for p in parts):
+            problem = "must be an identifier, or two joined by a dot (`mlp.fc1`)"
+        elif head in RESERVED or head in params or name in RESERVED:
+            problem = "is a name the generated block already uses"
+        elif isinstance(op, ScaleOp) and len(parts) > 1:
+            problem = "names a parameter of the block itself: it takes no dot"
+        elif name in seen and not _same_act(block, seen[name], i):
+            problem = f"is already the name of op {seen[name] + 1}"
+        elif name not in seen and (head in seen or any(o.split(".")[0] == name for o in seen)):
+            problem = "is both an op and the container of another op's name"
+        elif name not in seen and name.replace(".", "_") in flat:
+            problem = f"reads as the same variable as {flat[name.replace('.', '_')]!r}"
+        if problem:
+            found.append(_bad("op-name", f"op name {name!r} {problem}", source, at,
+                              "name ops like `conv1`, `norm`, `mlp.fc1`: no leading underscore, "
+                              "no keyword, no name the block already uses (x, forward, "
+                              "downsample, add, ...)"))  # fmt: skip
+        seen.setdefault(name, i)
+        flat.setdefault(name.replace(".", "_"), name)
+        inputs = op.input if isinstance(op.input, list) else [op.input] if op.input else []
+        for j, src in enumerate(inputs):
+            if src in repeated:
+                found.append(_bad("op-input", f"op {name!r} reads {src!r}, an activation module "
+                                  "that runs more than once", source, (*where, "ops", i, "in"),
+                                  "give the act op a name of its own to read it"))  # fmt: skip
+            elif src != "x" and seen.get(src, i) >= i:
+                path = (*where, "ops", i, "in", j) if isinstance(op.input, list) else (
+                    *where, "ops", i, "in")  # fmt: skip
+                found.append(_bad("op-input", f"op {name!r} reads {src!r}, which is no earlier "
+                                  "op", source, path, "an op reads `x` (the block's input) or an "
+                                  "op above it"))  # fmt: skip
+    for key, value, allowed in (("branch", block.branch, ()), ("shortcut_from",
+                                block.shortcut_from, ("x",))):  # fmt: skip
+        unknown = value not in seen and value not in allowed
+        if value is not None and (value in repeated or unknown):
+            found.append(_bad("op-input", f"{key} {value!r} names no op of the block (or one that "
+                              "runs more than once)", source, (*where, key),
+                              f"name one of: {', '.join(seen)}"))  # fmt: skip
+    act = block.output_act
+    acts = {op.name for op in block.ops if isinstance(op, ActOp)}
+    if act is not None and act not in (*ACTIVATIONS, "none") and act not in acts:
+        found.append(_bad("op-input", f"output_act {act!r} is no activation and no act op",
+                          source, (*where, "output_act"), f"use one of {', '.join(ACTIVATIONS)}, "
+                          "none, or an act op's name"))  # fmt: skip
+    return found
+
+
+def _same_act(block: UserBlockSpec, first: int, other: int) -> bool:
+    """Whether ops `first` and `other` are act ops of one activation: one module, run twice."""
+    a, b = block.ops[first], block.ops[other]
+    return isinstance(a, ActOp) and isinstance(b, ActOp) and a.act == b.act
+
+
+def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
+    """`block.params` fit the block that is used; and what user blocks do not combine with."""
+    found = []
+    user = spec.blocks.get(spec.block.type)
+    for key in spec.block.params:
+        if user is None or key not in user.params:
+            known = ", ".join(user.params) if user else ""
+            hint = f"its params are: {known}" if known else "params are a user block's"
+            found.append(_bad("unknown-param", f"block.params: {key!r} is no param of block "
+                              f"{spec.block.type!r}", source, ("block", "params", key), hint,
+                              key=True))  # fmt: skip
+    used = [spec.block.type, *(stage.block for stage in spec.stages if stage.block)]
+    if not any(kind in spec.blocks for kind in used):
+        return found
+
+    def refuse(path: Path, what: str, hint: str) -> None:
+        found.append(_bad("block-unsupported", f"user blocks do not take {what}", source, path,
+                          hint, key=True))  # fmt: skip
+
+    if spec.block.preact:
+        refuse(("block", "preact"), "`preact`", "write the block's ops in pre-activation order")
+    if spec.block.attention is not None:
+        refuse(("block", "attention"), "`attention`", "remove `block.attention`")
+    if spec.block.linear_out:
+        refuse(("block", "linear_out"), "`linear_out`", "give the block `output_act: none`")
+    if spec.block.reduce_first != 1:
+        refuse(("block", "reduce_first"), "`reduce_first`", "compute widths in the ops' values")
+    if spec.anti_alias is not None:
+        refuse(("anti_alias",), "anti-aliased downsampling", "remove `anti_alias`")
+    if spec.conv.standardize:
+        refuse(("conv",), "standardised convs", "remove `conv.standardize`")
+    if spec.layout != "torchvision":
+        refuse(("layout",), f"`layout: {spec.layout}`", "remove `layout`")
+    if spec.drop_path > 0:
+        refuse(("drop_path",), "drop-path yet", "remove `drop_path`")
+    if spec.norm.type in ("evonorm_s0", "frn"):
+        refuse(("norm", "type"), f"`norm: {spec.norm.type}`", "use batch, group or layer norms")
+    for i, stage in enumerate(spec.stages):
+        if stage.blocks and (stage.block or spec.block.type) in spec.blocks:
+            refuse(("stages", i, "blocks"), "per-block widths", "remove the stage's `blocks`")
+    return found
