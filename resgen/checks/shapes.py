@@ -70,7 +70,10 @@ def infer_shapes(
             shape = known[0]  # as a projection would give, so later blocks are still checked
         elif kind == ir.ADD and node in blocks_by_add:
             own_widths = bool(graph.graph.get("block_widths"))
-            shape = _check_add(blocks_by_add[node], known, diagnostics, own_widths=own_widths)
+            # At the add's place: a built-in block's line, or a user block's last branch op.
+            shape = _check_add(
+                blocks_by_add[node], known, diagnostics, own_widths=own_widths, loc=data.loc
+            )
         elif kind in (ir.ADD, ir.CONCAT, ir.MUL):
             # Within a branch (Res2Net's scales, SE's gate, a user block's ops): built-in blocks
             # always agree; a user block's may not.
@@ -160,7 +163,12 @@ _APPLY: dict[type, Callable[[Any, ir.Shape], ir.Shape]] = {
 
 
 def _check_add(
-    block: ir.Block, in_shapes: list[ir.Shape], diagnostics: list[Diagnostic], *, own_widths: bool
+    block: ir.Block,
+    in_shapes: list[ir.Shape],
+    diagnostics: list[Diagnostic],
+    *,
+    own_widths: bool,
+    loc: Location,
 ) -> ir.Shape:
     residual, shortcut = in_shapes
     if residual == shortcut:
@@ -188,7 +196,7 @@ def _check_add(
             "shortcut-shape",
             f"stage {block.stage_number} block {block.index + 1}: residual branch gives "
             f"{fmt_shape(residual)}, shortcut gives {fmt_shape(shortcut)}",
-            block.loc,
+            loc,
             hint=hint,
         )
     )

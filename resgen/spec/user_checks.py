@@ -17,7 +17,14 @@ from resgen.spec.expr import FUNCTIONS, ExprError, parse_expr
 from resgen.spec.kinds import BLOCK_TYPES
 from resgen.spec.model import Spec
 from resgen.spec.source import Path, Source
-from resgen.spec.user_blocks import ACTIVATIONS, VARIABLES, ActOp, ScaleOp, UserBlockSpec
+from resgen.spec.user_blocks import (
+    ACTIVATIONS,
+    VARIABLES,
+    ActOp,
+    NormOp,
+    ScaleOp,
+    UserBlockSpec,
+)
 
 # An op's name: an identifier, or a container and an identifier or index (`mlp.fc1`, `mlp.0`).
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?")
@@ -48,7 +55,25 @@ def check_user_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
     for name, block in spec.blocks.items():
         found += _check_block(name, block, source)
     found += _check_uses(spec, source)
+    found += _check_eps(spec, source)
     return found
+
+
+def _check_eps(spec: Spec, source: Source) -> list[Diagnostic]:
+    """A batch norm's eps is the spec's: the deploy build folds every batch norm with it."""
+    found = []
+    for name, block in spec.blocks.items():
+        for i, op in enumerate(block.ops):
+            batch = isinstance(op, NormOp) and (op.kind or spec.norm.type) in _BATCH
+            if batch and op.eps is not None and op.eps != spec.norm.eps:  # type: ignore[union-attr]
+                hint = "set `norm.eps`, or give a group or layer norm its own eps"
+                found.append(_bad("block-value", f"a batch norm's eps is the spec's norm.eps "
+                                  f"({spec.norm.eps})", source, ("blocks", name, "ops", i, "eps"),
+                                  hint))  # fmt: skip
+    return found
+
+
+_BATCH = ("batch", "frozen_batch")
 
 
 def _bad(code: str, message: str, source: Source, path: Path, hint: str, *, key: bool = False

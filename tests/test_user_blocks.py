@@ -1,0 +1,400 @@
+"""Blocks as data (issue 23): blocks a spec defines under `blocks:`, checked against torch.
+
+- examples/blocks/convnext.yaml, a ConvNeXt-style block resgen has no kind for, goes through the
+  real CLI (check, draw with Graphviz, build, build --deploy); the generated model runs with the
+  shapes, parameters and MACs (FlopCounterMode / 2) the analysis states, trains, and its deploy
+  build gives its eval outputs.
+- examples/blocks/basic.yaml and bottleneck.yaml, the built-in blocks as data: the networks have
+  ResNet-18's and ResNet-50's state_dict keys and shapes, the same outputs from the same weights,
+  and the same generated file but for the spec it names.
+- A block of every other op (concat, mul, pool, group and frozen norms, sigmoid, dotted and
+  indexed names, a branch that is not the last op, a shortcut from an op) runs as analysed too.
+- Mistakes in a block are diagnostics at the op's line: a wrong width with both shapes, a
+  division by zero, an empty conv, unknown names.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+import resgen
+from resgen.api import check_spec, load_module
+from resgen.codegen.deploy import render_deploy_source
+from resgen.diagnostics import ResgenError
+from resgen.draw import draw_dot
+from resgen.pipeline import check
+from resgen.spec.expr import ExprError, evaluate, make_divisible, parse_expr, to_python
+from tests.conftest import ROOT, randomise_norms, run_resgen
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+EXAMPLES = ROOT / "examples" / "blocks"
+
+
+def _counted(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = model(x)
+    return out, counter.get_total_flops()
+
+
+def test_convnext_block_through_the_cli(tmp_path: Path) -> None:
+    spec = EXAMPLES / "convnext.yaml"
+    checked = run_resgen("check", str(spec))
+    assert checked.returncode == 0, checked.stderr
+    assert "convnext.yaml: ok (86,954 params, 37,282,432 MACs" in checked.stdout
+    if shutil.which("dot"):
+        drawn = run_resgen("draw", str(spec), "-o", str(tmp_path / "convnext.svg"))
+        assert drawn.returncode == 0, drawn.stderr
+        svg = (tmp_path / "convnext.svg").read_text(encoding="utf-8")
+        assert "<svg" in svg and "layer1" in svg
+        drawn = run_resgen("draw", str(spec), "--detail", "op", "-o", str(tmp_path / "op.dot"))
+        assert drawn.returncode == 0, drawn.stderr
+        dot = (tmp_path / "op.dot").read_text(encoding="utf-8")
+        assert "mlp.fc1" in dot and "layer norm" in dot and "layer scale" in dot
+    built = run_resgen("build", str(spec), "--deploy", "-o", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    source = (tmp_path / "convnext_cifar.py").read_text(encoding="utf-8")
+    assert "import resgen" not in source and "from resgen" not in source
+    # The block reads as written: the user's names, forward op by op.
+    fc1 = (
+        'self.mlp["fc1"] = nn.Conv2d(\n            in_channels,\n            ratio * out_channels,'
+    )
+    assert fc1 in source
+    assert "self.gamma = nn.Parameter(torch.full((out_channels,), 1e-06))" in source
+    assert "out = out * self.gamma.view(1, -1, 1, 1)" in source
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "-q", str(tmp_path)],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--no-cache", "--check", str(tmp_path)],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import convnext_cifar  # type: ignore[import-not-found]
+        import convnext_cifar_deploy  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+    _, analysis = check_spec(spec)
+    torch.manual_seed(0)
+    model = convnext_cifar.ConvnextCifar()
+    keys = list(model.state_dict())
+    assert "layer1.0.gamma" in keys and "layer1.0.mlp.fc2.weight" in keys
+    assert "layer2.0.downsample.0.weight" in keys
+    assert sum(p.numel() for p in model.parameters()) == analysis.total_params == 86_954
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    model.eval()
+    out, flops = _counted(model, x)
+    assert tuple(out.shape[1:]) == analysis.output_shape == (10,)
+    assert flops == 2 * len(x) * analysis.total_macs
+
+    # It trains: a few steps on a fixed synthetic batch lower the loss.
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    images = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    labels = torch.arange(16) % 10
+    losses = []
+    for _ in range(10):
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses
+
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+    deploy = convnext_cifar_deploy.ConvnextCifarDeploy.from_trained(model).eval()
+    with torch.inference_mode():
+        got = deploy(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_generated_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    texts = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        done = run_resgen("build", str(EXAMPLES / "convnext.yaml"), "-o", str(out),
+                          env={"PYTHONHASHSEED": seed})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        texts.append((out / "convnext_cifar.py").read_bytes())
+    assert texts[0] == texts[1]
+
+
+TWINS = [("basic", "resnet18"), ("bottleneck", "resnet50")]
+
+
+@pytest.mark.parametrize(("example", "builtin"), TWINS)
+def test_twin_equals_the_builtin_block(tmp_path: Path, example: str, builtin: str) -> None:
+    """The block as data gives the built-in network: keys, shapes, outputs and file."""
+    data = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8"))
+    twin_path = tmp_path / f"{builtin}.yaml"
+    twin_path.write_text(yaml.safe_dump({**data, "name": builtin}), encoding="utf-8")
+    twin_source = resgen.compile_source(twin_path, out_dir=tmp_path)
+    builtin_source = resgen.compile_source(builtin, out_dir=tmp_path)
+    # Byte-identical but for the docstring lines that name the spec and its sha256.
+    twin_lines, builtin_lines = twin_source.splitlines(), builtin_source.splitlines()
+    differ = [i for i, (a, b) in enumerate(zip(twin_lines, builtin_lines, strict=True)) if a != b]
+    assert [twin_lines[i].split(" ")[0] for i in differ] == ["Generated", "(sha256"]
+    assert len(twin_lines) == len(builtin_lines)
+
+    twin = getattr(load_module(twin_source, f"{builtin}_twin"), "ResNet18" if example == "basic"
+                   else "ResNet50")()  # fmt: skip
+    reference = resgen.build_model(builtin)
+    randomise_norms(reference, seed=3)
+    state = reference.state_dict()
+    assert [(k, v.shape) for k, v in twin.state_dict().items()] == [
+        (k, v.shape) for k, v in state.items()
+    ]
+    twin.load_state_dict(state, strict=True)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    twin.eval()
+    reference.eval()
+    with torch.no_grad():
+        assert torch.equal(twin(x), reference(x))
+
+
+def test_twin_deploy_builds_give_the_trained_outputs() -> None:
+    """The deploy build of a user block folds its norms as the built-in's does; it keeps the
+    activations as modules (no fused cuDNN conv-ReLU kernels, which the built-in file uses)."""
+    loaded, analysis = check_spec(EXAMPLES / "basic.yaml")
+    deploy_source = render_deploy_source(loaded, analysis)
+    block = deploy_source[deploy_source.index("class BasicBlock") :]
+    assert "self.conv2 = nn.Conv2d(" in block and "ConvAddReLU" not in deploy_source
+    builtin_loaded, builtin_analysis = check_spec("resnet18")
+    assert "ConvAddReLU" in render_deploy_source(builtin_loaded, builtin_analysis)
+    model = resgen.build_model(EXAMPLES / "basic.yaml")
+    randomise_norms(model, seed=5)
+    model.eval()
+    deploy_module = load_module(deploy_source, "resnet18_twin_deploy")
+    deploy = deploy_module.ResNet18TwinDeploy.from_trained(model)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        expected = model(x)
+    with torch.inference_mode():
+        got = deploy(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
+# Every op and wiring the ConvNeXt example does not use.
+KITCHEN: dict[str, Any] = {
+    "name": "kitchen",
+    "input": {"size": 19},
+    "stem": {"type": "cifar", "width": 8},
+    "norm": {"type": "group", "groups": 2},
+    "blocks": {
+        "mixer": {
+            "params": {"split": {"default": 2}, "divisor": {"default": 4}},
+            "expansion": 2,
+            "ops": [
+                {"op": "norm", "name": "pre", "kind": "frozen_batch"},
+                {"op": "act", "name": "pre_act", "act": "silu"},
+                {"op": "conv", "name": "paths.0", "out": "mid_channels // split", "kernel": 3,
+                 "stride": "stride"},
+                {"op": "conv", "name": "paths.1", "in": "pre_act", "kernel": 5,
+                 "out": "mid_channels - mid_channels // split", "stride": "stride",
+                 "dilation": 1, "groups": "max(1, min(2, mid_channels // 8))"},
+                {"op": "concat", "name": "cat", "in": ["paths.0", "paths.1"]},
+                {"op": "norm", "name": "cat_norm", "eps": 1e-3},
+                {"op": "pool", "name": "smooth", "pool": "avg", "kernel": 3, "stride": 1,
+                 "padding": 1},
+                {"op": "conv", "name": "gate_conv", "kernel": 1,
+                 "out": "make_divisible(mid_channels * 3 // 4, divisor)", "bias": True},
+                {"op": "act", "name": "gate", "act": "sigmoid"},
+                {"op": "conv", "name": "value", "in": "smooth", "kernel": 1,
+                 "out": "make_divisible(mid_channels * 3 // 4, divisor)"},
+                {"op": "mul", "name": "gated", "in": ["value", "gate"]},
+                {"op": "identity", "name": "same"},
+                {"op": "conv", "name": "proj", "out": "out_channels", "kernel": 1},
+                {"op": "norm", "name": "proj_norm", "kind": "batch"},
+                {"op": "add", "name": "mixed", "in": ["proj_norm", "proj"]},
+                {"op": "pool", "name": "unused", "pool": "max", "kernel": 2, "ceil": True,
+                 "in": "same"},
+            ],
+            "branch": "proj_norm",
+            "shortcut_from": "pre_act",
+            "output_act": "none",
+        },
+    },
+    "block": {"type": "mixer", "params": {"split": 4}},
+    "shortcut": "avgpool_projection",
+    "stages": [
+        {"depth": 2, "width": 8},
+        {"depth": 2, "width": 16, "stride": 2},
+        {"depth": 1, "width": 16, "stride": 2, "block": "basic", "shortcut": "projection"},
+    ],
+    "head": {"classes": 3},
+}  # fmt: skip
+
+
+def test_every_op_runs_as_analysed() -> None:
+    loaded = resgen.load_spec(KITCHEN)
+    analysis = check(loaded)
+    assert not [d for d in analysis.diagnostics if d.is_error], analysis.diagnostics
+    for detail in ("stage", "block", "op"):
+        assert draw_dot(loaded, analysis, detail).startswith("digraph")
+    source = resgen.compile_source(loaded)
+    assert 'self.paths["0"] = nn.Conv2d(' in source and "torch.cat([paths_0, out], dim=1)" in source
+    assert "def make_divisible(" in source
+    model = load_module(source, "kitchen").Kitchen()
+    randomise_norms(model, seed=7)
+    model.eval()
+    x = torch.randn(2, 3, 19, 19, generator=torch.Generator().manual_seed(8))
+    expected, flops = _counted(model, x)
+    assert tuple(expected.shape[1:]) == analysis.output_shape
+    assert sum(p.numel() for p in model.parameters()) == analysis.total_params
+    assert flops == 2 * len(x) * analysis.total_macs
+    # Its training step runs (in-place activations only where nothing else reads their input).
+    model.train()
+    model(x).sum().backward()
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)  # the training step moved the batch norms' statistics
+    deploy_module = load_module(render_deploy_source(loaded, analysis), "kitchen_deploy")
+    deploy = deploy_module.KitchenDeploy.from_trained(model)
+    with torch.inference_mode():
+        got = deploy(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
+def _errors(spec: dict[str, Any]) -> list[str]:
+    """The diagnostics of a spec, as `line:col: code: message`."""
+    with pytest.raises(ResgenError) as caught:
+        check_spec(spec)
+    return [f"{d.location.line}:{d.location.column}: {d.code}: {d.message}"
+            for d in caught.value.diagnostics if d.location]  # fmt: skip
+
+
+def _one_block(ops: list[dict[str, Any]], **block: Any) -> dict[str, Any]:
+    return {
+        "name": "m", "input": {"size": 16}, "stem": {"type": "cifar", "width": 8},
+        "blocks": {"b": {"ops": ops, **block}}, "block": {"type": "b"},
+        "stages": [{"depth": 1, "width": 8}, {"depth": 1, "width": 16, "stride": 2}],
+    }  # fmt: skip
+
+
+def _line_of(spec: dict[str, Any], needle: str) -> int:
+    """The line of `<dict>`'s json.dumps(indent=2) text that holds `needle`."""
+    import json
+
+    lines = json.dumps(spec, indent=2).splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if needle in line)
+
+
+def test_a_wrong_width_is_reported_at_the_op_with_both_shapes() -> None:
+    spec = _one_block([
+        {"op": "conv", "name": "a", "out": "mid_channels", "kernel": 3, "stride": "stride"},
+        {"op": "conv", "name": "c", "out": "out_channels * 2", "kernel": 3},
+        {"op": "add", "name": "sum", "in": ["a", "c"]},
+        {"op": "conv", "name": "last", "out": "out_channels", "kernel": 1},
+    ])  # fmt: skip
+    errors = _errors(spec)
+    line = _line_of(spec, '"sum"') - 2  # the op's mapping opens two lines above its name
+    assert f"{line}:" in errors[0] and "op-shape" in errors[0]
+    assert "adds 8x16x16 and 16x16x16" in errors[0]
+
+
+def test_a_branch_of_the_wrong_width_is_reported_at_its_last_op() -> None:
+    spec = _one_block([{"op": "conv", "name": "only", "out": "mid_channels * 2"}],
+                      output_act="none")  # fmt: skip
+    errors = _errors({**spec, "shortcut": "identity"})
+    assert any("shortcut-shape" in e and "16x16x16" in e and "8x16x16" in e for e in errors)
+    line = _line_of(spec, '"only"') - 2
+    assert any(e.startswith(f"{line}:") for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("out_channels // (stride - 1)", "division by zero in stage 1 block 1"),
+        ("mid_channels - 8", "out gives 0 in stage 1 block 1; it must be at least 1"),
+        ("width", "unknown name 'width'"),
+        ("2 ** 3", "the operator Pow is not allowed"),
+        ("1.5", "only integers are allowed, not a float"),
+        ("round(in_channels)", "calling round is not allowed"),
+    ],
+)
+def test_a_bad_value_is_reported_at_it(value: str, message: str) -> None:
+    spec = _one_block([{"op": "conv", "name": "c", "out": value}])
+    errors = _errors(spec)
+    line = _line_of(spec, f'"out": "{value}"')
+    assert any(e.startswith(f"{line}:") and message in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("ops", "block", "message"),
+    [
+        ([{"op": "conv", "name": "c", "out": 8, "in": "d"}], {}, "reads 'd', which is no earlier"),
+        ([{"op": "conv", "name": "c", "out": 8}, {"op": "conv", "name": "c", "out": 8}], {},
+         "is already the name of op 1"),
+        ([{"op": "conv", "name": "mlp", "out": 8}, {"op": "conv", "name": "mlp.fc", "out": 8}], {},
+         "is both an op and the container"),
+        ([{"op": "scale", "name": "ls.gamma"}], {}, "it takes no dot"),
+        ([{"op": "conv", "name": "c", "out": 8}], {"branch": "z"}, "branch 'z' names no op"),
+        ([{"op": "conv", "name": "c", "out": 8}], {"output_act": "swish"},
+         "output_act 'swish' is no activation"),
+        ([{"op": "conv", "name": "c", "out": 8, "groups": 3}], {},
+         "groups 3 must divide the conv's 8 input and 8 output channels"),
+    ],
+)  # fmt: skip
+def test_a_bad_wiring_is_a_diagnostic(
+    ops: list[dict[str, Any]], block: dict[str, Any], message: str
+) -> None:
+    assert any(message in e for e in _errors(_one_block(ops, **block)))
+
+
+def test_params_are_typed_and_checked() -> None:
+    spec = _one_block([{"op": "conv", "name": "c", "out": "k * out_channels", "stride": "stride"}],
+                      params={"k": {"default": 1}})  # fmt: skip
+    assert check_spec(spec)[1].total_params > 0
+    wrong = {**spec, "block": {"type": "b", "params": {"kk": 2}}}
+    assert any("'kk' is no param of block 'b'" in e for e in _errors(wrong))
+    with pytest.raises(ResgenError, match="must be an integer"):
+        resgen.load_spec({**spec, "block": {"type": "b", "params": {"k": "2"}}})
+
+
+def test_check_build_and_draw_never_import_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from resgen.cli import main\n"
+        f"main(['check', {str(EXAMPLES / 'convnext.yaml')!r}])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code + "assert 'torch' not in sys.modules"],
+                          capture_output=True, text=True, check=False, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert "AssertionError" not in done.stderr, done.stderr
+
+
+def test_the_arithmetic_language() -> None:
+    names = frozenset({"in_channels", "out_channels"})
+    tree = parse_expr("max(8, (in_channels - 2 * out_channels) // 3) + -out_channels", names)
+    assert evaluate(tree, {"in_channels": 64, "out_channels": 4}) == 14
+    assert to_python(tree) == "max(8, (in_channels - 2 * out_channels) // 3) + -out_channels"
+    assert to_python(parse_expr("in_channels - (out_channels - 1)", names)) == (
+        "in_channels - (out_channels - 1)"
+    )
+    assert evaluate(parse_expr(7, names), {}) == 7
+    with pytest.raises(ExprError, match="division by zero"):
+        evaluate(
+            parse_expr("in_channels // (out_channels - 4)", names),
+            {"in_channels": 1, "out_channels": 4},
+        )
+    timm_layers = pytest.importorskip("timm.layers")
+    for value in range(1, 600, 7):
+        for divisor in (1, 4, 8, 32):
+            assert make_divisible(value, divisor) == timm_layers.make_divisible(value, divisor)
