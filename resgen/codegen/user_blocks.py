@@ -97,6 +97,8 @@ class _Var(NamedTuple):
 def _user_class(
     graph: ir.Graph, spec: Spec, kind: str, blocks: list[ir.Block], *, deploy: bool
 ) -> UserBlockClass:
+    from resgen.codegen.render import docstring_safe  # render imports this module
+
     user = spec.blocks[kind]
     rep = blocks[0]
     envs = [block_env(spec, b) for b in blocks]
@@ -124,7 +126,7 @@ def _user_class(
     return UserBlockClass(
         name=class_name(spec, kind),
         template="user",
-        doc=(user.description or f"The `{kind}` block, as the spec defines it.").replace('"', "'"),
+        doc=docstring_safe(user.description or f"The `{kind}` block, as the spec defines it."),
         widths=widths,
         params=tuple(params),
         init_lines=tuple(writer.init_lines()),

@@ -27,7 +27,9 @@ from resgen.spec.user_blocks import (
 )
 
 # An op's name: an identifier, or a container and an identifier or index (`mlp.fc1`, `mlp.0`).
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.([A-Za-z][A-Za-z0-9_]*|[0-9]+))?")
+# An entry of an nn.ModuleDict container cannot take the name of one of its attributes.
+_DICT_ATTRS = frozenset({"keys", "items", "values", "update", "pop", "clear"})
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # Names the generated block class, its forward or nn.Module already use.
 RESERVED = frozenset({
@@ -142,7 +144,7 @@ def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diag
         problem = ""
         if not _NAME.fullmatch(name) or any(keyword.iskeyword(p) for p in parts):
             problem = "must be an identifier, or two joined by a dot (`mlp.fc1`)"
-        elif head in RESERVED or head in params or name in RESERVED:
+        elif head in RESERVED or head in params or parts[-1] in RESERVED | _DICT_ATTRS:
             problem = "is a name the generated block already uses"
         elif isinstance(op, ScaleOp) and len(parts) > 1:
             problem = "names a parameter of the block itself: it takes no dot"
