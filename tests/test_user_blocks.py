@@ -41,6 +41,19 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EXAMPLES = ROOT / "examples" / "blocks"
 
 
+def _lint(source: str, folder: Path) -> None:
+    """ruff check and ruff format --check pass on generated code, with the project's config."""
+    path = folder / "linted.py"
+    path.write_text(source, encoding="utf-8")
+    config = str(ROOT / "pyproject.toml")
+    for args in (["check", "-q"], ["format", "--check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", config, str(path)],
+            capture_output=True, text=True, check=False, cwd=ROOT,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 def _counted(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         out = model(x)
@@ -72,16 +85,7 @@ def test_convnext_block_through_the_cli(tmp_path: Path) -> None:
     assert fc1 in source
     assert "self.gamma = nn.Parameter(torch.full((out_channels,), 1e-06))" in source
     assert "out = out * self.gamma.view(1, -1, 1, 1)" in source
-    lint = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "-q", str(tmp_path)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--no-cache", "--check", str(tmp_path)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
-    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    _lint(source, tmp_path)
 
     sys.path.insert(0, str(tmp_path))
     try:
@@ -220,14 +224,15 @@ KITCHEN: dict[str, Any] = {
                  "out": "make_divisible(mid_channels * 3 // 4, divisor)"},
                 {"op": "mul", "name": "gated", "in": ["value", "gate"]},
                 {"op": "identity", "name": "same"},
+                {"op": "add", "name": "mixed", "in": ["same", "value"]},
+                {"op": "pool", "name": "peak", "pool": "max", "kernel": 3, "stride": 1,
+                 "padding": 1, "ceil": True},
                 {"op": "conv", "name": "proj", "out": "out_channels", "kernel": 1},
                 {"op": "norm", "name": "proj_norm", "kind": "batch"},
-                {"op": "add", "name": "mixed", "in": ["proj_norm", "proj"]},
-                {"op": "pool", "name": "unused", "pool": "max", "kernel": 2, "ceil": True,
-                 "in": "same"},
+                {"op": "identity", "name": "skip", "in": "pre_act"},
             ],
             "branch": "proj_norm",
-            "shortcut_from": "pre_act",
+            "shortcut_from": "skip",
             "output_act": "none",
         },
     },
@@ -242,9 +247,10 @@ KITCHEN: dict[str, Any] = {
 }  # fmt: skip
 
 
-def test_every_op_runs_as_analysed() -> None:
+def test_every_op_runs_as_analysed(tmp_path: Path) -> None:
     loaded = resgen.load_spec(KITCHEN)
     analysis = check(loaded)
+    _lint(resgen.compile_source(loaded), tmp_path)
     assert not [d for d in analysis.diagnostics if d.is_error], analysis.diagnostics
     for detail in ("stage", "block", "op"):
         assert draw_dot(loaded, analysis, detail).startswith("digraph")
@@ -348,6 +354,8 @@ def test_a_bad_value_is_reported_at_it(value: str, message: str) -> None:
         ([{"op": "conv", "name": "c", "out": 8}], {"branch": "z"}, "branch 'z' names no op"),
         ([{"op": "conv", "name": "c", "out": 8}], {"output_act": "swish"},
          "output_act 'swish' is no activation"),
+        ([{"op": "conv", "name": "c", "out": 8}, {"op": "conv", "name": "d", "out": 8}],
+         {"branch": "c"}, "op 'd' feeds nothing"),
         ([{"op": "conv", "name": "c", "out": 8, "groups": 3}], {},
          "groups 3 must divide the conv's 8 input and 8 output channels"),
     ],
@@ -398,3 +406,23 @@ def test_the_arithmetic_language() -> None:
     for value in range(1, 600, 7):
         for divisor in (1, 4, 8, 32):
             assert make_divisible(value, divisor) == timm_layers.make_divisible(value, divisor)
+
+
+def test_the_readme_shows_the_example_as_shipped() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Define your own block") :]
+    example = (EXAMPLES / "convnext.yaml").read_text(encoding="utf-8").split("\n", 1)[1]
+    assert f"```yaml\n{example}```" in section
+    done = run_resgen("check", "examples/blocks/convnext.yaml")
+    assert done.stdout.splitlines()[0] in section
+
+
+def test_resolve_writes_a_spec_that_loads_again(tmp_path: Path) -> None:
+    """`resgen resolve` dumps user blocks as written (`in:`, not the field's Python name)."""
+    path = tmp_path / "kitchen.yaml"
+    path.write_text(yaml.safe_dump(KITCHEN), encoding="utf-8")
+    done = run_resgen("resolve", str(path), "-o", str(tmp_path / "resolved.yaml"))
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load((tmp_path / "resolved.yaml").read_text(encoding="utf-8"))
+    assert resolved["blocks"]["mixer"]["ops"][3]["in"] == "pre_act"
+    assert check_spec(resolved)[1].total_params == check_spec(KITCHEN)[1].total_params

@@ -150,8 +150,10 @@ def _kinds(spec: Spec) -> list[str]:
 
 
 def any_bottleneck(spec: Spec, where: Path) -> bool:
-    """Some stage uses bottleneck blocks (`base_width` sizes their inner width)."""
-    return bool(BOTTLENECK_TYPES & set(_kinds(spec)))
+    """Some stage uses bottleneck blocks (`base_width` sizes their inner width), or a block the
+    spec defines (its `mid_channels` is a bottleneck's inner width)."""
+    kinds = set(_kinds(spec))
+    return bool(BOTTLENECK_TYPES & kinds) or any(kind in spec.blocks for kind in kinds)
 
 
 def any_kind(*kinds: str) -> Condition:

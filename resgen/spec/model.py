@@ -104,11 +104,6 @@ class BlockSpec(_Model):
         "or the name of a block the spec defines under `blocks`.",
         json_schema_extra=ALWAYS,
     )
-    params: dict[str, int] = Field(
-        default_factory=dict,
-        description="A user block's params (its `params:` names them), in place of their defaults.",
-        json_schema_extra=ALWAYS,
-    )
     expansion: Annotated[int, Field(ge=1, le=64)] | None = Field(
         None,
         description="Block output channels = stage width x expansion. "
@@ -223,6 +218,11 @@ class BlockSpec(_Model):
             "pre-activation blocks end in a conv and never activate after the add",
             "remove `linear_out`",
         ),
+    )
+    params: dict[str, int] = Field(
+        default_factory=dict,
+        description="A user block's params (its `params:` names them), in place of their defaults.",
+        json_schema_extra=ALWAYS,
     )
 
     def out_factor(self, block_type: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from resgen.spec.inert import ALWAYS
 from resgen.spec.parts import _Model
@@ -44,6 +44,9 @@ _INS = "The ops it combines, by name (`x` is the block's input), in order."
 
 
 class _Op(_Model):
+    # `in` is a Python keyword, so the field is `input`; dumped specs (`resgen resolve`) say `in`.
+    model_config = ConfigDict(**_Model.model_config, serialize_by_alias=True)
+
     name: str = Field(description=_NAME, max_length=64, json_schema_extra=ALWAYS)
 
 

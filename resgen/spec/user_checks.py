@@ -97,7 +97,8 @@ def _check_block(name: str, block: UserBlockSpec, source: Source) -> list[Diagno
             found.append(_bad("param-name", f"param name {param!r} cannot be used", source,
                               (*where, "params", param), _PLAIN_HINT + ", and no variable "
                               "name (in_channels, ...)", key=True))  # fmt: skip
-    found += _check_names(block, source, where)
+    names_found = _check_names(block, source, where)
+    found += names_found or _check_live(block, source, where)
     names = frozenset((*VARIABLES, *block.params))
     for i, op in enumerate(block.ops):
         for field, value in _values(op):
@@ -187,6 +188,33 @@ def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diag
                           source, (*where, "output_act"), f"use one of {', '.join(ACTIVATIONS)}, "
                           "none, or an act op's name"))  # fmt: skip
     return found
+
+
+def _check_live(block: UserBlockSpec, source: Source, where: Path) -> list[Diagnostic]:
+    """Every op feeds the branch or the shortcut: an op whose output nothing reads would be dead
+    code in the generated forward."""
+    reads: dict[str, list[str]] = {}
+    for index, op in enumerate(block.ops):
+        prev = block.ops[index - 1].name if index else "x"
+        inputs = op.input if isinstance(op.input, list) else [op.input or prev]
+        reads[op.name] = [*reads.get(op.name, []), *inputs]
+    live, todo = set(), [block.branch or block.ops[-1].name, block.shortcut_from]
+    while todo:
+        name = todo.pop()
+        if name not in live:
+            live.add(name)
+            todo += reads.get(name, [])
+    return [
+        _bad(
+            "dead-op",
+            f"op {op.name!r} feeds nothing: neither the branch nor the shortcut reads it",
+            source,
+            (*where, "ops", i, "name"),
+            "remove it, or read its output with `in:`",
+        )
+        for i, op in enumerate(block.ops)
+        if op.name not in live
+    ]
 
 
 def _same_act(block: UserBlockSpec, first: int, other: int) -> bool:
