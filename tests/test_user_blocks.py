@@ -238,6 +238,7 @@ KITCHEN: dict[str, Any] = {
     },
     "block": {"type": "mixer", "params": {"split": 4}},
     "shortcut": "avgpool_projection",
+    "drop_path": 0.1,
     "stages": [
         {"depth": 2, "width": 8},
         {"depth": 2, "width": 16, "stride": 2},
@@ -257,6 +258,7 @@ def test_every_op_runs_as_analysed(tmp_path: Path) -> None:
     source = resgen.compile_source(loaded)
     assert 'self.paths["0"] = nn.Conv2d(' in source and "torch.cat([paths_0, out], dim=1)" in source
     assert "def make_divisible(" in source
+    assert "out = self.drop_path(out)" in source and "drop_path=rates[1])" in source
     model = load_module(source, "kitchen").Kitchen()
     randomise_norms(model, seed=7)
     model.eval()

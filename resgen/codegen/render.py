@@ -297,6 +297,7 @@ def _helpers(
     extra |= {"DropPath"} if any(c.drop_path for c in regnets) else set()
     users = [c for c in all_classes if isinstance(c, UserBlockClass)]
     extra |= {h for c in users for h in c.helpers}
+    extra |= {"DropPath"} if any(c.drop_path for c in users) else set()
     calls += [item for c in users for item in c.shortcut_items]
     if any(c.shortcut == ir.ShortcutKind.PAD for c in users):
         extra.add("PadShortcut")
@@ -330,13 +331,13 @@ def _render_stage(
     graph = analysis.graph
     runs: list[tuple[str, list[ir.Block]]] = []
 
+    def class_for(block: ir.Block) -> BlockClass | UserBlockClass:
+        return classes[class_name(spec, block.type) if block.user else class_of(block)]
+
     def call_of(block: ir.Block, rate: str = "rates[i]") -> str:
-        if block.user:
-            user = classes[class_name(spec, block.type)]
-            assert isinstance(user, UserBlockClass)
-            return user_block_call(graph, spec, block, user)
-        cls = classes[class_of(block)]
-        assert isinstance(cls, BlockClass)
+        cls = class_for(block)
+        if isinstance(cls, UserBlockClass):
+            return user_block_call(graph, spec, block, cls, rate=rate)
         return block_call(graph, block, cls, rate=rate)
 
     for block in stage.blocks:
@@ -349,7 +350,7 @@ def _render_stage(
     entries = []
     for call, run in runs:
         first, last = offset + run[0].index, offset + run[-1].index + 1
-        drop_path = not run[0].user and classes[class_of(run[0])].drop_path
+        drop_path = class_for(run[0]).drop_path
         if len(run) == 1:  # a single call reads its own rate
             one = call_of(run[0], rate=f"rates[{first}]")
             entries.append(StageEntry(one, 1, "", ""))

@@ -116,6 +116,10 @@ def _user_class(
     params += [Param(n, "bool", "False") for n, on in flags.items() if on]
     residual_flag = len({b.add is None for b in blocks}) == 2
     params += [Param("residual", "bool", "True")] if residual_flag else []
+    drop_path = any(b.drop_path > 0 for b in blocks)  # the first block's rate is 0
+    params += [Param("drop_path", "float", "0.0")] if drop_path else []
+    if drop_path:
+        writer.late.append(_Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
     names = set(widths) | {p.name for p in params}
     shortcut = shortcut_fields(graph, blocks, names, _Vars({rep.input: "x"}))  # type: ignore[arg-type]
     zero = writer.zero_target()
@@ -132,10 +136,10 @@ def _user_class(
         init_lines=tuple(writer.init_lines()),
         forward_lines=tuple(x for line in writer.statements() for x in fit(line, 8)),
         identity_first=user.shortcut_from == "x" and any(b.add for b in blocks),
-        tail_lines=_tail(writer, user, blocks, residual_flag),
+        tail_lines=_tail(writer, user, blocks, residual_flag, drop_path=drop_path),
         helpers=tuple(sorted(writer.helpers)),
         arg_values=tuple(p.name for p in params),
-        drop_path=False,
+        drop_path=drop_path,
         zero_init=zero if "." not in zero and zero not in writer.scales else "",
         zero_param=zero if "." in zero or zero in writer.scales else "",
         shortcut=shortcut["shortcut"],
@@ -156,15 +160,25 @@ class _Vars(NamedTuple):
 
 
 def _tail(
-    writer: _Writer, user: UserBlockSpec, blocks: list[ir.Block], residual_flag: bool
+    writer: _Writer,
+    user: UserBlockSpec,
+    blocks: list[ir.Block],
+    residual_flag: bool,
+    *,
+    drop_path: bool,
 ) -> tuple[str, ...]:
-    """The shortcut, the add and the return."""
+    """The drop-path, the shortcut, the add and the return."""
     branch = writer.var_of(user.branch or user.ops[-1].name)
+    lines = []
+    if drop_path:
+        lines.append(f"out = self.drop_path({branch})")
+        branch = "out"
     closing = f"{writer.closing}(out)" if writer.closing else "out"
     if not any(b.add for b in blocks):
-        return (*([f"out = {branch}"] if branch != "out" else []), f"return {closing}")
+        lines += [f"out = {branch}"] if branch != "out" else []
+        return (*lines, f"return {closing}")
     source = writer.var_of(user.shortcut_from)
-    lines = [] if user.shortcut_from == "x" else [f"identity = {source}"]
+    lines += [] if user.shortcut_from == "x" else [f"identity = {source}"]
     if any(b.downsample for b in blocks):
         lines += ["if self.downsample is not None:", f"    identity = self.downsample({source})"]
     # In place, as torchvision adds, unless the branch ends in an activation, whose backward
@@ -351,10 +365,11 @@ class _Writer:
         and nothing else reads it), else a variable of its own."""
         at = self.order.index(node)
         after = self.order[at + 1] if at + 1 < len(self.order) else None
-        succ = list(self.graph.successors(node))
-        end = self.rep.add or self.rep.output
-        last = after is None and (succ in ([end], []) or node == self.rep.output)
-        var = "out" if succ == [after] or last else name.replace(".", "_")
+        succ = set(self.graph.successors(node))
+        # What follows the branch: the drop-path, the add, the closing activation.
+        wiring = {self.rep.add, self.rep.output, self.node("drop_path"), self.closing_node}
+        last = after is None and (succ <= wiring or node == self.rep.output)
+        var = "out" if succ == {after} or last else name.replace(".", "_")
         self.stmts.append(_Stmt(var, text, depth, ends))
         self.vars[name] = _Var(var, channels)
         self.ends_in_act = ends
@@ -487,7 +502,9 @@ def _walk(tree: ex.Expr) -> list[ex.Expr]:
     return [tree]
 
 
-def user_block_call(graph: ir.Graph, spec: Spec, block: ir.Block, cls: UserBlockClass) -> str:
+def user_block_call(
+    graph: ir.Graph, spec: Spec, block: ir.Block, cls: UserBlockClass, *, rate: str = "rates[i]"
+) -> str:
     """The expression that builds one user block: `ConvNeXtBlock(64, 128, stride=2, ...)`."""
     env = block_env(spec, block)
     args = [str(env[w]) for w in cls.widths]
@@ -500,4 +517,6 @@ def user_block_call(graph: ir.Graph, spec: Spec, block: ir.Block, cls: UserBlock
         args.append("dilated=True")
     if cls.residual_flag and block.add is None:
         args.append("residual=False")
+    if cls.drop_path:
+        args.append(f"drop_path={rate}")
     return f"{cls.name}({', '.join(args)})"

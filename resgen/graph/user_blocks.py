@@ -101,12 +101,14 @@ def lower_user_block(
     for index, op in enumerate(user.ops):
         low.index = index
         _lower_op(low, op, ids[index])
-    branch = low.node[user.branch or user.ops[-1].name]
+    name = user.branch or user.ops[-1].name
+    branch = low.node[name]
+    # The drop-path and the add are said where the branch ends: a wrong width there is its.
+    low.index = next(i for i, op in enumerate(user.ops) if op.name == name)
+    if block.drop_path > 0:
+        branch = low.add("drop_path", ir.Drop("path", block.drop_path), branch)
     out, add = branch, None
     if block.shortcut is not ShortcutKind.NONE:
-        # The add is said where the branch ends: a wrong width there is the branch's.
-        name = user.branch or user.ops[-1].name
-        low.index = next(i for i, op in enumerate(user.ops) if op.name == name)
         shortcut = lower_shortcut(s, block, low.node[user.shortcut_from])
         add = out = low.add("add", ir.Add(), branch, shortcut)
     if closing:

@@ -256,8 +256,6 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
         refuse(("conv",), "standardised convs", "remove `conv.standardize`")
     if spec.layout != "torchvision":
         refuse(("layout",), f"`layout: {spec.layout}`", "remove `layout`")
-    if spec.drop_path > 0:
-        refuse(("drop_path",), "drop-path yet", "remove `drop_path`")
     if spec.norm.type in ("evonorm_s0", "frn"):
         refuse(("norm", "type"), f"`norm: {spec.norm.type}`", "use batch, group or layer norms")
     for i, stage in enumerate(spec.stages):
