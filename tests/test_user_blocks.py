@@ -428,3 +428,11 @@ def test_resolve_writes_a_spec_that_loads_again(tmp_path: Path) -> None:
     resolved = yaml.safe_load((tmp_path / "resolved.yaml").read_text(encoding="utf-8"))
     assert resolved["blocks"]["mixer"]["ops"][3]["in"] == "pre_act"
     assert check_spec(resolved)[1].total_params == check_spec(KITCHEN)[1].total_params
+
+
+def test_a_misspelt_user_block_gets_its_did_you_mean() -> None:
+    spec = _one_block([{"op": "conv", "name": "c", "out": "out_channels", "stride": "stride"}])
+    with pytest.raises(ResgenError) as caught:
+        resgen.load_spec({**spec, "block": {"type": "bb"}, "blocks": {"bbb": spec["blocks"]["b"]}})
+    (diagnostic,) = caught.value.diagnostics
+    assert "'resnest', 'bbb'" in diagnostic.message and diagnostic.hint == "did you mean 'bbb'?"

@@ -14,11 +14,13 @@ from pydantic import (
     AfterValidator,
     Field,
     Strict,
+    ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
 )
+from pydantic_core import PydanticCustomError
 
 from resgen.spec import inert
 from resgen.spec.inert import ALWAYS, when
@@ -57,9 +59,19 @@ def _user_block_or_builtin(
     value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
 ) -> object:
     """A block type: a built-in one, or a name the spec's `blocks:` section defines."""
-    if isinstance(value, str) and value in (info.context or {}).get("user_blocks", ()):
+    names = (info.context or {}).get("user_blocks", ())
+    if isinstance(value, str) and value in names:
         return value
-    return handler(value)
+    try:
+        return handler(value)
+    except ValidationError:
+        if not names or not isinstance(value, str):
+            raise
+        # Say the defined names too, so that a misspelt one gets its did-you-mean.
+        expected = ", ".join(f"'{name}'" for name in (*BLOCK_TYPES, *names))
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        ) from None
 
 
 # At run time a user block's name passes too (resgen.spec.validate gives the names as context);
