@@ -140,11 +140,23 @@ def test_generated_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     assert texts[0] == texts[1]
 
 
-TWINS = [("basic", "resnet18"), ("bottleneck", "resnet50")]
+# (example, built-in spec, input size, the lines of the generated file that differ besides the
+# two that name the spec and its sha256).
+TWINS = [
+    ("basic", "resnet18", 64, []),
+    ("bottleneck", "resnet50", 64, []),
+    # The built-in class says what `pre` is; a user block's names the variable.
+    ("preact_bottleneck", "preact_resnet164", 32, [
+        "        # A projection shortcut sees the pre-activated input; an identity one sees x "
+        "itself."
+    ]),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("example", "builtin"), TWINS)
-def test_twin_equals_the_builtin_block(tmp_path: Path, example: str, builtin: str) -> None:
+@pytest.mark.parametrize(("example", "builtin", "size", "differ"), TWINS)
+def test_twin_equals_the_builtin_block(
+    tmp_path: Path, example: str, builtin: str, size: int, differ: list[str]
+) -> None:
     """The block as data gives the built-in network: keys, shapes, outputs and file."""
     data = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8"))
     twin_path = tmp_path / f"{builtin}.yaml"
@@ -153,12 +165,13 @@ def test_twin_equals_the_builtin_block(tmp_path: Path, example: str, builtin: st
     builtin_source = resgen.compile_source(builtin, out_dir=tmp_path)
     # Byte-identical but for the docstring lines that name the spec and its sha256.
     twin_lines, builtin_lines = twin_source.splitlines(), builtin_source.splitlines()
-    differ = [i for i, (a, b) in enumerate(zip(twin_lines, builtin_lines, strict=True)) if a != b]
-    assert [twin_lines[i].split(" ")[0] for i in differ] == ["Generated", "(sha256"]
+    lines = [i for i, (a, b) in enumerate(zip(twin_lines, builtin_lines, strict=True)) if a != b]
+    assert [twin_lines[i].split(" ")[0] for i in lines[:2]] == ["Generated", "(sha256"]
+    assert [builtin_lines[i] for i in lines[2:]] == differ
     assert len(twin_lines) == len(builtin_lines)
 
-    twin = getattr(load_module(twin_source, f"{builtin}_twin"), "ResNet18" if example == "basic"
-                   else "ResNet50")()  # fmt: skip
+    model_class = resgen.load_spec(builtin).spec.model_class
+    twin = getattr(load_module(twin_source, f"{builtin}_twin"), model_class)()
     reference = resgen.build_model(builtin)
     randomise_norms(reference, seed=3)
     state = reference.state_dict()
@@ -166,7 +179,7 @@ def test_twin_equals_the_builtin_block(tmp_path: Path, example: str, builtin: st
         (k, v.shape) for k, v in state.items()
     ]
     twin.load_state_dict(state, strict=True)
-    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(4))
     twin.eval()
     reference.eval()
     with torch.no_grad():

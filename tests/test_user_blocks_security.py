@@ -108,6 +108,8 @@ PLACES: dict[str, Any] = {
         {"op": "add", "name": "sum", "in": ["c2", p]}),
     "branch": lambda s, p: s["blocks"]["b"].update(branch=p),
     "shortcut_from": lambda s, p: s["blocks"]["b"].update(shortcut_from=p),
+    "projection_from": lambda s, p: s["blocks"]["b"].update(projection_from=p),
+    "act output name": lambda s, p: _op(s, 2).update({"as": p}),
     "output_act": lambda s, p: s["blocks"]["b"].update(output_act=p),
     "param name": lambda s, p: s["blocks"]["b"].update(params={p: {"default": 1}}),
     "param value": lambda s, p: s["block"].update(params={"k": p}),

@@ -23,6 +23,7 @@ from resgen.spec.model import Spec
 from resgen.spec.naming import class_name_for
 from resgen.spec.user_blocks import (
     VARIABLES,
+    ActOp,
     ConvOp,
     MergeOp,
     NormOp,
@@ -53,6 +54,7 @@ class UserBlockClass(NamedTuple):
     init_lines: tuple[str, ...]
     forward_lines: tuple[str, ...]
     identity_first: bool  # `identity = x` opens forward
+    shortcut_comment: str  # which value each shortcut reads, when they differ; or ""
     tail_lines: tuple[str, ...]  # the shortcut, the add and the return
     helpers: tuple[str, ...]  # helper classes and functions it calls
     arg_values: tuple[str, ...]  # the variables block_call passes, in signature order
@@ -136,6 +138,7 @@ def _user_class(
         init_lines=tuple(writer.init_lines()),
         forward_lines=tuple(x for line in writer.statements() for x in fit(line, 8)),
         identity_first=user.shortcut_from == "x" and any(b.add for b in blocks),
+        shortcut_comment=_shortcut_comment(writer, user, downsample),
         tail_lines=_tail(writer, user, blocks, residual_flag, drop_path=drop_path),
         helpers=tuple(sorted(writer.helpers)),
         arg_values=tuple(p.name for p in params),
@@ -180,7 +183,8 @@ def _tail(
     source = writer.var_of(user.shortcut_from)
     lines += [] if user.shortcut_from == "x" else [f"identity = {source}"]
     if any(b.downsample for b in blocks):
-        lines += ["if self.downsample is not None:", f"    identity = self.downsample({source})"]
+        projected = writer.var_of(user.projection_from or user.shortcut_from)
+        lines += ["if self.downsample is not None:", f"    identity = self.downsample({projected})"]
     # In place, as torchvision adds, unless the branch ends in an activation, whose backward
     # may need its output (a ReLU in place, a sigmoid).
     add = "out += identity" if branch == "out" and not writer.ends_in_act else (
@@ -192,6 +196,16 @@ def _tail(
     else:
         lines.append(add)
     return (*lines, f"return {closing}")
+
+
+def _shortcut_comment(writer: _Writer, user: UserBlockSpec, downsample: bool) -> str:
+    if not downsample or user.projection_from in (None, user.shortcut_from):
+        return ""
+    projected = writer.var_of(user.projection_from or "x")
+    return (
+        f"A projection shortcut sees {projected}; an identity one sees "
+        f"{writer.var_of(user.shortcut_from)} itself."
+    )
 
 
 def fit(line: str, indent: int) -> tuple[str, ...]:
@@ -257,6 +271,9 @@ class _Writer:
         self.strided = ""  # the first conv that takes the `stride` argument
         self.closing = ""  # the module the closing activation calls
         self.ends_in_act = False
+        self.pinned = {user.shortcut_from, user.projection_from} - {None, "x"}
+        self.pinned |= {self.node(i) for i, op in zip(self.ids, user.ops, strict=True)
+                        if isinstance(op, ActOp) and op.output_name in self.pinned}  # fmt: skip
         # The nodes of the ops that run, in order.
         self.order = [n for n in (self.node(i) for i in self.ids) if n in graph]
 
@@ -307,7 +324,12 @@ class _Writer:
                 if not self.strided and "stride" in ex.names_in(self.tree(op.stride)):
                     self.strided = op.name
             if isinstance(graph_op, ir.Act):
+                assert isinstance(op, ActOp)
                 self._act(node, op.name, graph_op, src, channels)
+                if op.output_name:  # read by another name: the variable takes it
+                    var = op.output_name if self.vars[op.name].name != "out" else "out"
+                    self.stmts[-1] = self.stmts[-1]._replace(var=var)
+                    self.vars[op.name] = self.vars[op.output_name] = _Var(var, channels)
                 continue
             callee, args = self._module(op, graph_op, src)
             self._declare(op.name, callee, args, first=op.name == first_conv)
@@ -369,7 +391,10 @@ class _Writer:
         # What follows the branch: the drop-path, the add, the closing activation.
         wiring = {self.rep.add, self.rep.output, self.node("drop_path"), self.closing_node}
         last = after is None and (succ <= wiring or node == self.rep.output)
-        var = "out" if succ == {after} or last else name.replace(".", "_")
+        # The values the shortcut reads keep a name of their own: some instance of the class may
+        # read them where this one does not.
+        pinned = name in self.pinned or node in self.pinned
+        var = "out" if (succ == {after} or last) and not pinned else name.replace(".", "_")
         self.stmts.append(_Stmt(var, text, depth, ends))
         self.vars[name] = _Var(var, channels)
         self.ends_in_act = ends

@@ -109,7 +109,14 @@ def lower_user_block(
         branch = low.add("drop_path", ir.Drop("path", block.drop_path), branch)
     out, add = branch, None
     if block.shortcut is not ShortcutKind.NONE:
-        shortcut = lower_shortcut(s, block, low.node[user.shortcut_from])
+        # Where the shape changes the shortcut may read another value (a pre-activation
+        # block's projection reads the pre-activated input) and be a bare conv.
+        reads = user.shortcut_from
+        if block.downsample and user.projection_from is not None:
+            reads = user.projection_from
+        # lower_shortcut leaves out the projection's norm in a pre-activation block.
+        plan = block if user.shortcut_norm else dataclasses.replace(block, preact=True)
+        shortcut = lower_shortcut(s, plan, low.node[reads])
         add = out = low.add("add", ir.Add(), branch, shortcut)
     if closing:
         out = low.add(closing, ir.Act(_closing_act(user, s.spec.act)), out)
@@ -144,6 +151,8 @@ def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
     node_op, cout = lowered
     low.node[op.name] = low.add(node_id, node_op, src)
     low.channels[op.name] = cout
+    if isinstance(op, ActOp) and op.output_name:
+        low.node[op.output_name], low.channels[op.output_name] = low.node[op.name], cout
 
 
 def _previous(low: _Lowering) -> str:

@@ -105,6 +105,14 @@ class ActOp(_Op):
     act: UserActivation | None = Field(
         None, description="Which activation. Default: the spec's `act`.", json_schema_extra=ALWAYS
     )
+    output_name: str | None = Field(
+        None,
+        alias="as",
+        max_length=64,
+        description="The name other ops read this op's output by, where its module runs more "
+        "than once (`{op: act, name: relu, as: pre}`). Default: its name.",
+        json_schema_extra=ALWAYS,
+    )
 
 
 class PoolOp(_Op):
@@ -201,6 +209,19 @@ class UserBlockSpec(_Model):
         "x",
         description="What the shortcut carries to the add: `x`, or an op's output (a "
         "pre-activation block's projection reads its first activation).",
+        json_schema_extra=ALWAYS,
+    )
+    projection_from: str | None = Field(
+        None,
+        description="What the shortcut reads where the shape changes (a projection, a pad): `x` "
+        "or an op's output; a pre-activation block's projection reads its first activation. "
+        "Default: `shortcut_from`.",
+        json_schema_extra=ALWAYS,
+    )
+    shortcut_norm: bool = Field(
+        True,
+        description="A norm after the projection's conv; a pre-activation block's projection "
+        "is a bare conv (false).",
         json_schema_extra=ALWAYS,
     )
     output_act: str | None = Field(

@@ -162,6 +162,15 @@ def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diag
                               "downsample, add, ...)"))  # fmt: skip
         seen.setdefault(name, i)
         flat.setdefault(name.replace(".", "_"), name)
+        alias = op.output_name if isinstance(op, ActOp) else None
+        if alias is not None:
+            taken = alias in seen or alias in names or alias in flat
+            if not _plain(alias) or alias in RESERVED or alias in params or taken:
+                found.append(_bad("op-name", f"`as: {alias}` cannot name op {i + 1}'s output",
+                                  source, (*where, "ops", i, "as"), "use an identifier no op or "
+                                  "variable of the block has"))  # fmt: skip
+            seen.setdefault(alias, i)
+            flat.setdefault(alias, alias)
         inputs = op.input if isinstance(op.input, list) else [op.input] if op.input else []
         for j, src in enumerate(inputs):
             if src in repeated:
@@ -175,7 +184,8 @@ def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diag
                                   "op", source, path, "an op reads `x` (the block's input) or an "
                                   "op above it"))  # fmt: skip
     for key, value, allowed in (("branch", block.branch, ()), ("shortcut_from",
-                                block.shortcut_from, ("x",))):  # fmt: skip
+                                block.shortcut_from, ("x",)), ("projection_from",
+                                block.projection_from, ("x",))):  # fmt: skip
         unknown = value not in seen and value not in allowed
         if value is not None and (value in repeated or unknown):
             found.append(_bad("op-input", f"{key} {value!r} names no op of the block (or one that "
@@ -198,7 +208,10 @@ def _check_live(block: UserBlockSpec, source: Source, where: Path) -> list[Diagn
         prev = block.ops[index - 1].name if index else "x"
         inputs = op.input if isinstance(op.input, list) else [op.input or prev]
         reads[op.name] = [*reads.get(op.name, []), *inputs]
-    live, todo = set(), [block.branch or block.ops[-1].name, block.shortcut_from]
+        if isinstance(op, ActOp) and op.output_name:
+            reads[op.output_name] = inputs
+    live: set[str] = set()
+    todo = [block.branch or block.ops[-1].name, block.shortcut_from, block.projection_from or "x"]
     while todo:
         name = todo.pop()
         if name not in live:
