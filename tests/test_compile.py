@@ -2,8 +2,9 @@
 
 A graph break silently splits a compiled model into pieces run by Python in between, which costs
 speed and defeats whole-graph passes; `fullgraph=True` makes one an error. The sample covers every
-block family, every shortcut kind and the modules only training runs (drop-path, dropout,
-activation checkpointing), in eval and training mode, plus deploy builds. Tracing only: dynamo's
+block family (ResNet, RegNet X/Y/Z/V, Res2Net, SKNet, ResNeSt, ResNetV2/BiT with each norm), every
+shortcut kind and the modules only training runs (drop-path, dropout, activation checkpointing),
+in eval and training mode, plus deploy builds. Tracing only: dynamo's
 `explain` and the `aot_eager` backend need no C++ compiler and take seconds, where inductor's
 code generation would take minutes on two cores.
 
@@ -39,9 +40,24 @@ SAMPLE = {
     "resnetblur18": 64,  # blur-pool anti-aliasing
     "regnety_002": 64,  # RegNet, timm layout, grouped convs, squeeze-excitation
     "regnet_x_400mf": 64,  # RegNet, torchvision layout
+    "regnetz_005": 64,  # RegNetZ: identity-or-none shortcuts, no closing activation, final conv
+    "regnetv_040": 64,  # RegNetV: pre-activation RegNet blocks, bare-conv stem
+    "res2net50_26w_4s": 64,  # Res2Net: split, per-scale 3x3s, concat
+    "skresnet18": 64,  # SKNet: selective kernel (two paths, softmax attention)
+    "resnest14d": 64,  # ResNeSt: split attention over radix groups
+    "resnetv2_50x1_bit": 64,  # BiT: weight-standardised convs, group norm, zero-padded max pool
+    "resnetv2_50d_evos": 64,  # EvoNorm-S0: a norm that activates
+    "resnetv2_50d_frn": 64,  # filter response norm with TLU
 }
 # Tracing time grows with depth and adds nothing once every kind of block is in: shorten these.
-SHORTENED = {"preact_resnet164": {"stages": {1: {"depth": 2}, 2: {"depth": 2}, 3: {"depth": 2}}}}
+TWO_PER_STAGE = {"stages": {i: {"depth": 2} for i in range(1, 5)}}
+SHORTENED = {
+    "preact_resnet164": {"stages": {1: {"depth": 2}, 2: {"depth": 2}, 3: {"depth": 2}}},
+    "res2net50_26w_4s": TWO_PER_STAGE,
+    "resnetv2_50x1_bit": TWO_PER_STAGE,
+    "resnetv2_50d_evos": TWO_PER_STAGE,
+    "resnetv2_50d_frn": TWO_PER_STAGE,
+}
 
 # Everything that runs only in training: stochastic depth, dropout before the classifier.
 TRAINING_SPEC: dict[str, Any] = {
