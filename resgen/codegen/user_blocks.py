@@ -13,34 +13,18 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from resgen.codegen.blocks import Param
-from resgen.codegen.calls import ACTIVATIONS, Call
+from resgen.codegen.calls import Call
 from resgen.codegen.shortcuts import opens_dilated_stage, shortcut_fields, takes_dilated
+from resgen.codegen.user_writer import Decl, Writer, fit
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.graph.user_blocks import block_env
-from resgen.spec import expr as ex
 from resgen.spec.model import Spec
 from resgen.spec.naming import class_name_for
-from resgen.spec.user_blocks import (
-    VARIABLES,
-    ActOp,
-    ConvOp,
-    MergeOp,
-    NormOp,
-    PoolOp,
-    ScaleOp,
-    UserBlockSpec,
-    op_nodes,
-)
+from resgen.spec.user_blocks import UserBlockSpec
 
 _WIDTHS = ("in_channels", "mid_channels", "out_channels")
 _INTS = ("stride", "groups", "dilation", "first_dilation")  # keyword parameters, default 1
-
-
-class Line(NamedTuple):
-    """One line of `__init__` or `forward`, relative to the method body's indentation."""
-
-    text: str
 
 
 class UserBlockClass(NamedTuple):
@@ -89,13 +73,6 @@ def user_block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[Us
                  for kind in spec.blocks if kind in by_kind)  # fmt: skip
 
 
-class _Var(NamedTuple):
-    """An op's value in forward: the variable holding it and its channels as an expression."""
-
-    name: str
-    channels: ex.Expr
-
-
 def _user_class(
     graph: ir.Graph, spec: Spec, kind: str, blocks: list[ir.Block], *, deploy: bool
 ) -> UserBlockClass:
@@ -107,7 +84,7 @@ def _user_class(
     # groups and dilations at 1 in every instance are written as 1 (and usually left out), as
     # the built-in classes take such arguments only where some instance sets them.
     fixed = {n: 1 for n in _INTS[1:] if all(env[n] == 1 for env in envs)}
-    writer = _Writer(graph, spec, user, rep, fixed)
+    writer = Writer(graph, spec, user, rep, fixed)
     writer.write()
     downsample = any(b.downsample for b in blocks)
     used = writer.used | ({"in_channels", "out_channels", "stride"} if downsample else set())
@@ -121,7 +98,7 @@ def _user_class(
     drop_path = any(b.drop_path > 0 for b in blocks)  # the first block's rate is 0
     params += [Param("drop_path", "float", "0.0")] if drop_path else []
     if drop_path:
-        writer.late.append(_Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
+        writer.late.append(Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
     names = set(widths) | {p.name for p in params}
     shortcut = shortcut_fields(graph, blocks, names, _Vars({rep.input: "x"}))  # type: ignore[arg-type]
     zero = writer.zero_target()
@@ -163,7 +140,7 @@ class _Vars(NamedTuple):
 
 
 def _tail(
-    writer: _Writer,
+    writer: Writer,
     user: UserBlockSpec,
     blocks: list[ir.Block],
     residual_flag: bool,
@@ -198,7 +175,7 @@ def _tail(
     return (*lines, f"return {closing}")
 
 
-def _shortcut_comment(writer: _Writer, user: UserBlockSpec, downsample: bool) -> str:
+def _shortcut_comment(writer: Writer, user: UserBlockSpec, downsample: bool) -> str:
     if not downsample or user.projection_from in (None, user.shortcut_from):
         return ""
     projected = writer.var_of(user.projection_from or "x")
@@ -206,325 +183,6 @@ def _shortcut_comment(writer: _Writer, user: UserBlockSpec, downsample: bool) ->
         f"A projection shortcut sees {projected}; an identity one sees "
         f"{writer.var_of(user.shortcut_from)} itself."
     )
-
-
-def fit(line: str, indent: int) -> tuple[str, ...]:
-    """A `target = callee(args)` line as ruff formats it: on one line if it fits in 100
-    columns, else its arguments on the next line, else one argument per line."""
-    if indent + len(line) <= LIMIT or not line.endswith(")") or "(" not in line:
-        return (line,)
-    head, _, rest = line.partition("(")
-    if indent + 4 + len(rest) - 1 <= LIMIT:
-        return (f"{head}(", f"    {rest[:-1]}", ")")
-    return (f"{head}(", *(f"    {a}," for a in _split_args(rest[:-1])), ")")
-
-
-LIMIT = 100
-EXPLODE = 88  # a declaration longer than this is written one argument per line (calls.LINE)
-
-
-def _split_args(text: str) -> list[str]:
-    """Split call arguments at the commas outside brackets."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
-
-
-class _Stmt(NamedTuple):
-    var: str
-    text: str
-    depth: int  # module calls nested in `text`
-    ends: bool  # an activation: the statement ends here (torchvision's conv, norm, act lines)
-
-
-class _Decl(NamedTuple):
-    target: str
-    callee: str
-    args: tuple[str, ...]
-    exploded: bool
-
-
-class _Writer:
-    """Writes a user block's `__init__` and `forward` lines from its ops and the graph."""
-
-    def __init__(self, graph: ir.Graph, spec: Spec, user: UserBlockSpec, rep: ir.Block,
-                 fixed: dict[str, int]) -> None:  # fmt: skip
-        self.graph, self.spec, self.user, self.rep, self.fixed = graph, spec, user, rep, fixed
-        self.names = frozenset((*VARIABLES, *user.params))
-        self.ids, closing = op_nodes(user)
-        self.closing_node = self.node(closing) if closing else ""
-        self.vars: dict[str, _Var] = {"x": _Var("x", ex.Var("in_channels"))}
-        self.decls: list[_Decl | str] = []
-        self.late: list[_Decl] = []  # modules called more than once: declared after the others
-        self.stmts: list[_Stmt] = []
-        self.used: set[str] = set()
-        self.helpers: set[str] = set()
-        self.scales: set[str] = set()
-        self.containers: set[str] = set()
-        self.weighted: list[str] = []  # ops with a weight, in order (for zero_init_residual)
-        self.strided = ""  # the first conv that takes the `stride` argument
-        self.closing = ""  # the module the closing activation calls
-        self.ends_in_act = False
-        self.pinned = {user.shortcut_from, user.projection_from} - {None, "x"}
-        self.pinned |= {self.node(i) for i, op in zip(self.ids, user.ops, strict=True)
-                        if isinstance(op, ActOp) and op.output_name in self.pinned}  # fmt: skip
-        # The nodes of the ops that run, in order.
-        self.order = [n for n in (self.node(i) for i in self.ids) if n in graph]
-
-    def var_of(self, name: str) -> str:
-        return self.vars[name].name
-
-    def node(self, rel: str) -> str:
-        return f"{self.rep.path}.{rel}"
-
-    def tree(self, raw: object) -> ex.Expr:
-        return ex.substitute(ex.parse_expr(raw, self.names), self.fixed)
-
-    def value(self, raw: object) -> str:
-        return self.channels(self.tree(raw))
-
-    def channels(self, tree: ex.Expr) -> str:
-        tree = ex.substitute(tree, self.fixed)
-        self.used |= ex.names_in(tree)
-        if any(isinstance(t, ex.FnCall) and t.name == "make_divisible" for t in _walk(tree)):
-            self.helpers.add("make_divisible")
-        return ex.to_python(tree)
-
-    def write(self) -> None:
-        first_conv = next((op.name for op in self.user.ops
-                           if isinstance(op, ConvOp) and "." not in op.name), "")  # fmt: skip
-        for index, op in enumerate(self.user.ops):
-            prev = self.user.ops[index - 1].name if index else "x"
-            node = self.node(self.ids[index])
-            if isinstance(op, MergeOp):
-                self._merge(node, op)
-                continue
-            src = self.vars[op.input or prev]
-            if node not in self.graph:  # an identity, a norm of `norm: none`, a folded norm
-                self.vars[op.name] = src
-                continue
-            graph_op = ir.op(self.graph, node)
-            channels = src.channels
-            if isinstance(op, ScaleOp):
-                self.scales.add(op.name)
-                self.weighted.append(op.name)
-                full = f"torch.full(({self.channels(channels)},), {op.init!r})"
-                self.decls.append(f"self.{op.name} = nn.Parameter({full})")
-                self._assign(node, op.name, f"{src.name} * self.{op.name}.view(1, -1, 1, 1)",
-                             channels, depth=0)  # fmt: skip
-                continue
-            if isinstance(op, ConvOp):
-                channels = ex.parse_expr(op.out, self.names)
-                if not self.strided and "stride" in ex.names_in(self.tree(op.stride)):
-                    self.strided = op.name
-            if isinstance(graph_op, ir.Act):
-                assert isinstance(op, ActOp)
-                self._act(node, op.name, graph_op, src, channels)
-                if op.output_name:  # read by another name: the variable takes it
-                    var = op.output_name if self.vars[op.name].name != "out" else "out"
-                    self.stmts[-1] = self.stmts[-1]._replace(var=var)
-                    self.vars[op.name] = self.vars[op.output_name] = _Var(var, channels)
-                continue
-            callee, args = self._module(op, graph_op, src)
-            self._declare(op.name, callee, args, first=op.name == first_conv)
-            self._assign(node, op.name, f"{self._ref(op.name)}({src.name})", channels, depth=1)
-        self._closing()
-
-    def _act(self, node: str, name: str, act: ir.Act, src: _Var, channels: ex.Expr) -> None:
-        """An act op: its module declared once however often it runs (`self.relu`)."""
-        shared = self.ids.count(node[len(self.rep.path) + 1 :]) != 1 or "#" in node
-        if not any(d.target == self._ref(name) for d in (*self.late, *self._decl_list())):
-            # In place only where nothing else reads the input of any of its runs.
-            runs = [
-                n for n in (*self.order, self.closing_node) if _module_of(n) == _module_of(node)
-            ]
-            inplace = all(self._alone(n) for n in runs if n in self.graph)
-            callee, args = _act_call(act.act, inplace=inplace)
-            decl = _Decl(self._ref(name), callee, args, exploded=False)
-            (self.late if shared else self.decls).append(decl)
-        self._assign(node, name, f"{self._ref(name)}({src.name})", channels, depth=1, ends=True)
-
-    def _decl_list(self) -> list[_Decl]:
-        return [d for d in self.decls if isinstance(d, _Decl)]
-
-    def _alone(self, node: str) -> bool:
-        (src,) = ir.inputs_of(self.graph, node)
-        return src != self.rep.input and self.graph.out_degree(src) == 1
-
-    def _closing(self) -> None:
-        """The module of the activation after the add: an act op's, or `out_act`."""
-        if not self.closing_node or self.closing_node not in self.graph:
-            return
-        act = ir.op(self.graph, self.closing_node)
-        assert isinstance(act, ir.Act)
-        name = _module_of(self.closing_node)[len(self.rep.path) + 1 :]
-        self.closing = self._ref(name)
-        if name == "out_act":
-            callee, args = _act_call(act.act, inplace=self._alone(self.closing_node))
-            self.late.append(_Decl("self.out_act", callee, args, exploded=False))
-
-    def _merge(self, node: str, op: MergeOp) -> None:
-        ins = [self.vars[name] for name in op.input]
-        args = [v.name for v in ins]
-        channels = ins[0].channels
-        if op.op == "concat":
-            text = f"torch.cat([{', '.join(args)}], dim=1)"
-            for v in ins[1:]:
-                channels = ex.BinOp("+", channels, v.channels)
-        else:
-            text = f" {'+' if op.op == 'add' else '*'} ".join(args)
-        self._assign(node, op.name, text, channels, depth=0)
-
-    def _assign(self, node: str, name: str, text: str, channels: ex.Expr, *, depth: int,
-                ends: bool = False) -> None:  # fmt: skip
-        """`out = ...` when only the next op that runs reads this value (or it ends the branch
-        and nothing else reads it), else a variable of its own."""
-        at = self.order.index(node)
-        after = self.order[at + 1] if at + 1 < len(self.order) else None
-        succ = set(self.graph.successors(node))
-        # What follows the branch: the drop-path, the add, the closing activation.
-        wiring = {self.rep.add, self.rep.output, self.node("drop_path"), self.closing_node}
-        last = after is None and (succ <= wiring or node == self.rep.output)
-        # The values the shortcut reads keep a name of their own: some instance of the class may
-        # read them where this one does not.
-        pinned = name in self.pinned or node in self.pinned
-        var = "out" if (succ == {after} or last) and not pinned else name.replace(".", "_")
-        self.stmts.append(_Stmt(var, text, depth, ends))
-        self.vars[name] = _Var(var, channels)
-        self.ends_in_act = ends
-
-    def statements(self) -> list[str]:
-        """The forward lines: a module call reading `out` nests the one before it, up to three
-        calls deep and never past an activation (`self.relu(self.bn1(self.conv1(x)))`)."""
-        lines: list[_Stmt] = []
-        for stmt in self.stmts:
-            before = lines[-1] if lines else None
-            inner = stmt.text.endswith("(out)") and stmt.depth == 1
-            if (before is not None and inner and before.var == "out" and before.depth
-                    and not before.ends and before.depth + 1 <= 3):  # fmt: skip
-                text = stmt.text[: -len("(out)")] + f"({before.text})"
-                if 8 + len(f"{stmt.var} = {text}") <= LIMIT:
-                    lines[-1] = _Stmt(stmt.var, text, before.depth + 1, stmt.ends)
-                    continue
-            lines.append(stmt)
-        return [f"{s.var} = {s.text}" for s in lines]
-
-    def init_lines(self) -> list[str]:
-        out: list[str] = []
-        for decl in (*self.decls, *self.late):
-            if isinstance(decl, str):
-                out += fit(decl, 8)
-                continue
-            one = f"{decl.target} = {decl.callee}({', '.join(decl.args)})"
-            if not decl.exploded and 8 + len(one) <= EXPLODE:
-                out.append(one)
-            else:
-                out += [f"{decl.target} = {decl.callee}(", *(f"    {a}," for a in decl.args), ")"]
-        return out
-
-    def _ref(self, name: str) -> str:
-        head, _, rest = name.partition(".")
-        return f'self.{head}["{rest}"]' if rest else f"self.{name}"
-
-    def _declare(self, name: str, callee: str, args: list[str], *, first: bool) -> None:
-        head, _, rest = name.partition(".")
-        if rest and head not in self.containers:
-            self.containers.add(head)
-            self.decls.append(f"self.{head} = nn.ModuleDict()")
-        self.decls.append(_Decl(self._ref(name), callee, tuple(args), exploded=first))
-
-    def _module(self, op: object, graph_op: ir.Op, src: _Var) -> tuple[str, list[str]]:
-        cin = self.channels(src.channels)
-        name = str(getattr(op, "name", ""))
-        if isinstance(graph_op, ir.Conv):
-            assert isinstance(op, ConvOp)
-            self.weighted.append(name)
-            return self._conv(op, graph_op, cin)
-        if isinstance(graph_op, ir.Affine):
-            self.helpers.add("Affine")
-            return "Affine", [cin]
-        if isinstance(graph_op, ir.LayerNorm):
-            self.weighted.append(name)
-            self.helpers.add("LayerNorm2d")
-            return "LayerNorm2d", [cin, f"eps={graph_op.eps!r}"]
-        if isinstance(graph_op, ir.Norm):
-            assert isinstance(op, NormOp)
-            self.weighted.append(name)
-            return self._norm(op, graph_op, cin)
-        assert isinstance(graph_op, ir.Pool) and isinstance(op, PoolOp), graph_op
-        callee = "nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d"
-        args = [f"kernel_size={self.value(op.kernel)}"]
-        if op.stride is not None:
-            args.append(f"stride={self.value(op.stride)}")
-        args += [f"padding={self.value(op.padding)}"] if op.padding != 0 else []
-        args += ["ceil_mode=True"] if op.ceil else []
-        return callee, args
-
-    def _conv(self, op: ConvOp, conv: ir.Conv, cin: str) -> tuple[str, list[str]]:
-        args = [cin, self.value(op.out), f"kernel_size={self.value(op.kernel)}"]
-        for key in ("stride", "padding", "dilation", "groups"):
-            raw = getattr(op, key)
-            shown = self._same_padding(op) if key == "padding" and raw is None else self.value(raw)
-            if shown != ("0" if key == "padding" else "1"):
-                args.append(f"{key}={shown}")
-        args.append(f"bias={conv.bias}")
-        return "nn.Conv2d", args
-
-    def _same_padding(self, op: ConvOp) -> str:
-        """`dilation x (kernel - 1) // 2`, written as simply as its values allow."""
-        kernel, dilation = self.tree(op.kernel), self.tree(op.dilation)
-        if isinstance(kernel, ex.Num) and kernel.value == 3:
-            return self.channels(dilation)
-        half = ex.BinOp("//", ex.BinOp("-", kernel, ex.Num(1)), ex.Num(2))
-        return self.channels(ex.BinOp("*", dilation, half))
-
-    def _norm(self, op: NormOp, norm: ir.Norm, cin: str) -> tuple[str, list[str]]:
-        eps = [] if norm.eps == 1e-5 else [f"eps={norm.eps!r}"]
-        if norm.norm == "group":
-            groups = self.value(op.groups) if op.groups is not None else str(norm.groups)
-            return "nn.GroupNorm", [groups, cin, *eps]
-        if norm.norm == "frozen_batch":
-            self.helpers.add("FrozenBatchNorm2d")
-            return "FrozenBatchNorm2d", [cin, *eps]
-        return "nn.BatchNorm2d", [cin, *eps]
-
-    def zero_target(self) -> str:
-        """The branch's last conv, norm or scale, which zero_init_residual zeroes."""
-        last = self.weighted[-1] if self.weighted else ""
-        if "." in last:
-            return f"{last}.weight"
-        return last
-
-
-def _module_of(node: str) -> str:
-    """The module a node runs: its id without the `#n` of a repeated use."""
-    return node.split("#")[0]
-
-
-def _act_call(act: str, *, inplace: bool) -> tuple[str, tuple[str, ...]]:
-    if act == "sigmoid":
-        return "nn.Sigmoid", ()
-    callee, args = ACTIVATIONS[act]
-    if not inplace:
-        args = tuple(a for a in args if a != "inplace=True")
-    return callee, args
-
-
-def _walk(tree: ex.Expr) -> list[ex.Expr]:
-    match tree:
-        case ex.Neg(operand):
-            return [tree, *_walk(operand)]
-        case ex.BinOp(_, left, right):
-            return [tree, *_walk(left), *_walk(right)]
-        case ex.FnCall(_, args):
-            return [tree, *(t for a in args for t in _walk(a))]
-    return [tree]
 
 
 def user_block_call(
