@@ -392,15 +392,22 @@ def test_params_are_typed_and_checked() -> None:
 
 
 def test_check_build_and_draw_never_import_torch(tmp_path: Path) -> None:
+    spec = str(EXAMPLES / "convnext.yaml")
+    runs = [["check", spec], ["build", spec, "--deploy", "-o", str(tmp_path)],
+            ["draw", spec, "-o", str(tmp_path / "convnext.dot")]]  # fmt: skip
     code = (
         "import sys\n"
         "from resgen.cli import main\n"
-        f"main(['check', {str(EXAMPLES / 'convnext.yaml')!r}])\n"
+        f"codes = [main(argv) for argv in {runs!r}]\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(codes)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code + "assert 'torch' not in sys.modules"],
-                          capture_output=True, text=True, check=False, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-    assert "AssertionError" not in done.stderr, done.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, cwd=ROOT, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[0, 0, 0]"
+    assert (tmp_path / "convnext_cifar_deploy.py").exists() and (tmp_path / "convnext.dot").exists()
 
 
 def test_the_arithmetic_language() -> None:
