@@ -17,6 +17,7 @@ from resgen.spec.user_blocks import (
     VARIABLES,
     ActOp,
     ConvOp,
+    GlobalPoolOp,
     MergeOp,
     NormOp,
     PoolOp,
@@ -143,6 +144,11 @@ class Writer:
                 self.decls.append(f"self.{op.name} = nn.Parameter({full})")
                 self._assign(node, op.name, f"{src.name} * self.{op.name}.view(1, -1, 1, 1)",
                              channels, depth=0)  # fmt: skip
+                continue
+            if isinstance(op, GlobalPoolOp):  # a tensor method, as timm's SE squeezes
+                text = (f"{src.name}.mean((2, 3), keepdim=True)" if op.pool == "avg" else
+                        f"torch.amax({src.name}, dim=(2, 3), keepdim=True)")  # fmt: skip
+                self._assign(node, op.name, text, channels, depth=0)
                 continue
             if isinstance(op, ConvOp):
                 channels = ex.parse_expr(op.out, self.names)
@@ -320,11 +326,21 @@ class Writer:
         return "nn.BatchNorm2d", [cin, *eps]
 
     def zero_target(self) -> str:
-        """The branch's last conv, norm or scale, which zero_init_residual zeroes."""
+        """The conv, norm or scale nearest the branch's end on its main path (its first inputs:
+        the features a gate multiplies, not the gate), which zero_init_residual zeroes; else the
+        last one declared."""
+        names = {self.node(i): op.name for i, op in zip(self.ids, self.user.ops, strict=True)}
+        end = self.rep.add or self.rep.output
+        node = ir.inputs_of(self.graph, end)[ir.RESIDUAL_PORT] if self.rep.add else end
         last = self.weighted[-1] if self.weighted else ""
-        if "." in last:
-            return f"{last}.weight"
-        return last
+        while node != self.rep.input:  # through the drop-path and the ops
+            if names.get(node) in self.weighted:
+                last = names[node]
+                break
+            node = ir.inputs_of(self.graph, node)[0]
+        if not last or last in self.scales:
+            return last
+        return f"{last}.weight" if "." in last else last
 
 
 def _module_of(node: str) -> str:

@@ -23,6 +23,7 @@ from resgen.spec.user_blocks import (
     VARIABLES,
     ActOp,
     ConvOp,
+    GlobalPoolOp,
     IdentityOp,
     MergeOp,
     NormOp,
@@ -141,7 +142,7 @@ def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
         low.node[op.name] = low.add(node_id, kind, *sources)
         low.channels[op.name] = sum(channels) if op.op == "concat" else channels[0]
         return
-    assert isinstance(op, (ConvOp, NormOp, ActOp, PoolOp, ScaleOp, IdentityOp))
+    assert isinstance(op, (ConvOp, NormOp, ActOp, PoolOp, GlobalPoolOp, ScaleOp, IdentityOp))
     prev = op.input or _previous(low)
     src, cin = low.node[prev], low.channels[prev]
     lowered = _one_input_op(low, op, cin)
@@ -177,6 +178,8 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
         return ir.Pool(op.pool, kernel, stride, padding, ceil_mode=op.ceil), cin
     if isinstance(op, ScaleOp):
         return ir.Scale(cin, op.init), cin
+    if isinstance(op, GlobalPoolOp):
+        return ir.GlobalPool(op.pool), cin
     return None
 
 

@@ -129,6 +129,14 @@ class PoolOp(_Op):
     ceil: bool = Field(False, description="Ceil mode.", json_schema_extra=ALWAYS)
 
 
+class GlobalPoolOp(_Op):
+    """The mean (or max) over H and W of each channel: a (C, 1, 1) tensor, SE's squeeze."""
+
+    op: Literal["global_pool"] = Field(description="A global pool.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    pool: Literal["avg", "max"] = Field("avg", description="avg or max.", json_schema_extra=ALWAYS)
+
+
 class ScaleOp(_Op):
     """A learnable scale per channel (layer scale): a bare parameter named `name`."""
 
@@ -158,7 +166,8 @@ class IdentityOp(_Op):
 
 
 OpSpec = Annotated[
-    ConvOp | NormOp | ActOp | PoolOp | ScaleOp | MergeOp | IdentityOp, Field(discriminator="op")
+    ConvOp | NormOp | ActOp | PoolOp | GlobalPoolOp | ScaleOp | MergeOp | IdentityOp,
+    Field(discriminator="op"),
 ]
 
 

@@ -60,7 +60,9 @@ def validate_data(data: Any, source: Source) -> Spec:
     return spec
 
 
-_OP_TAGS = ("conv", "norm", "act", "pool", "scale", "add", "mul", "concat", "identity")
+_OP_TAGS = (
+    "conv", "norm", "act", "pool", "global_pool", "scale", "add", "mul", "concat", "identity"
+)  # fmt: skip
 
 
 def _untag_ops(errors: list[Any]) -> list[Any]:
