@@ -378,6 +378,8 @@ def test_a_bad_value_is_reported_at_it(value: str, message: str) -> None:
          {"branch": "c"}, "op 'd' feeds nothing"),
         ([{"op": "conv", "name": "c", "out": 8, "groups": 3}], {},
          "groups 3 must divide the conv's 8 input and 8 output channels"),
+        ([{"op": "conv", "name": "c", "out": 8}], {"class_name": "M"},
+         "class M (block 'b') is already the model class in the generated file"),
     ],
 )  # fmt: skip
 def test_a_bad_wiring_is_a_diagnostic(

@@ -58,6 +58,35 @@ def check_user_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
         found += _check_block(name, block, source)
     found += _check_uses(spec, source)
     found += _check_eps(spec, source)
+    found += _check_class_names(spec, source)
+    return found
+
+
+def _check_class_names(spec: Spec, source: Source) -> list[Diagnostic]:
+    """A user block's class is one of the generated file's: its name is no other class's there."""
+    if not spec.blocks:
+        return []
+    # Imported here: only specs that define blocks need the names of the file's other classes.
+    from resgen.codegen.render import HELPERS
+    from resgen.codegen.user_blocks import class_name
+    from resgen.graph.blocks import BLOCK_KINDS
+
+    kinds = {stage.block or spec.block.type for stage in spec.stages}
+    taken = {kind.class_name: "a built-in block's class" for (name, preact), kind
+             in BLOCK_KINDS.items() if name in kinds and preact == spec.block.preact}  # fmt: skip
+    taken |= dict.fromkeys(HELPERS, "a helper class")
+    taken[spec.model_class] = "the model class"
+    taken[f"{spec.model_class}Deploy"] = "the deploy model class"
+    found = []
+    for kind in spec.blocks:
+        name = class_name(spec, kind)
+        if name in taken:
+            path = ("blocks", kind, "class_name") if spec.blocks[kind].class_name else (
+                "blocks", kind)  # fmt: skip
+            found.append(_bad("block-name", f"class {name} (block {kind!r}) is already "
+                              f"{taken[name]} in the generated file", source, path,
+                              "give the block another `class_name`"))  # fmt: skip
+        taken[name] = f"the class of block {kind!r}"
     return found
 
 
