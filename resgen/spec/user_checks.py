@@ -44,6 +44,8 @@ RESERVED = frozenset({
     "register_backward_hook", "register_full_backward_hook", "set_extra_state", "get_extra_state",
     *VARIABLES, *FUNCTIONS, "min", "max", "int", "len", "range", "print",
 })  # fmt: skip
+# And the constructor's own arguments and locals, which a param would be one of.
+_PARAM_RESERVED = RESERVED | {"dilated", "pool", "conv"}
 _VALUES = {
     "conv": ("out", "kernel", "stride", "dilation", "groups", "padding"),
     "norm": ("groups",),
@@ -122,7 +124,7 @@ def _check_block(name: str, block: UserBlockSpec, source: Source) -> list[Diagno
         found.append(_bad("block-name", f"class name {block.class_name!r} cannot be used",
                           source, (*where, "class_name"), _PLAIN_HINT))  # fmt: skip
     for param in block.params:
-        if not _plain(param) or param in RESERVED:
+        if not _plain(param) or param in _PARAM_RESERVED:
             found.append(_bad("param-name", f"param name {param!r} cannot be used", source,
                               (*where, "params", param), _PLAIN_HINT + ", and no variable "
                               "name (in_channels, ...)", key=True))  # fmt: skip
