@@ -154,6 +154,11 @@ TWINS = [
     # an `se_channels` argument); the twin declares the same modules in an nn.ModuleDict `se` and
     # writes the squeeze, fc1, act, fc2, gate and multiply out in its forward.
     ("se_basic", "seresnet18", 64, None),
+    # The same for ECA: the built-in calls timm's EfficientChannelAttention helper class
+    # (`self.se = EfficientChannelAttention(eca_kernel)`, each block passing its kernel); the
+    # twin computes the kernel from out_channels in its `__init__` (a `log2` helper function) and
+    # writes the squeeze, the channel conv and the gate out in its forward.
+    ("eca_bottleneck", "ecaresnet26t", 64, None),
 ]  # fmt: skip
 
 
@@ -248,8 +253,13 @@ KITCHEN: dict[str, Any] = {
                 {"op": "conv", "name": "proj", "out": "out_channels", "kernel": 1},
                 {"op": "norm", "name": "proj_norm", "kind": "batch"},
                 {"op": "identity", "name": "skip", "in": "pre_act"},
+                {"op": "global_pool", "name": "eca_pool", "in": "proj_norm"},
+                {"op": "channel_conv", "name": "eca.conv",
+                 "kernel": "log2(out_channels) // 2 * 2 + 1"},
+                {"op": "act", "name": "eca_gate", "act": "sigmoid"},
+                {"op": "mul", "name": "eca_out", "in": ["proj_norm", "eca_gate"]},
             ],
-            "branch": "proj_norm",
+            "branch": "eca_out",
             "shortcut_from": "skip",
             "output_act": "none",
         },
@@ -431,6 +441,14 @@ def test_the_arithmetic_language() -> None:
             parse_expr("in_channels // (out_channels - 4)", names),
             {"in_channels": 1, "out_channels": 4},
         )
+    # log2 is exact where a float log is not (2**49 - 1 rounds up to 49.0).
+    for value in (*range(1, 3000, 3), 2**49 - 1, 2**49):
+        assert evaluate(parse_expr("log2(in_channels)", names), {"in_channels": value}) == (
+            len(bin(value)) - 3
+        )
+    assert to_python(parse_expr("max(3, (log2(in_channels) + 1) // 4 * 2 + 1)", names)) == (
+        "max(3, (log2(in_channels) + 1) // 4 * 2 + 1)"
+    )
     timm_layers = pytest.importorskip("timm.layers")
     for value in range(1, 600, 7):
         for divisor in (1, 4, 8, 32):
@@ -463,3 +481,29 @@ def test_a_misspelt_user_block_gets_its_did_you_mean() -> None:
         resgen.load_spec({**spec, "block": {"type": "bb"}, "blocks": {"bbb": spec["blocks"]["b"]}})
     (diagnostic,) = caught.value.diagnostics
     assert "'resnest', 'bbb'" in diagnostic.message and diagnostic.hint == "did you mean 'bbb'?"
+
+
+def test_a_channel_conv_reads_a_pooled_tensor_with_an_odd_kernel() -> None:
+    """ECA's op: an input with H x W > 1 is an op-shape error at the op with both shapes; an even
+    kernel (whose padding would drop a channel) and a log2 of no positive number are errors at
+    the kernel's value."""
+    spec = _one_block([
+        {"op": "conv", "name": "c", "out": "out_channels", "stride": "stride"},
+        {"op": "channel_conv", "name": "eca.conv", "kernel": 3},
+    ])  # fmt: skip
+    errors = _errors(spec)
+    line = _line_of(spec, '"eca.conv"') - 2
+    wrong = "reads 8x16x16; a channel conv reads 8x1x1"
+    assert any(e.startswith(f"{line}:") and "op-shape" in e and wrong in e for e in errors), errors
+    odd = "kernel gives 4 in stage 2 block 1; a channel conv's kernel is odd"
+    for kernel, message in (("out_channels // 4", odd), ("log2(stride - 2)", "log2 of 0")):
+        spec = _one_block([
+            {"op": "conv", "name": "c", "out": "out_channels", "stride": "stride"},
+            {"op": "global_pool", "name": "squeeze"},
+            {"op": "channel_conv", "name": "eca.conv", "kernel": kernel},
+            {"op": "act", "name": "gate", "act": "sigmoid"},
+            {"op": "mul", "name": "gated", "in": ["c", "gate"]},
+        ])  # fmt: skip
+        line = _line_of(spec, f'"kernel": "{kernel}"')
+        errors = _errors(spec)
+        assert any(e.startswith(f"{line}:") and message in e for e in errors), errors

@@ -33,7 +33,8 @@ VALUES: list[Any] = [
     "pre_act", "paths.0", "cat", "smooth", "gate", "value", "gated", "same", "mixed", "peak",
     "proj", "proj_norm", "skip", "relu", "gelu", "sigmoid", "batch", "layer", "group",
     "frozen_batch", "avg", "max", "none", "conv", "add", "mul", "concat", "identity", "scale",
-    "global_pool", {"op": "global_pool", "name": "squeeze"},
+    "global_pool", {"op": "global_pool", "name": "squeeze"}, "channel_conv", "eca.conv",
+    "log2(out_channels) // 2 * 2 + 1", "log2(0)", {"op": "channel_conv", "name": "cc"},
     ["proj", "value"], ["x", "pre_act"], {"default": 2}, {"op": "identity", "name": "more"},
 ]  # fmt: skip
 

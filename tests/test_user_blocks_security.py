@@ -50,6 +50,8 @@ def _payloads(sentinel: Path) -> list[str]:
         "in_channels if 1 else 2",
         "max(*[1, 2])",
         "make_divisible(value=8, divisor=4)",
+        "log2.__globals__",
+        "log2(value=in_channels)",
         "min.__call__(1, 2)",
         "2 ** 100",
         "~in_channels",
@@ -104,6 +106,11 @@ PLACES: dict[str, Any] = {
     "pool kind": lambda s, p: _op(s, 3).update(pool=p),
     "pool kernel": lambda s, p: _op(s, 3).update(kernel=p),
     "op input": lambda s, p: _op(s, 4).update({"in": p}),
+    "channel_conv kernel": lambda s, p: s["blocks"]["b"]["ops"].extend([
+        {"op": "global_pool", "name": "squeeze"},
+        {"op": "channel_conv", "name": "eca.conv", "kernel": p},
+        {"op": "act", "name": "gate", "act": "sigmoid"},
+        {"op": "mul", "name": "gated", "in": ["c2", "gate"]}]),
     "merge inputs": lambda s, p: s["blocks"]["b"]["ops"].append(
         {"op": "add", "name": "sum", "in": ["c2", p]}),
     "branch": lambda s, p: s["blocks"]["b"].update(branch=p),

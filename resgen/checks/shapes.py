@@ -78,6 +78,12 @@ def infer_shapes(
             # Within a branch (Res2Net's scales, SE's gate, a user block's ops): built-in blocks
             # always agree; a user block's may not.
             shape = _merge(graph, node, kind, known, diagnostics)
+        elif kind == ir.CHANNEL_CONV and known[0][1:] != (1, 1):
+            # Its forward views the input as (N, 1, C): a user block may feed it H x W > 1.
+            message = (f"{ir.describe_node(graph, node)} reads {fmt_shape(known[0])}; a channel "
+                       f"conv reads {known[0][0]}x1x1")  # fmt: skip
+            hint = "give it a global_pool's output"
+            diagnostics.append(error("op-shape", message, data.loc, hint=hint))
         else:
             shape = apply_op(op, known[0])
             if min(shape) <= 0:

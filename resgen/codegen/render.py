@@ -269,6 +269,7 @@ HELPERS = (
     "KeepBuffers",
     "LayerNorm2d",
     "make_divisible",
+    "log2",
 )
 
 

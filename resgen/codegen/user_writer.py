@@ -16,6 +16,7 @@ from resgen.spec.model import Spec
 from resgen.spec.user_blocks import (
     VARIABLES,
     ActOp,
+    ChannelConvOp,
     ConvOp,
     GlobalPoolOp,
     MergeOp,
@@ -118,8 +119,9 @@ class Writer:
     def channels(self, tree: ex.Expr) -> str:
         tree = ex.substitute(tree, self.fixed)
         self.used |= ex.names_in(tree)
-        if any(isinstance(t, ex.FnCall) and t.name == "make_divisible" for t in _walk(tree)):
-            self.helpers.add("make_divisible")
+        for call in (t for t in _walk(tree) if isinstance(t, ex.FnCall)):
+            if call.name in ("make_divisible", "log2"):  # helper functions of the file
+                self.helpers.add(call.name)
         return ex.to_python(tree)
 
     def write(self) -> None:
@@ -150,6 +152,9 @@ class Writer:
                         f"torch.amax({src.name}, dim=(2, 3), keepdim=True)")  # fmt: skip
                 self._assign(node, op.name, text, channels, depth=0)
                 continue
+            if isinstance(op, ChannelConvOp):
+                self._channel_conv(node, op, src)
+                continue
             if isinstance(op, ConvOp):
                 channels = ex.parse_expr(op.out, self.names)
                 if not self.strided and "stride" in ex.names_in(self.tree(op.stride)):
@@ -166,6 +171,19 @@ class Writer:
             self._declare(op.name, callee, args, first=op.name == first_conv)
             self._assign(node, op.name, f"{self._ref(op.name)}({src.name})", channels, depth=1)
         self._closing()
+
+    def _channel_conv(self, node: str, op: ChannelConvOp, src: Var) -> None:
+        """ECA's conv: an nn.Conv1d over the (N, 1, C) view of a (N, C, 1, 1) tensor."""
+        self.weighted.append(op.name)
+        kernel = self.tree(op.kernel)
+        padding = ex.BinOp("//", kernel, ex.Num(2))  # (kernel - 1) // 2: the kernel is odd
+        args = ["1", "1", f"kernel_size={self.channels(kernel)}",
+                f"padding={self.channels(padding)}", "bias=False"]  # fmt: skip
+        self._declare(op.name, "nn.Conv1d", args, first=False)
+        text = f"{self._ref(op.name)}({src.name}.view(x.shape[0], 1, -1))"
+        self._assign(node, op.name, text, src.channels, depth=0)
+        var = self.stmts[-1].var
+        self.stmts.append(_Stmt(var, f"{var}.view(x.shape[0], -1, 1, 1)", 0, False))
 
     def _act(self, node: str, name: str, act: ir.Act, src: Var, channels: ex.Expr) -> None:
         """An act op: its module declared once however often it runs (`self.relu`)."""

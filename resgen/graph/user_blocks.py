@@ -22,6 +22,7 @@ from resgen.spec.source import Source
 from resgen.spec.user_blocks import (
     VARIABLES,
     ActOp,
+    ChannelConvOp,
     ConvOp,
     GlobalPoolOp,
     IdentityOp,
@@ -142,7 +143,9 @@ def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
         low.node[op.name] = low.add(node_id, kind, *sources)
         low.channels[op.name] = sum(channels) if op.op == "concat" else channels[0]
         return
-    assert isinstance(op, (ConvOp, NormOp, ActOp, PoolOp, GlobalPoolOp, ScaleOp, IdentityOp))
+    assert isinstance(
+        op, (ConvOp, NormOp, ActOp, PoolOp, GlobalPoolOp, ChannelConvOp, ScaleOp, IdentityOp)
+    )
     prev = op.input or _previous(low)
     src, cin = low.node[prev], low.channels[prev]
     lowered = _one_input_op(low, op, cin)
@@ -180,6 +183,18 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
         return ir.Scale(cin, op.init), cin
     if isinstance(op, GlobalPoolOp):
         return ir.GlobalPool(op.pool), cin
+    if isinstance(op, ChannelConvOp):
+        kernel = low.value("kernel", op.kernel, least=1, most=63)
+        if kernel % 2 == 0:
+            low.found.append(error(
+                "block-value",
+                f"kernel gives {kernel} {low._in_block()}; a channel conv's kernel is odd, so its "
+                "padding keeps the channels",
+                low.where("kernel"),
+                f"with {low._env_text()}",
+            ))  # fmt: skip
+            kernel += 1
+        return ir.ChannelConv(kernel, (kernel - 1) // 2), cin
     return None
 
 

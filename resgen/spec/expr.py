@@ -1,10 +1,11 @@
 """The tiny arithmetic language of user blocks: `4 * out_channels`, `max(8, mid_channels // 4)`.
 
-Integers, `+ - * //`, unary minus, parentheses, `min(...)`, `max(...)` and `make_divisible(v, d)`
-(timm's rounding to a multiple of `d`, never more than 10% below `v`), over names the caller
-allows. Text is parsed with `ast.parse` and every node is checked against an allow-list, then
-copied into a small tree of our own; nothing is ever compiled or evaluated by Python. The same
-tree prints back as Python source for the generated file, built from the checked parts only.
+Integers, `+ - * //`, unary minus, parentheses, `min(...)`, `max(...)`, `make_divisible(v, d)`
+(timm's rounding to a multiple of `d`, never more than 10% below `v`) and `log2(v)` (the floor of
+the base-2 log of a positive `v`: ECA's kernel grows with it), over names the caller allows. Text
+is parsed with `ast.parse` and every node is checked against an allow-list, then copied into a
+small tree of our own; nothing is ever compiled or evaluated by Python. The same tree prints back
+as Python source for the generated file, built from the checked parts only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (least, most) arguments
     "min": (2, 8),
     "max": (2, 8),
     "make_divisible": (2, 2),
+    "log2": (1, 1),
 }
 
 
@@ -65,7 +67,7 @@ Expr = Num | Var | Neg | BinOp | FnCall
 _OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
 _LANGUAGE = (
     "a value is an integer or an expression of integers, the block's variables, + - * //, "
-    "parentheses, min(a, b), max(a, b) and make_divisible(v, d)"
+    "parentheses, min(a, b), max(a, b), make_divisible(v, d) and log2(v)"
 )
 
 
@@ -111,7 +113,7 @@ def _call(node: ast.Call, names: frozenset[str], text: str) -> Expr:
         called = node.func.id if isinstance(node.func, ast.Name) else "that"
         raise ExprError(
             f"`{_short(text)}`: calling {_short(called)} is not allowed",
-            "the functions are min, max and make_divisible",
+            "the functions are min, max, make_divisible and log2",
         )
     if node.keywords:
         raise ExprError(f"`{_short(text)}`: keyword arguments are not allowed", _LANGUAGE)
@@ -119,7 +121,7 @@ def _call(node: ast.Call, names: frozenset[str], text: str) -> Expr:
     if not least <= len(node.args) <= most:
         raise ExprError(
             f"`{_short(text)}`: {node.func.id} takes {least} to {most} arguments",
-            "make_divisible(v, d) takes two; min and max two or more",
+            "make_divisible(v, d) takes two, log2(v) one; min and max two or more",
         )
     return FnCall(node.func.id, tuple(_convert(a, names, text) for a in node.args))
 
@@ -171,6 +173,8 @@ def evaluate(expr: Expr, env: Mapping[str, int]) -> int:
             values = [evaluate(a, env) for a in args]
             if name == "make_divisible":
                 return make_divisible(*values)
+            if name == "log2":
+                return log2(*values)
             return min(values) if name == "min" else max(values)
     raise AssertionError(expr)  # pragma: no cover
 
@@ -200,6 +204,13 @@ def make_divisible(value: int, divisor: int) -> int:
     if 10 * rounded < 9 * value:
         rounded += divisor
     return rounded
+
+
+def log2(value: int) -> int:
+    """The floor of the base-2 log of a positive integer, exactly (no float rounding)."""
+    if value <= 0:
+        raise ExprError(f"log2 of {value}: its argument must be at least 1", "use log2(channels)")
+    return value.bit_length() - 1
 
 
 def names_in(expr: Expr) -> set[str]:

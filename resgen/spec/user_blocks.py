@@ -1,11 +1,12 @@
 """The `blocks:` section: residual blocks a spec defines as data, over a closed set of ops.
 
-A block is a list of ops (conv, norm, act, pool, scale, add, mul, concat, identity), each named
-by the user (the name is its module path, so its state_dict keys), reading the previous op or
-the ops it names (`in`), with integer values or expressions over the block's variables
-(resgen.spec.expr). Nothing here names Python code: an op's type is one of these words, its name
-an identifier, its values integers or checked expressions. resgen.spec.user_checks checks names
-and expressions; resgen.graph.user_blocks lowers a block into the graph.
+A block is a list of ops (conv, norm, act, pool, global_pool, channel_conv, scale, add, mul,
+concat, identity), each named by the user (the name is its module path, so its state_dict keys),
+reading the previous op or the ops it names (`in`), with integer values or expressions over the
+block's variables (resgen.spec.expr). Nothing here names Python code: an op's type is one of
+these words, its name an identifier, its values integers or checked expressions.
+resgen.spec.user_checks checks names and expressions; resgen.graph.user_blocks lowers a block into
+the graph.
 """
 
 from __future__ import annotations
@@ -137,6 +138,21 @@ class GlobalPoolOp(_Op):
     pool: Literal["avg", "max"] = Field("avg", description="avg or max.", json_schema_extra=ALWAYS)
 
 
+class ChannelConvOp(_Op):
+    """A 1-D conv across the channels of a (C, 1, 1) tensor (ECA's gate): one weight per tap,
+    zero padding (kernel - 1) // 2, so the channels stay C."""
+
+    op: Literal["channel_conv"] = Field(
+        description="A 1-D conv across channels.", json_schema_extra=ALWAYS
+    )
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    kernel: Value = Field(
+        3,
+        description="Kernel size, odd (ECA: `max(3, (log2(out_channels) + 1) // 4 * 2 + 1)`).",
+        json_schema_extra=ALWAYS,
+    )
+
+
 class ScaleOp(_Op):
     """A learnable scale per channel (layer scale): a bare parameter named `name`."""
 
@@ -166,7 +182,15 @@ class IdentityOp(_Op):
 
 
 OpSpec = Annotated[
-    ConvOp | NormOp | ActOp | PoolOp | GlobalPoolOp | ScaleOp | MergeOp | IdentityOp,
+    ConvOp
+    | NormOp
+    | ActOp
+    | PoolOp
+    | GlobalPoolOp
+    | ChannelConvOp
+    | ScaleOp
+    | MergeOp
+    | IdentityOp,
     Field(discriminator="op"),
 ]
 

@@ -50,6 +50,7 @@ _VALUES = {
     "conv": ("out", "kernel", "stride", "dilation", "groups", "padding"),
     "norm": ("groups",),
     "pool": ("kernel", "stride", "padding"),
+    "channel_conv": ("kernel",),
 }
 
 
