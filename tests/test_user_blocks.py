@@ -159,6 +159,13 @@ TWINS = [
     # twin computes the kernel from out_channels in its `__init__` (a `log2` helper function) and
     # writes the squeeze, the channel conv and the gate out in its forward.
     ("eca_bottleneck", "ecaresnet26t", 64, None),
+    # The built-in block calls timm's SelectiveKernel helper class (`self.conv1 =
+    # SelectiveKernel(...)`: its paths in an nn.ModuleList of nn.Sequentials, the paths stacked
+    # and summed with torch.stack and torch.sum) and nn.Sequential(OrderedDict(conv=, bn=)) for
+    # conv2; the twin declares the same modules in nested nn.ModuleDicts (`self.conv1["paths"]
+    # ["0"]["conv"]`) and writes the split, the paths, the attention and the weighted sum out
+    # in its forward.
+    ("sk_basic", "skresnet18", 64, None),
 ]  # fmt: skip
 
 
@@ -258,8 +265,20 @@ KITCHEN: dict[str, Any] = {
                  "kernel": "log2(out_channels) // 2 * 2 + 1"},
                 {"op": "act", "name": "eca_gate", "act": "sigmoid"},
                 {"op": "mul", "name": "eca_out", "in": ["proj_norm", "eca_gate"]},
+                {"op": "split", "name": "lo", "channels": "out_channels // 2"},
+                {"op": "split", "name": "hi", "in": "eca_out", "start": "out_channels // 2",
+                 "channels": "out_channels // 2"},
+                {"op": "global_pool", "name": "logits_pool", "in": "eca_out", "pool": "max"},
+                {"op": "conv", "name": "logits", "out": "out_channels", "bias": True},
+                {"op": "softmax", "name": "attn", "paths": 2, "groups": 2},
+                {"op": "split", "name": "w.0", "channels": "out_channels // 2"},
+                {"op": "split", "name": "w.1", "in": "attn", "start": "out_channels // 2",
+                 "channels": "out_channels // 2"},
+                {"op": "mul", "name": "m0", "in": ["lo", "w.0"]},
+                {"op": "mul", "name": "m1", "in": ["hi", "w.1"]},
+                {"op": "concat", "name": "selected", "in": ["m0", "m1"]},
             ],
-            "branch": "eca_out",
+            "branch": "selected",
             "shortcut_from": "skip",
             "output_act": "none",
         },
@@ -507,3 +526,33 @@ def test_a_channel_conv_reads_a_pooled_tensor_with_an_odd_kernel() -> None:
         line = _line_of(spec, f'"kernel": "{kernel}"')
         errors = _errors(spec)
         assert any(e.startswith(f"{line}:") and message in e for e in errors), errors
+
+
+def test_split_and_softmax_values_are_checked_at_their_lines() -> None:
+    """A piece past the input's channels, paths that do not divide the logits, and a softmax of
+    an H x W > 1 tensor: each an error at the op's value (or the op) with the numbers."""
+    ops: list[dict[str, Any]] = [
+        {"op": "conv", "name": "c", "out": "out_channels", "stride": "stride"},
+        {"op": "split", "name": "piece", "start": "out_channels // 2", "channels": "out_channels"},
+        {"op": "global_pool", "name": "pooled", "in": "c"},
+        {"op": "softmax", "name": "attn", "paths": 3},
+        {"op": "mul", "name": "gated", "in": ["c", "attn"]},
+        {"op": "conv", "name": "d", "in": "piece", "out": "out_channels"},
+        {"op": "add", "name": "both", "in": ["gated", "d"]},
+    ]
+    spec = _one_block(ops)
+    errors = _errors(spec)
+    line = _line_of(spec, '"channels": "out_channels"')
+    assert any(e.startswith(f"{line}:") and "split: channels 8..23 of a 16-channel input in "
+               "stage 2 block 1" in e for e in errors), errors  # fmt: skip
+    line = _line_of(spec, '"paths": 3')
+    assert any(e.startswith(f"{line}:") and "softmax: 3 paths x 1 groups do not divide 16 "
+               "channels" in e for e in errors), errors  # fmt: skip
+    ops[3] = {"op": "softmax", "name": "attn", "in": "c", "paths": 2}
+    ops[1]["channels"] = "out_channels // 2"
+    del ops[2]  # nothing reads the pool now
+    spec = _one_block(ops)
+    line = _line_of(spec, '"attn"') - 2
+    wrong = "reads 8x16x16; a softmax across paths reads 8x1x1"
+    errors = _errors(spec)
+    assert any(e.startswith(f"{line}:") and wrong in e for e in errors), errors

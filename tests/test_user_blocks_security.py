@@ -90,6 +90,12 @@ def _op(spec: dict[str, Any], i: int) -> dict[str, Any]:
     return op
 
 
+def _gated(spec: dict[str, Any], op: dict[str, Any]) -> None:
+    """BASE's block with `op` reading a pooled c2 (or c2), gating c2."""
+    gate = {"op": "mul", "name": "gated", "in": ["c2", op["name"]]}
+    spec["blocks"]["b"]["ops"] += [{"op": "global_pool", "name": "pooled", "in": "c2"}, op, gate]
+
+
 # Where a payload goes: a function that puts it into a copy of BASE.
 PLACES: dict[str, Any] = {
     "op type": lambda s, p: _op(s, 0).update(op=p),
@@ -111,6 +117,13 @@ PLACES: dict[str, Any] = {
         {"op": "channel_conv", "name": "eca.conv", "kernel": p},
         {"op": "act", "name": "gate", "act": "sigmoid"},
         {"op": "mul", "name": "gated", "in": ["c2", "gate"]}]),
+    "split start": lambda s, p: _gated(s, {"op": "split", "name": "piece", "in": "c2",
+                                           "start": p, "channels": "out_channels"}),
+    "split channels": lambda s, p: _gated(s, {"op": "split", "name": "piece", "in": "c2",
+                                              "channels": p}),
+    "softmax paths": lambda s, p: _gated(s, {"op": "softmax", "name": "w", "paths": p}),
+    "softmax groups": lambda s, p: _gated(s, {"op": "softmax", "name": "w", "paths": 2,
+                                              "groups": p}),
     "merge inputs": lambda s, p: s["blocks"]["b"]["ops"].append(
         {"op": "add", "name": "sum", "in": ["c2", p]}),
     "branch": lambda s, p: s["blocks"]["b"].update(branch=p),
@@ -170,8 +183,9 @@ def test_dotted_names_are_only_names() -> None:
 
 @pytest.mark.parametrize("name", ["__init__", "forward", "training", "state_dict", "x", "self",
                                   "downsample", "add", "out_act", "in_channels", "min", "_hidden",
-                                  "a.__dict__", "a._x", "a.b.c", "a..b", "1a", "class", "a.class",
-                                  "a.forward", "a.keys"])  # fmt: skip
+                                  "a.__dict__", "a._x", "a.b.c.d.e", "a..b", "a.b.keys.c",
+                                  "a.forward.b", "1a", "class", "a.class", "a.forward",
+                                  "a.keys"])  # fmt: skip
 def test_reserved_and_malformed_op_names_are_refused(name: str) -> None:
     spec = _spec_with("op name", name)
     assert any("op name" in m for m in _refused(spec))

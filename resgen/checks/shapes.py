@@ -78,10 +78,11 @@ def infer_shapes(
             # Within a branch (Res2Net's scales, SE's gate, a user block's ops): built-in blocks
             # always agree; a user block's may not.
             shape = _merge(graph, node, kind, known, diagnostics)
-        elif kind == ir.CHANNEL_CONV and known[0][1:] != (1, 1):
-            # Its forward views the input as (N, 1, C): a user block may feed it H x W > 1.
-            message = (f"{ir.describe_node(graph, node)} reads {fmt_shape(known[0])}; a channel "
-                       f"conv reads {known[0][0]}x1x1")  # fmt: skip
+        elif kind in (ir.CHANNEL_CONV, ir.SOFTMAX) and known[0][1:] != (1, 1):
+            # Their forward views the input as (N, ..., C): a user block may feed them H x W > 1.
+            what = "channel conv" if kind == ir.CHANNEL_CONV else "softmax across paths"
+            message = (f"{ir.describe_node(graph, node)} reads {fmt_shape(known[0])}; a {what} "
+                       f"reads {known[0][0]}x1x1")  # fmt: skip
             hint = "give it a global_pool's output"
             diagnostics.append(error("op-shape", message, data.loc, hint=hint))
         else:

@@ -15,7 +15,8 @@ from typing import NamedTuple
 from resgen.codegen.blocks import Param
 from resgen.codegen.calls import Call
 from resgen.codegen.shortcuts import opens_dilated_stage, shortcut_fields, takes_dilated
-from resgen.codegen.user_writer import Decl, Writer, fit
+from resgen.codegen.user_lines import fit
+from resgen.codegen.user_writer import Decl, Writer
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.graph.user_blocks import block_env
@@ -130,7 +131,7 @@ def _user_class(
         wide_guard=shortcut["wide_guard"],
         opens_dilated=flags["dilated"],
         stride_comment=bool(writer.strided) and not deploy,
-        stride_conv=writer.strided,
+        stride_conv=writer.strided.split(".")[0],  # a container holds the strided conv
         residual_flag=residual_flag,
     )
 

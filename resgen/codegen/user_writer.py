@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from resgen.codegen.calls import ACTIVATIONS
+from resgen.codegen.user_lines import EXPLODE, LIMIT, attributes, fit, walk
 from resgen.graph import ir
 from resgen.spec import expr as ex
 from resgen.spec.model import Spec
@@ -23,6 +24,8 @@ from resgen.spec.user_blocks import (
     NormOp,
     PoolOp,
     ScaleOp,
+    SoftmaxOp,
+    SplitOp,
     UserBlockSpec,
     op_nodes,
 )
@@ -33,34 +36,6 @@ class Var(NamedTuple):
 
     name: str
     channels: ex.Expr
-
-
-def fit(line: str, indent: int) -> tuple[str, ...]:
-    """A `target = callee(args)` line as ruff formats it: on one line if it fits in 100
-    columns, else its arguments on the next line, else one argument per line."""
-    if indent + len(line) <= LIMIT or not line.endswith(")") or "(" not in line:
-        return (line,)
-    head, _, rest = line.partition("(")
-    if indent + 4 + len(rest) - 1 <= LIMIT:
-        return (f"{head}(", f"    {rest[:-1]}", ")")
-    return (f"{head}(", *(f"    {a}," for a in _split_args(rest[:-1])), ")")
-
-
-LIMIT = 100
-EXPLODE = 88  # a declaration longer than this is written one argument per line (calls.LINE)
-
-
-def _split_args(text: str) -> list[str]:
-    """Split call arguments at the commas outside brackets."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
 
 
 class _Stmt(NamedTuple):
@@ -94,6 +69,7 @@ class Writer:
         self.helpers: set[str] = set()
         self.scales: set[str] = set()
         self.containers: set[str] = set()
+        self.kept: set[str] = set()  # variables forward reads, kept as attributes
         self.weighted: list[str] = []  # ops with a weight, in order (for zero_init_residual)
         self.strided = ""  # the first conv that takes the `stride` argument
         self.closing = ""  # the module the closing activation calls
@@ -116,10 +92,17 @@ class Writer:
     def value(self, raw: object) -> str:
         return self.channels(self.tree(raw))
 
+    def forward_value(self, raw: object) -> str:
+        """A value forward reads: each variable in it is an attribute `__init__` keeps."""
+        tree = self.tree(raw)
+        self.channels(tree)  # the constructor takes its variables
+        self.kept |= ex.names_in(tree)
+        return ex.to_python(attributes(tree))
+
     def channels(self, tree: ex.Expr) -> str:
         tree = ex.substitute(tree, self.fixed)
         self.used |= ex.names_in(tree)
-        for call in (t for t in _walk(tree) if isinstance(t, ex.FnCall)):
+        for call in (t for t in walk(tree) if isinstance(t, ex.FnCall)):
             if call.name in ("make_divisible", "log2"):  # helper functions of the file
                 self.helpers.add(call.name)
         return ex.to_python(tree)
@@ -155,6 +138,14 @@ class Writer:
             if isinstance(op, ChannelConvOp):
                 self._channel_conv(node, op, src)
                 continue
+            if isinstance(op, SplitOp):  # a view, as torch.split's pieces are
+                start, width = self.forward_value(op.start), self.forward_value(op.channels)
+                text = f"{src.name}.narrow(1, {start}, {width})"
+                self._assign(node, op.name, text, self.tree(op.channels), depth=0)
+                continue
+            if isinstance(op, SoftmaxOp):
+                self._softmax(node, op, src)
+                continue
             if isinstance(op, ConvOp):
                 channels = ex.parse_expr(op.out, self.names)
                 if not self.strided and "stride" in ex.names_in(self.tree(op.stride)):
@@ -185,6 +176,18 @@ class Writer:
         var = self.stmts[-1].var
         self.stmts.append(_Stmt(var, f"{var}.view(x.shape[0], -1, 1, 1)", 0, False))
 
+    def _softmax(self, node: str, op: SoftmaxOp, src: Var) -> None:
+        """A softmax across the paths of (N, C, 1, 1) logits; the output is path-major."""
+        paths, groups = self.forward_value(op.paths), self.forward_value(op.groups)
+        if groups == "1":  # timm's SelectiveKernel: `attn.view(n, paths, c // paths, h, w)`
+            text = f"torch.softmax({src.name}.view(x.shape[0], {paths}, -1), dim=1)"
+        else:  # timm's RadixSoftmax: groups of paths, regrouped path-major
+            view = f"{src.name}.view(x.shape[0], {groups}, {paths}, -1)"
+            text = f"torch.softmax({view}.transpose(1, 2), dim=1)"
+        self._assign(node, op.name, text, src.channels, depth=0)
+        var = self.stmts[-1].var
+        self.stmts.append(_Stmt(var, f"{var}.reshape(x.shape[0], -1, 1, 1)", 0, False))
+
     def _act(self, node: str, name: str, act: ir.Act, src: Var, channels: ex.Expr) -> None:
         """An act op: its module declared once however often it runs (`self.relu`)."""
         shared = self.ids.count(node[len(self.rep.path) + 1 :]) != 1 or "#" in node
@@ -195,6 +198,7 @@ class Writer:
             ]
             inplace = all(self._alone(n) for n in runs if n in self.graph)
             callee, args = _act_call(act.act, inplace=inplace)
+            self._containers(name)
             decl = Decl(self._ref(name), callee, args, exploded=False)
             (self.late if shared else self.decls).append(decl)
         self._assign(node, name, f"{self._ref(name)}({src.name})", channels, depth=1, ends=True)
@@ -265,7 +269,7 @@ class Writer:
         return [f"{s.var} = {s.text}" for s in lines]
 
     def init_lines(self) -> list[str]:
-        out: list[str] = []
+        out = [f"self.{name} = {name}" for name in sorted(self.kept)]
         for decl in (*self.decls, *self.late):
             if isinstance(decl, str):
                 out += fit(decl, 8)
@@ -278,15 +282,22 @@ class Writer:
         return out
 
     def _ref(self, name: str) -> str:
-        head, _, rest = name.partition(".")
-        return f'self.{head}["{rest}"]' if rest else f"self.{name}"
+        """`self.conv1`, or an entry of nested ModuleDicts: `self.conv1["paths"]["0"]`."""
+        head, *rest = name.split(".")
+        return f"self.{head}" + "".join(f'["{part}"]' for part in rest)
 
     def _declare(self, name: str, callee: str, args: list[str], *, first: bool) -> None:
-        head, _, rest = name.partition(".")
-        if rest and head not in self.containers:
-            self.containers.add(head)
-            self.decls.append(f"self.{head} = nn.ModuleDict()")
+        self._containers(name)
         self.decls.append(Decl(self._ref(name), callee, tuple(args), exploded=first))
+
+    def _containers(self, name: str) -> None:
+        """Each ModuleDict that holds `name`, declared before its first entry."""
+        parts = name.split(".")
+        for k in range(1, len(parts)):
+            container = ".".join(parts[:k])
+            if container not in self.containers:
+                self.containers.add(container)
+                self.decls.append(f"{self._ref(container)} = nn.ModuleDict()")
 
     def _module(self, op: object, graph_op: ir.Op, src: Var) -> tuple[str, list[str]]:
         cin = self.channels(src.channels)
@@ -373,14 +384,3 @@ def _act_call(act: str, *, inplace: bool) -> tuple[str, tuple[str, ...]]:
     if not inplace:
         args = tuple(a for a in args if a != "inplace=True")
     return callee, args
-
-
-def _walk(tree: ex.Expr) -> list[ex.Expr]:
-    match tree:
-        case ex.Neg(operand):
-            return [tree, *_walk(operand)]
-        case ex.BinOp(_, left, right):
-            return [tree, *_walk(left), *_walk(right)]
-        case ex.FnCall(_, args):
-            return [tree, *(t for a in args for t in _walk(a))]
-    return [tree]

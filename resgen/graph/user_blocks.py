@@ -30,6 +30,8 @@ from resgen.spec.user_blocks import (
     NormOp,
     PoolOp,
     ScaleOp,
+    SoftmaxOp,
+    SplitOp,
     UserBlockSpec,
     op_nodes,
 )
@@ -143,9 +145,8 @@ def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
         low.node[op.name] = low.add(node_id, kind, *sources)
         low.channels[op.name] = sum(channels) if op.op == "concat" else channels[0]
         return
-    assert isinstance(
-        op, (ConvOp, NormOp, ActOp, PoolOp, GlobalPoolOp, ChannelConvOp, ScaleOp, IdentityOp)
-    )
+    assert isinstance(op, (ConvOp, NormOp, ActOp, PoolOp, GlobalPoolOp, ChannelConvOp, SplitOp,
+                           SoftmaxOp, ScaleOp, IdentityOp))  # fmt: skip
     prev = op.input or _previous(low)
     src, cin = low.node[prev], low.channels[prev]
     lowered = _one_input_op(low, op, cin)
@@ -195,7 +196,41 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
             ))  # fmt: skip
             kernel += 1
         return ir.ChannelConv(kernel, (kernel - 1) // 2), cin
+    if isinstance(op, SplitOp):
+        return _split(low, op, cin)
+    if isinstance(op, SoftmaxOp):
+        return _softmax(low, op, cin)
     return None
+
+
+def _split(low: _Lowering, op: SplitOp, cin: int) -> tuple[ir.Op, int]:
+    start = low.value("start", op.start, least=0)
+    channels = low.value("channels", op.channels, least=1)
+    if start + channels > cin:
+        low.found.append(error(
+            "block-value",
+            f"split: channels {start}..{start + channels - 1} of a {cin}-channel input "
+            f"{low._in_block()}",
+            low.where("channels"),
+            f"with {low._env_text()}",
+        ))  # fmt: skip
+        start, channels = 0, min(channels, cin)
+    return ir.Slice(start, channels), channels
+
+
+def _softmax(low: _Lowering, op: SoftmaxOp, cin: int) -> tuple[ir.Op, int]:
+    paths = low.value("paths", op.paths, least=2, most=64)
+    groups = low.value("groups", op.groups, least=1)
+    if cin % (paths * groups):
+        low.found.append(error(
+            "block-value",
+            f"softmax: {paths} paths x {groups} groups do not divide {cin} channels "
+            f"{low._in_block()}",
+            low.where("paths"),
+            f"with {low._env_text()}",
+        ))  # fmt: skip
+        paths, groups = 2, 1
+    return ir.Softmax(paths, groups), cin
 
 
 def _conv(low: _Lowering, op: ConvOp, cin: int) -> ir.Conv:

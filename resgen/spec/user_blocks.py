@@ -1,12 +1,12 @@
 """The `blocks:` section: residual blocks a spec defines as data, over a closed set of ops.
 
-A block is a list of ops (conv, norm, act, pool, global_pool, channel_conv, scale, add, mul,
-concat, identity), each named by the user (the name is its module path, so its state_dict keys),
-reading the previous op or the ops it names (`in`), with integer values or expressions over the
-block's variables (resgen.spec.expr). Nothing here names Python code: an op's type is one of
-these words, its name an identifier, its values integers or checked expressions.
-resgen.spec.user_checks checks names and expressions; resgen.graph.user_blocks lowers a block into
-the graph.
+A block is a list of ops (conv, norm, act, pool, global_pool, channel_conv, split, softmax, scale,
+add, mul, concat, identity), each named by the user (the name is its module path, so its
+state_dict keys), reading the previous op or the ops it names (`in`), with integer values or
+expressions over the block's variables (resgen.spec.expr). Nothing here names Python code: an
+op's type is one of these words, its name an identifier, its values integers or checked
+expressions. resgen.spec.user_checks checks names and expressions; resgen.graph.user_blocks lowers
+a block into the graph.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ UserActivation = Literal[
 ]
 
 _NAME = (
-    "The op's name, its module path in the block: an identifier, or two joined by a dot "
-    "(`mlp.fc1`), so its weights are `mlp.fc1.weight`."
+    "The op's name, its module path in the block: an identifier, or up to four joined by dots "
+    "(`mlp.fc1`, `conv1.paths.0.conv`), so its weights are `mlp.fc1.weight`."
 )
 _IN = "The op's input: an earlier op's name, or `x` (the block's input). Default: the op before."
 _INS = "The ops it combines, by name (`x` is the block's input), in order."
@@ -153,6 +153,29 @@ class ChannelConvOp(_Op):
     )
 
 
+class SplitOp(_Op):
+    """One piece of a split along channels: channels [start, start + channels) of its input
+    (Res2Net's scales, a selective kernel's halves, one path's attention weights)."""
+
+    op: Literal["split"] = Field(description="A channel slice.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    start: Value = Field(0, description="Its first channel.", json_schema_extra=ALWAYS)
+    channels: Value = Field(description="How many channels.", json_schema_extra=ALWAYS)
+
+
+class SoftmaxOp(_Op):
+    """A softmax across `paths`, channel by channel, of a (C, 1, 1) tensor of attention logits
+    (SK: which kernel; ResNeSt: which radix split): its channels are `groups` blocks of `paths`
+    blocks each; the output's are path-major (timm's RadixSoftmax)."""
+
+    op: Literal["softmax"] = Field(description="A softmax across paths.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    paths: Value = Field(description="Paths (at least 2).", json_schema_extra=ALWAYS)
+    groups: Value = Field(
+        1, description="Groups (ResNeSt's cardinality).", json_schema_extra=ALWAYS
+    )
+
+
 class ScaleOp(_Op):
     """A learnable scale per channel (layer scale): a bare parameter named `name`."""
 
@@ -188,6 +211,8 @@ OpSpec = Annotated[
     | PoolOp
     | GlobalPoolOp
     | ChannelConvOp
+    | SplitOp
+    | SoftmaxOp
     | ScaleOp
     | MergeOp
     | IdentityOp,

@@ -26,8 +26,11 @@ from resgen.spec.user_blocks import (
     UserBlockSpec,
 )
 
-# An op's name: an identifier, or a container and an identifier or index (`mlp.fc1`, `mlp.0`).
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.([A-Za-z][A-Za-z0-9_]*|[0-9]+))?")
+# An op's name: an identifier, then up to three identifiers or indices, each an entry of the
+# container before it (`mlp.fc1`, `mlp.0`, timm's `conv1.paths.0.conv`).
+MAX_PARTS = 4
+_PART = r"\.([A-Za-z][A-Za-z0-9_]*|[0-9]+)"
+_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_]*({_PART}){{0,{MAX_PARTS - 1}}}")
 # An entry of an nn.ModuleDict container cannot take the name of one of its attributes.
 _DICT_ATTRS = frozenset({"keys", "items", "values", "update", "pop", "clear"})
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -51,6 +54,8 @@ _VALUES = {
     "norm": ("groups",),
     "pool": ("kernel", "stride", "padding"),
     "channel_conv": ("kernel",),
+    "split": ("start", "channels"),
+    "softmax": ("paths", "groups"),
 }
 
 
@@ -175,15 +180,19 @@ def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diag
         parts = name.split(".")
         head = parts[0]
         problem = ""
+        prefixes = {".".join(parts[:k]) for k in range(1, len(parts))}
         if not _NAME.fullmatch(name) or any(keyword.iskeyword(p) for p in parts):
-            problem = "must be an identifier, or two joined by a dot (`mlp.fc1`)"
-        elif head in RESERVED or head in params or parts[-1] in RESERVED | _DICT_ATTRS:
+            problem = f"must be an identifier, or up to {MAX_PARTS} joined by dots (`mlp.fc1`)"
+        elif head in RESERVED or head in params or any(p in RESERVED | _DICT_ATTRS
+                                                       for p in parts[1:]):  # fmt: skip
             problem = "is a name the generated block already uses"
         elif isinstance(op, ScaleOp) and len(parts) > 1:
             problem = "names a parameter of the block itself: it takes no dot"
         elif name in seen and not _same_act(block, seen[name], i):
             problem = f"is already the name of op {seen[name] + 1}"
-        elif name not in seen and (head in seen or any(o.split(".")[0] == name for o in seen)):
+        elif name not in seen and (
+            prefixes & seen.keys() or any(o.startswith(name + ".") for o in seen)
+        ):
             problem = "is both an op and the container of another op's name"
         elif name not in seen and name.replace(".", "_") in flat:
             problem = f"reads as the same variable as {flat[name.replace('.', '_')]!r}"
