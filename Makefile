@@ -39,7 +39,7 @@ docs: setup
 schema: setup
 	$(RESGEN) schema -o schema/resgen-spec.schema.json
 
-## degradation: train plain/residual 20/56 on digits, 3 seeds (~13 min on 2 quiet cores): docs/degradation.png, .json
+## degradation: train plain/residual 20/56 on digits, 3 seeds (~20 min on 2 quiet cores): docs/degradation.png, .json
 .PHONY: degradation
 degradation: setup
 	$(PY) examples/degradation.py
