@@ -166,6 +166,12 @@ TWINS = [
     # ["0"]["conv"]`) and writes the split, the paths, the attention and the weighted sum out
     # in its forward.
     ("sk_basic", "skresnet18", 64, None),
+    # The built-in block calls timm's SplitAttn helper class (`self.conv2 = SplitAttn(...)`: the
+    # splits reshaped to (N, radix, C, H, W), summed and weighed with .sum(dim=1)); the twin
+    # declares the same modules in an nn.ModuleDict `conv2` and writes the splits, the
+    # attention, the softmax and the weighted sum out in its forward. Both write the avd pool as
+    # `nn.AvgPool2d(...) if stride > 1 else nn.Identity()`.
+    ("resnest_bottleneck", "resnest14d", 64, None),
 ]  # fmt: skip
 
 
@@ -277,8 +283,10 @@ KITCHEN: dict[str, Any] = {
                 {"op": "mul", "name": "m0", "in": ["lo", "w.0"]},
                 {"op": "mul", "name": "m1", "in": ["hi", "w.1"]},
                 {"op": "concat", "name": "selected", "in": ["m0", "m1"]},
+                {"op": "pool", "name": "avd", "pool": "avg", "kernel": 3, "stride": 1,
+                 "padding": 1, "when": "strided"},
             ],
-            "branch": "selected",
+            "branch": "avd",
             "shortcut_from": "skip",
             "output_act": "none",
         },
@@ -306,6 +314,10 @@ def test_every_op_runs_as_analysed(tmp_path: Path) -> None:
     assert 'self.paths["0"] = nn.Conv2d(' in source and "torch.cat([paths_0, out], dim=1)" in source
     assert "def make_divisible(" in source
     assert "out = self.drop_path(out)" in source and "drop_path=rates[1])" in source
+    # The pool `when: strided` runs in layer2.0 only: an nn.Identity in the other blocks.
+    assert "self.avd = nn.AvgPool2d(kernel_size=3, stride=1, padding=1) if stride > 1 else nn." in (
+        source
+    )
     model = load_module(source, "kitchen").Kitchen()
     randomise_norms(model, seed=7)
     model.eval()

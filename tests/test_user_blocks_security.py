@@ -111,6 +111,7 @@ PLACES: dict[str, Any] = {
     "act": lambda s, p: _op(s, 2).update(act=p),
     "pool kind": lambda s, p: _op(s, 3).update(pool=p),
     "pool kernel": lambda s, p: _op(s, 3).update(kernel=p),
+    "pool when": lambda s, p: _op(s, 3).update(when=p),
     "op input": lambda s, p: _op(s, 4).update({"in": p}),
     "channel_conv kernel": lambda s, p: s["blocks"]["b"]["ops"].extend([
         {"op": "global_pool", "name": "squeeze"},

@@ -62,7 +62,7 @@ class Writer:
         self.ids, closing = op_nodes(user)
         self.closing_node = self.node(closing) if closing else ""
         self.vars: dict[str, Var] = {"x": Var("x", ex.Var("in_channels"))}
-        self.decls: list[Decl | str] = []
+        self.decls: list[Decl | str | tuple[str, ...]] = []
         self.late: list[Decl] = []  # modules called more than once: declared after the others
         self.stmts: list[_Stmt] = []
         self.used: set[str] = set()
@@ -159,7 +159,11 @@ class Writer:
                     self.vars[op.name] = self.vars[op.output_name] = Var(var, channels)
                 continue
             callee, args = self._module(op, graph_op, src)
-            self._declare(op.name, callee, args, first=op.name == first_conv)
+            if isinstance(op, PoolOp) and op.when == "strided":
+                self.used.add("stride")
+                self._declare_strided(op.name, f"{callee}({', '.join(args)})")
+            else:
+                self._declare(op.name, callee, args, first=op.name == first_conv)
             self._assign(node, op.name, f"{self._ref(op.name)}({src.name})", channels, depth=1)
         self._closing()
 
@@ -271,6 +275,9 @@ class Writer:
     def init_lines(self) -> list[str]:
         out = [f"self.{name} = {name}" for name in sorted(self.kept)]
         for decl in (*self.decls, *self.late):
+            if isinstance(decl, tuple) and not isinstance(decl, Decl):  # lines as written
+                out += decl
+                continue
             if isinstance(decl, str):
                 out += fit(decl, 8)
                 continue
@@ -289,6 +296,15 @@ class Writer:
     def _declare(self, name: str, callee: str, args: list[str], *, first: bool) -> None:
         self._containers(name)
         self.decls.append(Decl(self._ref(name), callee, tuple(args), exploded=first))
+
+    def _declare_strided(self, name: str, call: str) -> None:
+        """A module only blocks that stride run: an nn.Identity in the others."""
+        self._containers(name)
+        target, value = self._ref(name), f"{call} if stride > 1 else nn.Identity()"
+        if 8 + len(f"{target} = {value}") <= LIMIT:
+            self.decls.append(f"{target} = {value}")
+        else:  # as ruff wraps a long conditional expression
+            self.decls.append((f"{target} = (", f"    {value}", ")"))
 
     def _containers(self, name: str) -> None:
         """Each ModuleDict that holds `name`, declared before its first entry."""

@@ -174,6 +174,8 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
     if isinstance(op, ActOp):
         return ir.Act(op.act or spec.act), cin
     if isinstance(op, PoolOp):
+        if op.when == "strided" and int(low.block.stride) == 1:
+            return None  # an identity in this block
         kernel = low.value("kernel", op.kernel, least=1, most=64)
         stride = (
             low.value("stride", op.stride, least=1, most=64) if op.stride is not None else kernel

@@ -128,6 +128,12 @@ class PoolOp(_Op):
     )
     padding: Value = Field(0, description="Padding.", json_schema_extra=ALWAYS)
     ceil: bool = Field(False, description="Ceil mode.", json_schema_extra=ALWAYS)
+    when: Literal["strided"] | None = Field(
+        None,
+        description="strided: the pool runs only in blocks whose stride is over 1 (ResNeSt's "
+        "avd pool), an identity in the others. Default: in every block.",
+        json_schema_extra=ALWAYS,
+    )
 
 
 class GlobalPoolOp(_Op):
