@@ -166,6 +166,8 @@ TWINS = [
     # ["0"]["conv"]`) and writes the split, the paths, the attention and the weighted sum out
     # in its forward.
     ("sk_basic", "skresnet18", 64, None),
+    # The same for the bottleneck, whose paths read the whole input (split_input: false).
+    ("sk_bottleneck", "skresnext50_32x4d", 32, None),
     # The built-in block calls timm's SplitAttn helper class (`self.conv2 = SplitAttn(...)`: the
     # splits reshaped to (N, radix, C, H, W), summed and weighed with .sum(dim=1)); the twin
     # declares the same modules in an nn.ModuleDict `conv2` and writes the splits, the
