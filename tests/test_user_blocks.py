@@ -42,11 +42,12 @@ EXAMPLES = ROOT / "examples" / "blocks"
 
 
 def _lint(source: str, folder: Path) -> None:
-    """ruff check and ruff format --check pass on generated code, with the project's config."""
+    """ruff check and ruff format --check pass on generated code, with the project's config
+    (and, as in generated/, published model names such as SKResNeXt50_32x4d)."""
     path = folder / "linted.py"
     path.write_text(source, encoding="utf-8")
     config = str(ROOT / "pyproject.toml")
-    for args in (["check", "-q"], ["format", "--check"]):
+    for args in (["check", "-q", "--extend-ignore", "N801"], ["format", "--check"]):
         done = subprocess.run(
             [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", config, str(path)],
             capture_output=True, text=True, check=False, cwd=ROOT,
@@ -174,6 +175,11 @@ TWINS = [
     # attention, the softmax and the weighted sum out in its forward. Both write the avd pool as
     # `nn.AvgPool2d(...) if stride > 1 else nn.Identity()`.
     ("resnest_bottleneck", "resnest14d", 64, None),
+    # The built-in Bottle2neck loops over nn.ModuleLists `convs` and `bns` (torch.split, a list of
+    # outputs); the twin declares them as nn.ModuleDicts (the same keys) and writes each split,
+    # add and 3x3 out, the adds as `split1 if self.projecting else split1 + out0` (the built-in's
+    # `self.first`).
+    ("res2net_bottleneck", "res2net50_26w_4s", 64, None),
 ]  # fmt: skip
 
 
@@ -186,6 +192,7 @@ def test_twin_equals_the_builtin_block(
     twin_path = tmp_path / f"{builtin}.yaml"
     twin_path.write_text(yaml.safe_dump({**data, "name": builtin}), encoding="utf-8")
     twin_source = resgen.compile_source(twin_path, out_dir=tmp_path)
+    _lint(twin_source, tmp_path)
     builtin_source = resgen.compile_source(builtin, out_dir=tmp_path)
     # Byte-identical but for the docstring lines that name the spec and its sha256.
     twin_lines, builtin_lines = twin_source.splitlines(), builtin_source.splitlines()
@@ -287,8 +294,12 @@ KITCHEN: dict[str, Any] = {
                 {"op": "concat", "name": "selected", "in": ["m0", "m1"]},
                 {"op": "pool", "name": "avd", "pool": "avg", "kernel": 3, "stride": 1,
                  "padding": 1, "when": "strided"},
+                {"op": "pool", "name": "first_pool", "in": "avd", "pool": "max", "kernel": 3,
+                 "stride": 1, "padding": 1, "when": "projecting"},
+                {"op": "add", "name": "maybe", "in": ["first_pool", "eca_out"],
+                 "when": "not_projecting"},
             ],
-            "branch": "avd",
+            "branch": "maybe",
             "shortcut_from": "skip",
             "output_act": "none",
         },
@@ -316,10 +327,14 @@ def test_every_op_runs_as_analysed(tmp_path: Path) -> None:
     assert 'self.paths["0"] = nn.Conv2d(' in source and "torch.cat([paths_0, out], dim=1)" in source
     assert "def make_divisible(" in source
     assert "out = self.drop_path(out)" in source and "drop_path=rates[1])" in source
-    # The pool `when: strided` runs in layer2.0 only: an nn.Identity in the other blocks.
+    # The pool `when: strided` runs in layer2.0 only: an nn.Identity in the other blocks; the
+    # add `when: not_projecting` in layer1.1 and layer2.1 only (the class is written from
+    # layer1.0, which runs neither).
     assert "self.avd = nn.AvgPool2d(kernel_size=3, stride=1, padding=1) if stride > 1 else nn." in (
         source
     )
+    assert "self.projecting = stride > 1 or downsample" in source
+    assert "maybe = first_pool if self.projecting else first_pool + eca_out" in source
     model = load_module(source, "kitchen").Kitchen()
     randomise_norms(model, seed=7)
     model.eval()
@@ -570,3 +585,22 @@ def test_split_and_softmax_values_are_checked_at_their_lines() -> None:
     wrong = "reads 8x16x16; a softmax across paths reads 8x1x1"
     errors = _errors(spec)
     assert any(e.startswith(f"{line}:") and wrong in e for e in errors), errors
+
+
+def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
+    """Named twice, or twice through an op that this block skips: a located error, no crash."""
+    twice = _one_block([
+        {"op": "conv", "name": "c", "out": "out_channels", "stride": "stride"},
+        {"op": "add", "name": "twice", "in": ["c", "c"]},
+    ])  # fmt: skip
+    skipped = _one_block([
+        {"op": "conv", "name": "c", "out": "out_channels", "stride": "stride"},
+        {"op": "pool", "name": "p", "pool": "max", "kernel": 3, "stride": 1, "padding": 1,
+         "when": "strided"},
+        {"op": "add", "name": "sum", "in": ["c", "p"]},
+    ])  # fmt: skip
+    for spec, name in ((twice, "twice"), (skipped, "sum")):
+        line = _line_of(spec, f'"{name}"') + 1  # its `in`
+        errors = _errors(spec)
+        assert any(e.startswith(f"{line}:") and f"op {name!r} reads one value twice" in e
+                   for e in errors), errors  # fmt: skip

@@ -36,7 +36,7 @@ VALUES: list[Any] = [
     "global_pool", {"op": "global_pool", "name": "squeeze"}, "channel_conv", "eca.conv",
     "log2(out_channels) // 2 * 2 + 1", "log2(0)", {"op": "channel_conv", "name": "cc"},
     "split", "softmax", "attn", "lo", "w.0", {"op": "split", "name": "sp", "channels": 4},
-    {"op": "softmax", "name": "sm", "paths": 2}, "strided",
+    {"op": "softmax", "name": "sm", "paths": 2}, "strided", "projecting", "not_projecting",
     ["proj", "value"], ["x", "pre_act"], {"default": 2}, {"op": "identity", "name": "more"},
 ]  # fmt: skip
 

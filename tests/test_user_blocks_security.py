@@ -112,6 +112,8 @@ PLACES: dict[str, Any] = {
     "pool kind": lambda s, p: _op(s, 3).update(pool=p),
     "pool kernel": lambda s, p: _op(s, 3).update(kernel=p),
     "pool when": lambda s, p: _op(s, 3).update(when=p),
+    "merge when": lambda s, p: s["blocks"]["b"]["ops"].append(
+        {"op": "add", "name": "sum", "in": ["c2", "c2"], "when": p}),
     "op input": lambda s, p: _op(s, 4).update({"in": p}),
     "channel_conv kernel": lambda s, p: s["blocks"]["b"]["ops"].extend([
         {"op": "global_pool", "name": "squeeze"},

@@ -22,7 +22,7 @@ from resgen.graph import ir
 from resgen.graph.user_blocks import block_env
 from resgen.spec.model import Spec
 from resgen.spec.naming import class_name_for
-from resgen.spec.user_blocks import PoolOp, UserBlockSpec
+from resgen.spec.user_blocks import MergeOp, PoolOp, UserBlockSpec
 
 _WIDTHS = ("in_channels", "mid_channels", "out_channels")
 _INTS = ("stride", "groups", "dilation", "first_dilation")  # keyword parameters, default 1
@@ -82,15 +82,16 @@ def _user_class(
     user = spec.blocks[kind]
     # The class is written from one instance: the first in which every op runs (a pool `when:
     # strided` is an identity in the others), so each module is declared.
-    sometimes = [op.name for op in user.ops if isinstance(op, PoolOp) and op.when]
+    sometimes = [op.name for op in user.ops if isinstance(op, (PoolOp, MergeOp)) and op.when]
     rep = next((b for b in blocks if all(f"{b.path}.{n}" in graph for n in sometimes)), blocks[0])
     envs = [block_env(spec, b) for b in blocks]
     # groups and dilations at 1 in every instance are written as 1 (and usually left out), as
     # the built-in classes take such arguments only where some instance sets them.
     fixed = {n: 1 for n in _INTS[1:] if all(env[n] == 1 for env in envs)}
-    writer = Writer(graph, spec, user, rep, fixed)
-    writer.write()
     downsample = any(b.downsample for b in blocks)
+    writer = Writer(graph, spec, user, rep, fixed)
+    writer.projects = downsample
+    writer.write()
     used = writer.used | ({"in_channels", "out_channels", "stride"} if downsample else set())
     widths = tuple(w for w in _WIDTHS if w in used)
     params = [Param(n, "int", "1") for n in _INTS if n in used]

@@ -70,11 +70,16 @@ class Writer:
         self.scales: set[str] = set()
         self.containers: set[str] = set()
         self.kept: set[str] = set()  # variables forward reads, kept as attributes
+        self.projects = False  # some block of the class has a projection shortcut
+        self.projecting = False  # some op runs only in blocks that stride or project
         self.weighted: list[str] = []  # ops with a weight, in order (for zero_init_residual)
         self.strided = ""  # the first conv that takes the `stride` argument
         self.closing = ""  # the module the closing activation calls
         self.ends_in_act = False
         self.pinned = {user.shortcut_from, user.projection_from} - {None, "x"}
+        # And the values a merge reads that some blocks skip: this instance may not read them.
+        self.pinned |= {n for op in user.ops if isinstance(op, MergeOp) and op.when
+                        for n in op.input}  # fmt: skip
         self.pinned |= {self.node(i) for i, op in zip(self.ids, user.ops, strict=True)
                         if isinstance(op, ActOp) and op.output_name in self.pinned}  # fmt: skip
         # The nodes of the ops that run, in order.
@@ -113,6 +118,10 @@ class Writer:
         for index, op in enumerate(self.user.ops):
             prev = self.user.ops[index - 1].name if index else "x"
             node = self.node(self.ids[index])
+            if isinstance(op, (PoolOp, MergeOp)) and op.when:
+                self._sometimes(node, op, self.vars[op.input or prev] if isinstance(
+                    op, PoolOp) else self.vars["x"])  # fmt: skip
+                continue
             if isinstance(op, MergeOp):
                 self._merge(node, op)
                 continue
@@ -159,13 +168,41 @@ class Writer:
                     self.vars[op.name] = self.vars[op.output_name] = Var(var, channels)
                 continue
             callee, args = self._module(op, graph_op, src)
-            if isinstance(op, PoolOp) and op.when == "strided":
-                self.used.add("stride")
-                self._declare_strided(op.name, f"{callee}({', '.join(args)})")
-            else:
-                self._declare(op.name, callee, args, first=op.name == first_conv)
+            self._declare(op.name, callee, args, first=op.name == first_conv)
             self._assign(node, op.name, f"{self._ref(op.name)}({src.name})", channels, depth=1)
         self._closing()
+
+    def _sometimes(self, node: str, op: PoolOp | MergeOp, src: Var) -> None:
+        """An op that runs in some blocks of the class only: a pool is an nn.Identity in the
+        others, a merge passes its first input on. Written whether or not this instance runs it,
+        in a variable of its own where it does not."""
+        assert op.when is not None
+        if isinstance(op, PoolOp):
+            callee, args = self._pool_call(op)
+            self._declare_when(op.name, f"{callee}({', '.join(args)})", self._condition(op.when))
+            text, channels, depth = f"{self._ref(op.name)}({src.name})", src.channels, 1
+        else:
+            first, merged, channels = self._merged(op)
+            condition = self._condition(op.when, forward=True)
+            text = (f"{first} if {condition[4:]} else {merged}" if condition.startswith("not ")
+                    else f"{merged} if {condition} else {first}")  # fmt: skip
+            depth = 0
+        if node in self.graph:
+            self._assign(node, op.name, text, channels, depth=depth)
+        else:
+            var = op.name.replace(".", "_")
+            self.stmts.append(_Stmt(var, text, depth, False))
+            self.vars[op.name] = Var(var, channels)
+
+    def _condition(self, when: str, *, forward: bool = False) -> str:
+        """When an op runs, as the constructor (or forward) tests it."""
+        self.used.add("stride")
+        if when == "strided":
+            if forward:
+                self.kept.add("stride")
+            return "self.stride > 1" if forward else "stride > 1"
+        self.projecting = True
+        return "self.projecting" if when == "projecting" else "not self.projecting"
 
     def _channel_conv(self, node: str, op: ChannelConvOp, src: Var) -> None:
         """ECA's conv: an nn.Conv1d over the (N, 1, C) view of a (N, C, 1, 1) tensor."""
@@ -227,6 +264,11 @@ class Writer:
             self.late.append(Decl("self.out_act", callee, args, exploded=False))
 
     def _merge(self, node: str, op: MergeOp) -> None:
+        _, text, channels = self._merged(op)
+        self._assign(node, op.name, text, channels, depth=0)
+
+    def _merged(self, op: MergeOp) -> tuple[str, str, ex.Expr]:
+        """A merge's first input, its text and its channels."""
         ins = [self.vars[name] for name in op.input]
         args = [v.name for v in ins]
         channels = ins[0].channels
@@ -236,7 +278,7 @@ class Writer:
                 channels = ex.BinOp("+", channels, v.channels)
         else:
             text = f" {'+' if op.op == 'add' else '*'} ".join(args)
-        self._assign(node, op.name, text, channels, depth=0)
+        return args[0], text, channels
 
     def _assign(self, node: str, name: str, text: str, channels: ex.Expr, *, depth: int,
                 ends: bool = False) -> None:  # fmt: skip
@@ -274,6 +316,9 @@ class Writer:
 
     def init_lines(self) -> list[str]:
         out = [f"self.{name} = {name}" for name in sorted(self.kept)]
+        if self.projecting:  # timm's Res2Net `is_first`
+            test = "stride > 1 or downsample" if self.projects else "stride > 1"
+            out.append(f"self.projecting = {test}")
         for decl in (*self.decls, *self.late):
             if isinstance(decl, tuple) and not isinstance(decl, Decl):  # lines as written
                 out += decl
@@ -297,14 +342,21 @@ class Writer:
         self._containers(name)
         self.decls.append(Decl(self._ref(name), callee, tuple(args), exploded=first))
 
-    def _declare_strided(self, name: str, call: str) -> None:
-        """A module only blocks that stride run: an nn.Identity in the others."""
+    def _declare_when(self, name: str, call: str, condition: str) -> None:
+        """A module only some blocks run: an nn.Identity in the others."""
         self._containers(name)
-        target, value = self._ref(name), f"{call} if stride > 1 else nn.Identity()"
+        target, value = self._ref(name), f"{call} if {condition} else nn.Identity()"
+        then, test, other = call, condition, "nn.Identity()"
+        if condition.startswith("not "):
+            then, test, other = other, condition[4:], call
+        value = f"{then} if {test} else {other}"
         if 8 + len(f"{target} = {value}") <= LIMIT:
             self.decls.append(f"{target} = {value}")
-        else:  # as ruff wraps a long conditional expression
+        elif 12 + len(value) <= LIMIT:  # as ruff wraps a long conditional expression
             self.decls.append((f"{target} = (", f"    {value}", ")"))
+        else:
+            lines = (f"    {then}", f"    if {test}", f"    else {other}")
+            self.decls.append((f"{target} = (", *lines, ")"))
 
     def _containers(self, name: str) -> None:
         """Each ModuleDict that holds `name`, declared before its first entry."""
@@ -334,6 +386,9 @@ class Writer:
             self.weighted.append(name)
             return self._norm(op, graph_op, cin)
         assert isinstance(graph_op, ir.Pool) and isinstance(op, PoolOp), graph_op
+        return self._pool_call(op)
+
+    def _pool_call(self, op: PoolOp) -> tuple[str, list[str]]:
         callee = "nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d"
         args = [f"kernel_size={self.value(op.kernel)}"]
         if op.stride is not None:

@@ -136,9 +136,28 @@ def _closing_act(user: UserBlockSpec, act: str) -> str:
     return user.output_act or act
 
 
+def runs_in(block: ir.Block, when: str | None) -> bool:
+    """Whether an op `when: ...` runs in this block."""
+    projecting = block.stride > 1 or block.downsample
+    return {None: True, "strided": block.stride > 1, "projecting": projecting,
+            "not_projecting": not projecting}[when]  # fmt: skip
+
+
 def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
+    if isinstance(op, MergeOp) and not runs_in(low.block, op.when):
+        first = op.input[0]  # passed on as it is
+        low.node[op.name], low.channels[op.name] = low.node[first], low.channels[first]
+        return
     if isinstance(op, MergeOp):
         sources = [low.node[name] for name in op.input]
+        if len(set(sources)) < len(sources):  # an input named twice, or through identities
+            low.found.append(error(
+                "op-input",
+                f"op {op.name!r} reads one value twice {low._in_block()}",
+                low.where("in"),
+                "give each input of a merge its own value (x + x is 2 x: a scale)",
+            ))  # fmt: skip
+            sources = list(dict.fromkeys(sources))
         kinds: dict[str, ir.Op] = {"add": ir.Add(), "mul": ir.Mul(), "concat": ir.Concat()}
         kind = kinds[op.op]
         channels = [low.channels[name] for name in op.input]
@@ -174,7 +193,7 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
     if isinstance(op, ActOp):
         return ir.Act(op.act or spec.act), cin
     if isinstance(op, PoolOp):
-        if op.when == "strided" and int(low.block.stride) == 1:
+        if not runs_in(low.block, op.when):
             return None  # an identity in this block
         kernel = low.value("kernel", op.kernel, least=1, most=64)
         stride = (

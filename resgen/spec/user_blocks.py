@@ -40,6 +40,14 @@ _NAME = (
     "The op's name, its module path in the block: an identifier, or up to four joined by dots "
     "(`mlp.fc1`, `conv1.paths.0.conv`), so its weights are `mlp.fc1.weight`."
 )
+# Which blocks of the class run the op: those that stride, those that stride or project their
+# shortcut (timm's Res2Net `is_first`), or the others.
+When = Literal["strided", "projecting", "not_projecting"]
+_WHEN = (
+    "Only in some blocks: strided (stride over 1: ResNeSt's avd pool), projecting (strided or "
+    "with a projection shortcut: a Res2Net stage's first block), not_projecting (the others). "
+    "Default: in every block."
+)
 _IN = "The op's input: an earlier op's name, or `x` (the block's input). Default: the op before."
 _INS = "The ops it combines, by name (`x` is the block's input), in order."
 
@@ -128,12 +136,8 @@ class PoolOp(_Op):
     )
     padding: Value = Field(0, description="Padding.", json_schema_extra=ALWAYS)
     ceil: bool = Field(False, description="Ceil mode.", json_schema_extra=ALWAYS)
-    when: Literal["strided"] | None = Field(
-        None,
-        description="strided: the pool runs only in blocks whose stride is over 1 (ResNeSt's "
-        "avd pool), an identity in the others. Default: in every block.",
-        json_schema_extra=ALWAYS,
-    )
+    when: When | None = Field(None, description=_WHEN + " Elsewhere an identity.",
+                              json_schema_extra=ALWAYS)  # fmt: skip
 
 
 class GlobalPoolOp(_Op):
@@ -201,6 +205,8 @@ class MergeOp(_Op):
     input: list[str] = Field(
         alias="in", min_length=2, max_length=16, description=_INS, json_schema_extra=ALWAYS
     )
+    when: When | None = Field(None, description=_WHEN + " Elsewhere its first input, as it is.",
+                              json_schema_extra=ALWAYS)  # fmt: skip
 
 
 class IdentityOp(_Op):

@@ -45,6 +45,7 @@ RESERVED = frozenset({
     "get_parameter", "get_buffer", "dump_patches", "call_super_init", "compile", "ipu", "xpu",
     "mtia", "to_empty", "register_forward_hook", "register_forward_pre_hook",
     "register_backward_hook", "register_full_backward_hook", "set_extra_state", "get_extra_state",
+    "projecting",
     *VARIABLES, *FUNCTIONS, "min", "max", "int", "len", "range", "print",
 })  # fmt: skip
 # And the constructor's own arguments and locals, which a param would be one of.
