@@ -15,8 +15,8 @@ from typing import NamedTuple
 from resgen.codegen.blocks import Param
 from resgen.codegen.calls import Call
 from resgen.codegen.shortcuts import opens_dilated_stage, shortcut_fields, takes_dilated
-from resgen.codegen.user_lines import fit
-from resgen.codegen.user_writer import Decl, Writer
+from resgen.codegen.user_lines import Decl, fit, nest
+from resgen.codegen.user_writer import Writer
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.graph.user_blocks import block_env
@@ -106,7 +106,7 @@ def _user_class(
         writer.late.append(Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
     names = set(widths) | {p.name for p in params}
     shortcut = shortcut_fields(graph, blocks, names, _Vars({rep.input: "x"}))  # type: ignore[arg-type]
-    zero = writer.zero_target()
+    zero = zero_target(writer)
     if not zero:
         message = f"block {kind!r} has no conv, norm or scale for zero_init_residual to zero"
         hint = "give the block a conv or a norm"
@@ -118,7 +118,7 @@ def _user_class(
         widths=widths,
         params=tuple(params),
         init_lines=tuple(writer.init_lines()),
-        forward_lines=tuple(x for line in writer.statements() for x in fit(line, 8)),
+        forward_lines=tuple(x for line in nest(writer.stmts) for x in fit(line, 8)),
         identity_first=user.shortcut_from == "x" and any(b.add for b in blocks),
         shortcut_comment=_shortcut_comment(writer, user, downsample),
         tail_lines=_tail(writer, user, blocks, residual_flag, drop_path=drop_path),
@@ -138,6 +138,24 @@ def _user_class(
         stride_conv=writer.strided.split(".")[0],  # a container holds the strided conv
         residual_flag=residual_flag,
     )
+
+
+def zero_target(writer: Writer) -> str:
+    """The conv, norm or scale nearest the branch's end on its main path (its first inputs:
+    the features a gate multiplies, not the gate), which zero_init_residual zeroes; else the
+    last one declared."""
+    names = {writer.node(i): op.name for i, op in zip(writer.ids, writer.user.ops, strict=True)}
+    end = writer.rep.add or writer.rep.output
+    node = ir.inputs_of(writer.graph, end)[ir.RESIDUAL_PORT] if writer.rep.add else end
+    last = writer.weighted[-1] if writer.weighted else ""
+    while node != writer.rep.input:  # through the drop-path and the ops
+        if names.get(node) in writer.weighted:
+            last = names[node]
+            break
+        node = ir.inputs_of(writer.graph, node)[0]
+    if not last or last in writer.scales:
+        return last
+    return f"{last}.weight" if "." in last else last
 
 
 class _Vars(NamedTuple):

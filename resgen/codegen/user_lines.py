@@ -1,9 +1,65 @@
-"""The text of a user block's lines: fitting a call into 100 columns as ruff formats it, and
-the checked expression trees as they read in `forward`."""
+"""The text of a user block's lines: its statements and declarations, nesting and fitting
+calls into 100 columns as ruff formats them, and the checked expression trees as they read in
+`forward`."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from resgen.codegen.calls import ACTIVATIONS
 from resgen.spec import expr as ex
+
+
+class Var(NamedTuple):
+    """An op's value in forward: the variable holding it and its channels as an expression."""
+
+    name: str
+    channels: ex.Expr
+
+
+class Stmt(NamedTuple):
+    var: str
+    text: str
+    depth: int  # module calls nested in `text`
+    ends: bool  # an activation: the statement ends here (torchvision's conv, norm, act lines)
+
+
+class Decl(NamedTuple):
+    target: str
+    callee: str
+    args: tuple[str, ...]
+    exploded: bool
+
+
+def nest(stmts: list[Stmt]) -> list[str]:
+    """The forward lines: a module call reading `out` nests the one before it, up to three
+    calls deep and never past an activation (`self.relu(self.bn1(self.conv1(x)))`)."""
+    lines: list[Stmt] = []
+    for stmt in stmts:
+        before = lines[-1] if lines else None
+        inner = stmt.text.endswith("(out)") and stmt.depth == 1
+        if (before is not None and inner and before.var == "out" and before.depth
+                and not before.ends and before.depth + 1 <= 3):  # fmt: skip
+            text = stmt.text[: -len("(out)")] + f"({before.text})"
+            if 8 + len(f"{stmt.var} = {text}") <= LIMIT:
+                lines[-1] = Stmt(stmt.var, text, before.depth + 1, stmt.ends)
+                continue
+        lines.append(stmt)
+    return [f"{s.var} = {s.text}" for s in lines]
+
+
+def module_of(node: str) -> str:
+    """The module a node runs: its id without the `#n` of a repeated use."""
+    return node.split("#")[0]
+
+
+def act_call(act: str, *, inplace: bool) -> tuple[str, tuple[str, ...]]:
+    if act == "sigmoid":
+        return "nn.Sigmoid", ()
+    callee, args = ACTIVATIONS[act]
+    if not inplace:
+        args = tuple(a for a in args if a != "inplace=True")
+    return callee, args
 
 
 def fit(line: str, indent: int) -> tuple[str, ...]:

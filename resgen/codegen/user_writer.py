@@ -7,10 +7,18 @@ the deploy build (a folded norm, an `Affine`) the graph says.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from resgen.codegen.calls import ACTIVATIONS
-from resgen.codegen.user_lines import EXPLODE, LIMIT, attributes, fit, walk
+from resgen.codegen.user_lines import (
+    EXPLODE,
+    LIMIT,
+    Decl,
+    Stmt,
+    Var,
+    act_call,
+    attributes,
+    fit,
+    module_of,
+    walk,
+)
 from resgen.graph import ir
 from resgen.spec import expr as ex
 from resgen.spec.model import Spec
@@ -31,27 +39,6 @@ from resgen.spec.user_blocks import (
 )
 
 
-class Var(NamedTuple):
-    """An op's value in forward: the variable holding it and its channels as an expression."""
-
-    name: str
-    channels: ex.Expr
-
-
-class _Stmt(NamedTuple):
-    var: str
-    text: str
-    depth: int  # module calls nested in `text`
-    ends: bool  # an activation: the statement ends here (torchvision's conv, norm, act lines)
-
-
-class Decl(NamedTuple):
-    target: str
-    callee: str
-    args: tuple[str, ...]
-    exploded: bool
-
-
 class Writer:
     """Writes a user block's `__init__` and `forward` lines from its ops and the graph."""
 
@@ -64,7 +51,7 @@ class Writer:
         self.vars: dict[str, Var] = {"x": Var("x", ex.Var("in_channels"))}
         self.decls: list[Decl | str | tuple[str, ...]] = []
         self.late: list[Decl] = []  # modules called more than once: declared after the others
-        self.stmts: list[_Stmt] = []
+        self.stmts: list[Stmt] = []
         self.used: set[str] = set()
         self.helpers: set[str] = set()
         self.scales: set[str] = set()
@@ -191,7 +178,7 @@ class Writer:
             self._assign(node, op.name, text, channels, depth=depth)
         else:
             var = op.name.replace(".", "_")
-            self.stmts.append(_Stmt(var, text, depth, False))
+            self.stmts.append(Stmt(var, text, depth, False))
             self.vars[op.name] = Var(var, channels)
 
     def _condition(self, when: str, *, forward: bool = False) -> str:
@@ -215,7 +202,7 @@ class Writer:
         text = f"{self._ref(op.name)}({src.name}.view(x.shape[0], 1, -1))"
         self._assign(node, op.name, text, src.channels, depth=0)
         var = self.stmts[-1].var
-        self.stmts.append(_Stmt(var, f"{var}.view(x.shape[0], -1, 1, 1)", 0, False))
+        self.stmts.append(Stmt(var, f"{var}.view(x.shape[0], -1, 1, 1)", 0, False))
 
     def _softmax(self, node: str, op: SoftmaxOp, src: Var) -> None:
         """A softmax across the paths of (N, C, 1, 1) logits; the output is path-major."""
@@ -227,18 +214,16 @@ class Writer:
             text = f"torch.softmax({view}.transpose(1, 2), dim=1)"
         self._assign(node, op.name, text, src.channels, depth=0)
         var = self.stmts[-1].var
-        self.stmts.append(_Stmt(var, f"{var}.reshape(x.shape[0], -1, 1, 1)", 0, False))
+        self.stmts.append(Stmt(var, f"{var}.reshape(x.shape[0], -1, 1, 1)", 0, False))
 
     def _act(self, node: str, name: str, act: ir.Act, src: Var, channels: ex.Expr) -> None:
         """An act op: its module declared once however often it runs (`self.relu`)."""
         shared = self.ids.count(node[len(self.rep.path) + 1 :]) != 1 or "#" in node
         if not any(d.target == self._ref(name) for d in (*self.late, *self._decl_list())):
             # In place only where nothing else reads the input of any of its runs.
-            runs = [
-                n for n in (*self.order, self.closing_node) if _module_of(n) == _module_of(node)
-            ]
+            runs = [n for n in (*self.order, self.closing_node) if module_of(n) == module_of(node)]
             inplace = all(self._alone(n) for n in runs if n in self.graph)
-            callee, args = _act_call(act.act, inplace=inplace)
+            callee, args = act_call(act.act, inplace=inplace)
             self._containers(name)
             decl = Decl(self._ref(name), callee, args, exploded=False)
             (self.late if shared else self.decls).append(decl)
@@ -257,10 +242,10 @@ class Writer:
             return
         act = ir.op(self.graph, self.closing_node)
         assert isinstance(act, ir.Act)
-        name = _module_of(self.closing_node)[len(self.rep.path) + 1 :]
+        name = module_of(self.closing_node)[len(self.rep.path) + 1 :]
         self.closing = self._ref(name)
         if name == "out_act":
-            callee, args = _act_call(act.act, inplace=self._alone(self.closing_node))
+            callee, args = act_call(act.act, inplace=self._alone(self.closing_node))
             self.late.append(Decl("self.out_act", callee, args, exploded=False))
 
     def _merge(self, node: str, op: MergeOp) -> None:
@@ -294,25 +279,9 @@ class Writer:
         # read them where this one does not.
         pinned = name in self.pinned or node in self.pinned
         var = "out" if (succ == {after} or last) and not pinned else name.replace(".", "_")
-        self.stmts.append(_Stmt(var, text, depth, ends))
+        self.stmts.append(Stmt(var, text, depth, ends))
         self.vars[name] = Var(var, channels)
         self.ends_in_act = ends
-
-    def statements(self) -> list[str]:
-        """The forward lines: a module call reading `out` nests the one before it, up to three
-        calls deep and never past an activation (`self.relu(self.bn1(self.conv1(x)))`)."""
-        lines: list[_Stmt] = []
-        for stmt in self.stmts:
-            before = lines[-1] if lines else None
-            inner = stmt.text.endswith("(out)") and stmt.depth == 1
-            if (before is not None and inner and before.var == "out" and before.depth
-                    and not before.ends and before.depth + 1 <= 3):  # fmt: skip
-                text = stmt.text[: -len("(out)")] + f"({before.text})"
-                if 8 + len(f"{stmt.var} = {text}") <= LIMIT:
-                    lines[-1] = _Stmt(stmt.var, text, before.depth + 1, stmt.ends)
-                    continue
-            lines.append(stmt)
-        return [f"{s.var} = {s.text}" for s in lines]
 
     def init_lines(self) -> list[str]:
         out = [f"self.{name} = {name}" for name in sorted(self.kept)]
@@ -424,34 +393,3 @@ class Writer:
             self.helpers.add("FrozenBatchNorm2d")
             return "FrozenBatchNorm2d", [cin, *eps]
         return "nn.BatchNorm2d", [cin, *eps]
-
-    def zero_target(self) -> str:
-        """The conv, norm or scale nearest the branch's end on its main path (its first inputs:
-        the features a gate multiplies, not the gate), which zero_init_residual zeroes; else the
-        last one declared."""
-        names = {self.node(i): op.name for i, op in zip(self.ids, self.user.ops, strict=True)}
-        end = self.rep.add or self.rep.output
-        node = ir.inputs_of(self.graph, end)[ir.RESIDUAL_PORT] if self.rep.add else end
-        last = self.weighted[-1] if self.weighted else ""
-        while node != self.rep.input:  # through the drop-path and the ops
-            if names.get(node) in self.weighted:
-                last = names[node]
-                break
-            node = ir.inputs_of(self.graph, node)[0]
-        if not last or last in self.scales:
-            return last
-        return f"{last}.weight" if "." in last else last
-
-
-def _module_of(node: str) -> str:
-    """The module a node runs: its id without the `#n` of a repeated use."""
-    return node.split("#")[0]
-
-
-def _act_call(act: str, *, inplace: bool) -> tuple[str, tuple[str, ...]]:
-    if act == "sigmoid":
-        return "nn.Sigmoid", ()
-    callee, args = ACTIVATIONS[act]
-    if not inplace:
-        args = tuple(a for a in args if a != "inplace=True")
-    return callee, args
