@@ -141,9 +141,17 @@ def test_generated_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     assert texts[0] == texts[1]
 
 
+# The built-in pre-activation basic block: no shipped spec uses it outside timm's ResNetV2 layout.
+PREACT_RESNET18 = {"extends": "resnet18", "name": "preact_resnet18",
+                   "block": {"type": "basic", "preact": True}}  # fmt: skip
+
 # (example, built-in spec, input size, the lines of the built-in's generated file that differ
 # besides the two that name the spec and its sha256; None: the files differ, as said).
-TWINS = [
+TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
+    ("preact_basic", PREACT_RESNET18, 32, [
+        "        # A projection shortcut sees the pre-activated input; an identity one sees x "
+        "itself."
+    ]),
     ("basic", "resnet18", 64, []),
     ("bottleneck", "resnet50", 64, []),
     # The built-in class says what `pre` is; a user block's names the variable.
@@ -185,15 +193,24 @@ TWINS = [
 
 @pytest.mark.parametrize(("example", "builtin", "size", "differ"), TWINS)
 def test_twin_equals_the_builtin_block(
-    tmp_path: Path, example: str, builtin: str, size: int, differ: list[str] | None
+    tmp_path: Path,
+    example: str,
+    builtin: str | dict[str, Any],
+    size: int,
+    differ: list[str] | None,
 ) -> None:
     """The block as data gives the built-in network: keys, shapes, outputs and file."""
+    name, reference_spec = (builtin, builtin) if isinstance(builtin, str) else (
+        builtin["name"], tmp_path / "spec" / f"{builtin['name']}.yaml")  # fmt: skip
+    if isinstance(builtin, dict):  # a spec file of its own, named as the twin's
+        (tmp_path / "spec").mkdir()
+        Path(reference_spec).write_text(yaml.safe_dump(builtin), encoding="utf-8")
     data = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8"))
-    twin_path = tmp_path / f"{builtin}.yaml"
-    twin_path.write_text(yaml.safe_dump({**data, "name": builtin}), encoding="utf-8")
+    twin_path = tmp_path / f"{name}.yaml"
+    twin_path.write_text(yaml.safe_dump({**data, "name": name}), encoding="utf-8")
     twin_source = resgen.compile_source(twin_path, out_dir=tmp_path)
     _lint(twin_source, tmp_path)
-    builtin_source = resgen.compile_source(builtin, out_dir=tmp_path)
+    builtin_source = resgen.compile_source(reference_spec, out_dir=tmp_path)
     # Byte-identical but for the docstring lines that name the spec and its sha256.
     twin_lines, builtin_lines = twin_source.splitlines(), builtin_source.splitlines()
     if differ is not None:
@@ -202,9 +219,9 @@ def test_twin_equals_the_builtin_block(
         assert [twin_lines[i].split(" ")[0] for i in lines[:2]] == ["Generated", "(sha256"]
         assert [builtin_lines[i] for i in lines[2:]] == differ
 
-    model_class = resgen.load_spec(builtin).spec.model_class
-    twin = getattr(load_module(twin_source, f"{builtin}_twin"), model_class)()
-    reference = resgen.build_model(builtin)
+    model_class = resgen.load_spec(reference_spec).spec.model_class
+    twin = getattr(load_module(twin_source, f"{name}_twin"), model_class)()
+    reference = resgen.build_model(reference_spec)
     randomise_norms(reference, seed=3)
     state = reference.state_dict()
     assert [(k, v.shape) for k, v in twin.state_dict().items()] == [
