@@ -257,6 +257,31 @@ def test_twin_deploy_builds_give_the_trained_outputs() -> None:
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
 
 
+@pytest.mark.parametrize("example", [e for e, *_ in TWINS])
+def test_every_twin_deploy_build_gives_the_trained_outputs(example: str) -> None:
+    """Each twin's deploy build (norms folded into the convs before them, the ECA, selective
+    kernel, split-attention and Res2Net ops kept) gives its eval outputs."""
+    path = EXAMPLES / f"{example}.yaml"
+    loaded, analysis = check_spec(path)
+    model = resgen.build_model(path)
+    randomise_norms(model, seed=9)
+    model.eval()
+    deploy_class = f"{loaded.spec.model_class}Deploy"
+    source = render_deploy_source(loaded, analysis)
+    # Every norm follows a conv (as in the built-in), so none is left; a pre-activation block's
+    # norms before their convs become an Affine each, as the built-in's do.
+    assert "BatchNorm2d(" not in source
+    assert ("Affine(" in source) == example.startswith("preact")
+    deploy_module = load_module(source, f"{example}_deploy")
+    deploy = getattr(deploy_module, deploy_class).from_trained(model)
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(10))
+    with torch.no_grad():
+        expected = model(x)
+    with torch.inference_mode():
+        got = deploy(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
 # Every op and wiring the ConvNeXt example does not use.
 KITCHEN: dict[str, Any] = {
     "name": "kitchen",
