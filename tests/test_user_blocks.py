@@ -365,6 +365,16 @@ def test_every_op_runs_as_analysed(tmp_path: Path) -> None:
     assert not [d for d in analysis.diagnostics if d.is_error], analysis.diagnostics
     for detail in ("stage", "block", "op"):
         assert draw_dot(loaded, analysis, detail).startswith("digraph")
+    dot = draw_dot(loaded, analysis, "op")
+    for label in (
+        "<b>eca.conv</b><br/>channel conv, k=5",
+        "<b>lo</b><br/>channels 0..7",
+        "<b>hi</b><br/>channels 8..15",
+        "softmax over 2 paths in 2 groups",
+    ):
+        assert label in dot, label  # fmt: skip
+    # The ops a block skips are not drawn there: layer1.1 neither strides nor projects.
+    assert '"layer1.1.maybe"' in dot and '"layer1.1.avd"' not in dot
     source = resgen.compile_source(loaded)
     assert 'self.paths["0"] = nn.Conv2d(' in source and "torch.cat([paths_0, out], dim=1)" in source
     assert "def make_divisible(" in source
