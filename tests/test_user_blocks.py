@@ -490,6 +490,9 @@ def test_a_bad_value_is_reported_at_it(value: str, message: str) -> None:
          "groups 3 must divide the conv's 8 input and 8 output channels"),
         ([{"op": "conv", "name": "c", "out": 8}], {"class_name": "M"},
          "class M (block 'b') is already the model class in the generated file"),
+        ([{"op": "conv", "name": "c", "out": 8}, {"op": "conv", "name": "d", "in": "x", "out": 8},
+          {"op": "concat", "name": "cd", "in": ["c", "d"], "when": "strided"}], {},
+         "concat 'cd' cannot be skipped (`when`): its channels would differ between blocks"),
     ],
 )  # fmt: skip
 def test_a_bad_wiring_is_a_diagnostic(

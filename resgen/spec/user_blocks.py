@@ -205,8 +205,8 @@ class MergeOp(_Op):
     input: list[str] = Field(
         alias="in", min_length=2, max_length=16, description=_INS, json_schema_extra=ALWAYS
     )
-    when: When | None = Field(None, description=_WHEN + " Elsewhere its first input, as it is.",
-                              json_schema_extra=ALWAYS)  # fmt: skip
+    when: When | None = Field(None, description=_WHEN + " Elsewhere its first input, as it is "
+                              "(add and mul only).", json_schema_extra=ALWAYS)  # fmt: skip
 
 
 class IdentityOp(_Op):

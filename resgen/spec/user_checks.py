@@ -21,6 +21,7 @@ from resgen.spec.user_blocks import (
     ACTIVATIONS,
     VARIABLES,
     ActOp,
+    MergeOp,
     NormOp,
     ScaleOp,
     UserBlockSpec,
@@ -130,6 +131,13 @@ def _check_block(name: str, block: UserBlockSpec, source: Source) -> list[Diagno
     if block.class_name is not None and not _plain(block.class_name):
         found.append(_bad("block-name", f"class name {block.class_name!r} cannot be used",
                           source, (*where, "class_name"), _PLAIN_HINT))  # fmt: skip
+    for i, op in enumerate(block.ops):
+        # Skipped, a concat would pass on fewer channels than the class declares after it.
+        if isinstance(op, MergeOp) and op.op == "concat" and op.when is not None:
+            found.append(_bad("block-value", f"concat {op.name!r} cannot be skipped (`when`): "
+                              "its channels would differ between blocks", source,
+                              (*where, "ops", i, "when"), "skip an add or a mul, or the ops "
+                              "that feed the concat"))  # fmt: skip
     for param in block.params:
         if not _plain(param) or param in _PARAM_RESERVED:
             found.append(_bad("param-name", f"param name {param!r} cannot be used", source,
