@@ -183,6 +183,8 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # attention, the softmax and the weighted sum out in its forward. Both write the avd pool as
     # `nn.AvgPool2d(...) if stride > 1 else nn.Identity()`.
     ("resnest_bottleneck", "resnest14d", 64, None),
+    # The same at radix 4 and cardinality 2: the softmax across splits within each group.
+    ("resnest_4s2x40d", "resnest50d_4s2x40d", 32, None),
     # The built-in Bottle2neck loops over nn.ModuleLists `convs` and `bns` (torch.split, a list of
     # outputs); the twin declares them as nn.ModuleDicts (the same keys) and writes each split,
     # add and 3x3 out, the adds as `split1 if self.projecting else split1 + out0` (the built-in's
