@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from resgen.api import compile_source, load_module, load_spec
 from resgen.codegen.deploy import render_deploy_source
 from resgen.pipeline import check
-from tests.conftest import SPECS, generated_module
+from tests.conftest import ROOT, SPECS, generated_module
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -116,6 +117,18 @@ def test_sample_traces_in_one_graph(name: str) -> None:
     assert_one_graph(model.train(), x, f"{name} (train)")
     assert_one_graph(model.eval(), x, f"{name} (eval)")
     assert_one_graph(deploy, x, f"{name}_deploy")
+
+
+@pytest.mark.parametrize("example", ["convnext", "sk_basic"])
+def test_user_blocks_trace_in_one_graph(example: str) -> None:
+    """A block defined in the spec (examples/blocks/) writes its forward op by op: one graph too."""
+    spec = yaml.safe_load((ROOT / "examples" / "blocks" / f"{example}.yaml").read_text("utf-8"))
+    model, deploy_class = built(spec)
+    deploy = deploy_class.from_trained(model.eval())  # type: ignore[attr-defined]
+    x = image(32)
+    assert_one_graph(model.train(), x, f"{example} (train)")
+    assert_one_graph(model.eval(), x, f"{example} (eval)")
+    assert_one_graph(deploy, x, f"{example}_deploy")
 
 
 def training_model(**spec: Any) -> nn.Module:
