@@ -32,6 +32,7 @@ from resgen.api import check_spec, load_module
 from resgen.codegen.deploy import render_deploy_source
 from resgen.diagnostics import ResgenError
 from resgen.draw import draw_dot
+from resgen.graph import ir
 from resgen.pipeline import check
 from resgen.spec.expr import ExprError, evaluate, make_divisible, parse_expr, to_python
 from tests.conftest import ROOT, randomise_norms, run_resgen
@@ -190,6 +191,12 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # add and 3x3 out, the adds as `split1 if self.projecting else split1 + out0` (the built-in's
     # `self.first`).
     ("res2net_bottleneck", "res2net50_26w_4s", 64, None),
+    # The built-in RegNet block declares its convs as nn.Sequential(OrderedDict(conv=, bn=, act=))
+    # and calls timm's SqueezeExcite helper class (an `se_channels` argument); the twin declares
+    # the same modules in nn.ModuleDicts and writes the SE out in its forward. Both build their
+    # stages with add_module under timm's names (`b1`) and share the stem, the projection
+    # (`downsample.conv`, `downsample.bn`) and the ClassifierHead.
+    ("regnety_bottleneck", "regnety_002", 64, None),
 ]  # fmt: skip
 
 
@@ -661,3 +668,23 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
         errors = _errors(spec)
         assert any(e.startswith(f"{line}:") and f"op {name!r} reads one value twice" in e
                    for e in errors), errors  # fmt: skip
+
+
+def test_regnet_twin_counts_what_torch_measures() -> None:
+    """A user block in stages from `regnet` (timm's names, groups from the group width): its
+    parameters and MACs are what torch counts, and its drop-path rates follow the stages."""
+    path = EXAMPLES / "regnety_bottleneck.yaml"
+    _, analysis = check_spec(path)
+    assert [b.groups for b in ir.blocks_of(analysis.graph)][:3] == [3, 7, 19]
+    model = resgen.build_model(path)
+    model.eval()
+    x = torch.randn(1, *analysis.graph.graph["input_shape"],
+                    generator=torch.Generator().manual_seed(11))  # fmt: skip
+    _, flops = _counted(model, x)
+    assert sum(p.numel() for p in model.parameters()) == analysis.total_params
+    assert flops == 2 * analysis.total_macs
+    # With drop-path, each block of the add_module loops reads its own network-wide rate.
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    source = resgen.compile_source(resgen.load_spec({**data, "drop_path": 0.1}))
+    # s3's b2 is the network's fourth block (rates[3]): s1 and s2 have one each.
+    assert 'f"b{i}", Bottleneck(152, 152, 152, groups=19, drop_path=rates[i + 1])' in source

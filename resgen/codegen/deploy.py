@@ -23,6 +23,7 @@ from resgen.codegen.render import RenderModel, build_render_model
 from resgen.graph import ir
 from resgen.graph.fold import fold
 from resgen.spec.load import LoadedSpec
+from resgen.spec.regnet import regnet_named
 
 
 class DeployExtras(NamedTuple):
@@ -57,7 +58,8 @@ def build_deploy_model(loaded: LoadedSpec, analysis: Analysis) -> RenderModel:
     )
     folded = folded_analysis(analysis)
     base = build_render_model(dataclasses.replace(loaded, spec=inference), folded, deploy=True)
-    extras = _norm_tables(folded.graph, spec.model_class, repr(spec.norm.eps), spec.layout)
+    extras = _norm_tables(folded.graph, spec.model_class, repr(spec.norm.eps), spec.layout,
+                          regnet=regnet_named(spec))  # fmt: skip
     return base._replace(docstring=_docstring(base, folded.graph), deploy=extras)
 
 
@@ -66,7 +68,9 @@ def render_deploy_source(loaded: LoadedSpec, analysis: Analysis) -> str:
     return render_source(build_deploy_model(loaded, analysis), "deploy/model.py.jinja")
 
 
-def _norm_tables(graph: ir.Graph, trained_class: str, eps: str, layout: str) -> DeployExtras:
+def _norm_tables(
+    graph: ir.Graph, trained_class: str, eps: str, layout: str, *, regnet: bool
+) -> DeployExtras:
     """The folds and affines, outside blocks by path and within blocks relative to the block.
 
     Every block folds alike (lowering builds every block of a kind the same way); the assert
@@ -106,16 +110,16 @@ def _norm_tables(graph: ir.Graph, trained_class: str, eps: str, layout: str) -> 
         block_folds=tuple(block_folds.items()),
         model_affines=tuple(affines["model"]),
         block_affines=tuple(affines["block"]),
-        **_block_paths(graph, layout),
+        **_block_paths(layout, regnet=regnet),
     )
 
 
-def _block_paths(graph: ir.Graph, layout: str) -> dict[str, Any]:
+def _block_paths(layout: str, *, regnet: bool) -> dict[str, Any]:
     """How block paths look, for the generated `_BLOCK_PATH`: ResNet's, or a RegNet layout's."""
     pattern, example = r"layer\d+\.\d+", "layer2.3"
-    if ir.blocks_of(graph)[0].type == "regnet" and layout == "torchvision":
+    if regnet and layout == "torchvision":
         pattern, example = r"trunk_output\.block\d+\.block\d+-\d+", "trunk_output.block2.block2-3"
-    elif ir.blocks_of(graph)[0].type == "regnet":
+    elif regnet:
         pattern, example = r"s\d+\.b\d+", "s2.b3"
     elif layout == "resnetv2":
         pattern, example = r"stages\.\d+\.blocks\.\d+", "stages.1.blocks.3"

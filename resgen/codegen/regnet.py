@@ -8,7 +8,7 @@ state_dict index, as the stem's do (resgen.codegen.stem), and stages are built w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from resgen.codegen.calls import Call, Decl, act_call, module_call
@@ -181,12 +181,24 @@ def block_args(block: ir.Block, cls: RegNetClass, rate: str = "") -> str:
 
 
 def stage_lines(
-    stage: ir.StageInfo, cls: RegNetClass, layout: str, offset: int = 0
+    stage: ir.StageInfo,
+    cls: RegNetClass | None,
+    layout: str,
+    offset: int = 0,
+    call_of: Callable[[ir.Block, str], str] | None = None,
 ) -> tuple[str, ...]:
     """A stage built as torchvision's AnyStage is: `block2.add_module("block2-0", ...)` (timm:
     `self.s2.add_module("b1", ...)`), with a loop over the blocks that repeat; lines relative to
     the constructor's indentation. With drop-path, block k of the network (`offset` blocks come
-    before this stage) reads its rate as `rates[k]`."""
+    before this stage) reads its rate as `rates[k]`. `call_of` writes a block's call (a user
+    block's); else `cls` does."""
+    if call_of is None:
+        assert cls is not None
+        regnet = cls
+
+        def call_of(block: ir.Block, rate: str) -> str:
+            return block_args(block, regnet, rate)
+
     if layout == "timm":
         var, prefix, base = f"self.{stage.name}", "b", 1
     else:
@@ -195,17 +207,17 @@ def stage_lines(
     lines = [f"{var} = nn.Sequential()"]
     runs: list[tuple[str, int, int]] = []  # (call, first index, last index + 1)
     for block in stage.blocks:
-        call = block_args(block, cls)
+        call = call_of(block, "")
         if runs and runs[-1][0] == call:
             runs[-1] = (call, runs[-1][1], block.index + 1)
         else:
             runs.append((call, block.index, block.index + 1))
     for call, first, last in runs:
         if last - first == 1:
-            call = block_args(stage.blocks[first], cls, f"rates[{offset + first}]")
+            call = call_of(stage.blocks[first], f"rates[{offset + first}]")
             lines += _add_module(f"{var}.add_module", f'"{prefix}{first + base}"', call, 8)
         else:
-            call = block_args(stage.blocks[first], cls, f"rates[{_shifted(offset - base)}]")
+            call = call_of(stage.blocks[first], f"rates[{_shifted(offset - base)}]")
             lines.append(f"for i in range({first + base}, {last + base}):")
             lines += [f"    {line}" for line in
                       _add_module(f"{var}.add_module", f'f"{prefix}{{i}}"', call, 12)]  # fmt: skip

@@ -7,6 +7,7 @@ values.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from resgen.checks import Analysis
@@ -27,6 +28,7 @@ from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec
+from resgen.spec.regnet import regnet_named
 
 if TYPE_CHECKING:
     from resgen.codegen.deploy import DeployExtras
@@ -191,6 +193,8 @@ def _ordered_dict(spec: Spec, blocks: tuple[ir.Block, ...], outside: Outside) ->
     pre-activation blocks only its keyed stem or head (`stem.conv`, `final_conv.conv`) are."""
     if spec.layout == "resnetv2":
         return True  # its stem (`stem.conv`) and projections (`downsample.conv`) are keyed
+    if blocks[0].user and regnet_named(spec):
+        return True  # the stem's and the projections' keys (`stem.conv`, `downsample.conv`)
     if blocks[0].type != "regnet":
         return False
     if spec.layout == "torchvision" or not blocks[0].preact:
@@ -278,7 +282,7 @@ def _head_class(spec: Spec, blocks: tuple[ir.Block, ...]) -> str:
     conv; "" for torchvision's `avgpool` and `fc`."""
     if spec.layout == "resnetv2":
         return "ConvClassifierHead"
-    return "ClassifierHead" if blocks[0].type == "regnet" and spec.layout == "timm" else ""
+    return "ClassifierHead" if regnet_named(spec) and spec.layout == "timm" else ""
 
 
 def _helpers(
@@ -383,10 +387,28 @@ def _blocks_and_stages(
         return (regnet,), stages, trunk
     resnet = block_classes(graph, spec, deploy=deploy)
     user = user_block_classes(graph, spec, deploy=deploy)
+    if regnet_named(spec):  # user blocks in a RegNet: its stages' names (`s2.b1`)
+        return user, _user_regnet_stages(analysis, spec, user), ()
     by_name: dict[str, BlockClass | UserBlockClass] = {c.name: c for c in resnet}
     by_name.update((c.name, c) for c in user)
     stages = tuple(_render_stage(s, analysis, by_name, spec) for s in ir.stages_of(graph))
     return (*resnet, *user), stages, ()
+
+
+def _user_regnet_stages(
+    analysis: Analysis, spec: Spec, classes: tuple[UserBlockClass, ...]
+) -> tuple[StageRender, ...]:
+    """User blocks' stages built as a RegNet's are, with add_module under the layout's names."""
+    graph = analysis.graph
+    by_name = {c.name: c for c in classes}
+
+    def call_of(block: ir.Block, rate: str) -> str:
+        cls = by_name[class_name(spec, block.type)]
+        return user_block_call(graph, spec, block, cls, rate=rate or "rates[i]")
+
+    offsets = _offsets(ir.stages_of(graph))
+    return tuple(_regnet_stage(s, analysis, None, spec.layout, offsets[s.number - 1], call_of)
+                 for s in ir.stages_of(graph))  # fmt: skip
 
 
 def _resnetv2_blocks_and_stages(
@@ -412,14 +434,19 @@ def _offsets(stages: tuple[ir.StageInfo, ...]) -> list[int]:
 
 
 def _regnet_stage(
-    stage: ir.StageInfo, analysis: Analysis, cls: RegNetClass, layout: str, offset: int
+    stage: ir.StageInfo,
+    analysis: Analysis,
+    cls: RegNetClass | None,
+    layout: str,
+    offset: int,
+    call_of: Callable[[ir.Block, str], str] | None = None,
 ) -> StageRender:
     shape = _batch_shape(analysis.shapes[stage.output])
     n = len(stage.blocks)
     comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
     # Indexed, since a Sequential's attribute access is typed as a Tensor or a Module.
     ref = f"trunk_output[{stage.number - 1}]" if layout == "torchvision" else ""
-    lines = stage_lines(stage, cls, layout, offset)
+    lines = stage_lines(stage, cls, layout, offset, call_of)
     return StageRender(stage.name, comment, (), shape, lines, ref)
 
 

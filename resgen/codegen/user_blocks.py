@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from resgen.codegen.blocks import Param
-from resgen.codegen.calls import Call
+from resgen.codegen.calls import Call, module_call
 from resgen.codegen.shortcuts import opens_dilated_stage, shortcut_fields, takes_dilated
 from resgen.codegen.user_lines import Decl, fit, nest
 from resgen.codegen.user_writer import Writer
+from resgen.codegen.walk import MODULES
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.graph.user_blocks import block_env
@@ -57,6 +58,7 @@ class UserBlockClass(NamedTuple):
     stride_comment: bool
     stride_conv: str
     residual_flag: bool
+    shortcut_keys: tuple[str, ...] = ()  # the projection's module names, when it has them
 
 
 def class_name(spec: Spec, kind: str) -> str:
@@ -106,6 +108,9 @@ def _user_class(
         writer.late.append(Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
     names = set(widths) | {p.name for p in params}
     shortcut = shortcut_fields(graph, blocks, names, _Vars({rep.input: "x"}))  # type: ignore[arg-type]
+    keyed = _keyed_shortcut(graph, blocks, names)
+    if keyed:
+        shortcut["shortcut_items"] = tuple(call for _, call in keyed)
     zero = zero_target(writer)
     if not zero:
         message = f"block {kind!r} has no conv, norm or scale for zero_init_residual to zero"
@@ -137,7 +142,25 @@ def _user_class(
         stride_comment=bool(writer.strided) and not deploy,
         stride_conv=writer.strided.split(".")[0],  # a container holds the strided conv
         residual_flag=residual_flag,
+        shortcut_keys=tuple(key for key, _ in keyed),
     )
+
+
+def _keyed_shortcut(
+    graph: ir.Graph, blocks: list[ir.Block], names: set[str]
+) -> tuple[tuple[str, Call], ...]:
+    """A projection whose modules have names (a RegNet's `downsample.conv` and `.bn`, in timm's
+    layout), each with its name; () for an indexed one (`downsample.0`)."""
+    block = next((b for b in blocks if b.downsample), None)
+    if block is None:
+        return ()
+    prefix = f"{block.path}.downsample."
+    members = [(node.removeprefix(prefix), ir.op(graph, node)) for node in block.nodes
+               if node.startswith(prefix) and isinstance(ir.op(graph, node), MODULES)]  # fmt: skip
+    if not members or members[0][0].isdigit():
+        return ()
+    return tuple((key, module_call(op, names, first=False, indent=20 + len(key) + 1))
+                 for key, op in members)  # fmt: skip
 
 
 def zero_target(writer: Writer) -> str:

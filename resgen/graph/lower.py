@@ -25,7 +25,7 @@ from resgen.spec.kinds import BLOCK_TYPES, BOTTLENECK_TYPES
 from resgen.spec.load import LoadedSpec
 from resgen.spec.model import Spec, StageSpec
 from resgen.spec.parts import BlockWidths
-from resgen.spec.regnet import inner_width
+from resgen.spec.regnet import inner_width, regnet_named
 
 
 def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
@@ -43,7 +43,7 @@ def plan_blocks(loaded: LoadedSpec) -> list[list[ir.Block]]:
     eca = spec.block.attention is not None and spec.block.attention.type == "eca"
     attention = "eca_kernel" if eca else "se_channels"
     split = _splits_first_conv(spec)
-    regnet = _any_regnet(spec)
+    regnet = regnet_named(spec)
     for number, stage in enumerate(spec.stages, start=1):
         kind, groups, shortcut_kind = stage_settings(spec, stage)
         stage_stride, stage_dilation = stage.stride, dilation * stage.dilation
@@ -107,9 +107,11 @@ def _widths(
     if kind in spec.blocks:  # a user block: a bottleneck's inner width, the block's expansion
         own_expansion = spec.block.expansion if spec.block.type == kind else None
         cout = stage.width * (own_expansion or spec.blocks[kind].expansion)
+        if regnet_named(spec):  # in a RegNet, a RegNet block's inner width
+            return cout, _regnet_inner(spec, stage), cout
         return cout, int(stage.width * spec.block.base_width / 64) * groups, cout
     if kind == "regnet":
-        mid = inner_width(stage.width, stage.bottleneck_ratio or spec.block.bottleneck_ratio)
+        mid = _regnet_inner(spec, stage)
         return mid, mid, cout
     if kind in BOTTLENECK_TYPES:
         mid = int(stage.width * spec.block.base_width / 64) * groups
@@ -132,8 +134,8 @@ def _helper_width(arg: Callable[..., Arg], spec: Spec, kind: str, mid: int) -> A
     return arg(sk_attention_width(spec, kind, mid), "sk_channels")
 
 
-def _any_regnet(spec: Spec) -> bool:
-    return any((stage.block or spec.block.type) == "regnet" for stage in spec.stages)
+def _regnet_inner(spec: Spec, stage: StageSpec) -> int:
+    return inner_width(stage.width, stage.bottleneck_ratio or spec.block.bottleneck_ratio)
 
 
 def _splits_first_conv(spec: Spec) -> dict[str, bool]:
@@ -154,12 +156,12 @@ def stage_settings(spec: Spec, stage: StageSpec) -> tuple[str, int, str]:
     """The block type, conv groups and shortcut a stage uses: its own, else the spec's.
 
     A regnet stage's groups are its inner width over its group width (torchvision's and timm's
-    w_b // group_width).
+    w_b // group_width); so are a user block's in a RegNet (its `groups` variable).
     """
     kind = stage.block or spec.block.type
     groups = stage.groups or spec.block.groups
-    if kind == "regnet":
-        mid = _widths(spec, stage, kind, groups, None)[1]
+    if kind == "regnet" or (kind in spec.blocks and regnet_named(spec)):
+        mid = _regnet_inner(spec, stage)
         groups = max(1, mid // (stage.group_width or spec.block.group_width))
     return kind, groups, stage.shortcut or spec.shortcut
 
@@ -319,7 +321,7 @@ def _lower_head(s: Scope, x: str, channels: int) -> None:
         x, channels = _lower_features(s, x, channels, spec.head.features), spec.head.features
     pool = "avgpool" if spec.head.pool == "avg" else "global_maxpool"
     fc = "fc"
-    if _any_regnet(spec):
+    if regnet_named(spec):
         pool, fc = LAYOUTS[spec.layout].pool, LAYOUTS[spec.layout].fc
     x = s.add(pool, ir.GlobalPool(spec.head.pool), x)
     x = s.add("flatten", ir.Flatten(), x)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from resgen.graph import ir
 from resgen.graph.ir import ShortcutKind
 from resgen.graph.scope import Scope
+from resgen.spec.regnet import regnet_named
 
 
 class Names(NamedTuple):
@@ -137,6 +138,11 @@ def _shortcut(s: Scope, b: ir.Block, x: str, names: tuple[str, str], *, preact: 
     return x if preact else s.norm(norm, x, b.out_channels)
 
 
+def lower_regnet_shortcut(s: Scope, b: ir.Block, x: str) -> str:
+    """A user block's shortcut in a RegNet: named as the layout names a RegNet block's."""
+    return _shortcut(s, b, x, LAYOUTS[s.spec.layout].proj, preact=b.preact)
+
+
 def _lower_se(s: Scope, n: Names, y: str, channels: int, hidden: int) -> str:
     """Squeeze-and-excitation on the 3x3's output (torchvision's and timm's fc1 and fc2)."""
     pool, act, gate, _ = n.se_parts
@@ -166,5 +172,4 @@ def _stem_names(s: Scope) -> tuple[str, str, str]:
 
 
 def any_regnet(s: Scope) -> bool:
-    spec = s.spec
-    return any((stage.block or spec.block.type) == "regnet" for stage in spec.stages)
+    return regnet_named(s.spec)

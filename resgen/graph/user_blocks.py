@@ -14,10 +14,12 @@ from resgen.diagnostics import Diagnostic, Location, error
 from resgen.graph import ir
 from resgen.graph.blocks import lower_shortcut
 from resgen.graph.ir import ShortcutKind
+from resgen.graph.regnet import lower_regnet_shortcut
 from resgen.graph.scope import Scope
 from resgen.spec.expr import ExprError, evaluate, parse_expr
 from resgen.spec.model import Spec
 from resgen.spec.parts import MAX_CHANNELS
+from resgen.spec.regnet import regnet_named
 from resgen.spec.source import Source
 from resgen.spec.user_blocks import (
     VARIABLES,
@@ -120,7 +122,8 @@ def lower_user_block(
             reads = user.projection_from
         # lower_shortcut leaves out the projection's norm in a pre-activation block.
         plan = block if user.shortcut_norm else dataclasses.replace(block, preact=True)
-        shortcut = lower_shortcut(s, plan, low.node[reads])
+        lower = lower_regnet_shortcut if regnet_named(s.spec) else lower_shortcut
+        shortcut = lower(s, plan, low.node[reads])
         add = out = low.add("add", ir.Add(), branch, shortcut)
     if closing:
         out = low.add(closing, ir.Act(_closing_act(user, s.spec.act)), out)

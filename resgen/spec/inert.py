@@ -18,6 +18,7 @@ from pydantic.config import JsonDict
 
 from resgen.diagnostics import Diagnostic, warning
 from resgen.spec.kinds import BOTTLENECK_TYPES
+from resgen.spec.regnet import regnet_named
 
 if TYPE_CHECKING:
     from resgen.spec.model import Spec
@@ -274,5 +275,6 @@ def post_activation(spec: Spec, where: Path) -> bool:
 
 
 def layout_counts(spec: Spec, where: Path) -> bool:
-    """`layout` names RegNet stages and blocks, or (resnetv2) every module."""
-    return spec.layout == "resnetv2" or any_regnet(spec, where)
+    """`layout` names RegNet stages and blocks (regnet blocks', or user blocks' in stages from
+    `regnet`), or (resnetv2) every module."""
+    return spec.layout == "resnetv2" or regnet_named(spec)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from resgen.diagnostics import ResgenError
 from resgen.spec.source import Source
+
+if TYPE_CHECKING:
+    from resgen.spec.model import Spec
 
 GroupRounding = Literal["torchvision", "timm"]
 
@@ -130,3 +133,15 @@ def expand_regnet(data: dict[str, Any], source: Source) -> dict[str, Any]:
             source.origins[path] = where.file
     source.values[("stages",)] = source.keys[("stages",)] = position
     return {**data, "stages": stages}
+
+
+def regnet_named(spec: Spec) -> bool:
+    """The layout names the net's modules as a RegNet's: some stage has regnet blocks, or the
+    stages come from `regnet` and a user block fills them (a RegNet block written as ops; timm's
+    names only, so far)."""
+    kinds = [stage.block or spec.block.type for stage in spec.stages]
+    if "regnet" in kinds:
+        return True
+    return (
+        spec.regnet is not None and spec.layout == "timm" and any(k in spec.blocks for k in kinds)
+    )

@@ -16,6 +16,7 @@ from resgen.diagnostics import Diagnostic, error
 from resgen.spec.expr import FUNCTIONS, ExprError, parse_expr
 from resgen.spec.kinds import BLOCK_TYPES
 from resgen.spec.model import Spec
+from resgen.spec.regnet import regnet_named
 from resgen.spec.source import Path, Source
 from resgen.spec.user_blocks import (
     ACTIVATIONS,
@@ -317,11 +318,23 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
         refuse(("anti_alias",), "anti-aliased downsampling", "remove `anti_alias`")
     if spec.conv.standardize:
         refuse(("conv",), "standardised convs", "remove `conv.standardize`")
-    if spec.layout != "torchvision":
-        refuse(("layout",), f"`layout: {spec.layout}`", "remove `layout`")
+    if spec.layout != "torchvision" and not regnet_named(spec):
+        refuse(("layout",), f"`layout: {spec.layout}`",
+               "remove `layout`; timm's names fit a RegNet's stages (`regnet:`) only")  # fmt: skip
+    if regnet_named(spec):  # timm's RegNet projection is `downsample.conv` and `.bn`, or none
+        for path, kind in _shortcuts(spec):
+            if kind in ("pad", "avgpool_projection"):
+                refuse(path, f"`shortcut: {kind}` in a RegNet", "use `projection`")
     if spec.norm.type in ("evonorm_s0", "frn"):
         refuse(("norm", "type"), f"`norm: {spec.norm.type}`", "use batch, group or layer norms")
     for i, stage in enumerate(spec.stages):
         if stage.blocks and (stage.block or spec.block.type) in spec.blocks:
             refuse(("stages", i, "blocks"), "per-block widths", "remove the stage's `blocks`")
     return found
+
+
+def _shortcuts(spec: Spec) -> list[tuple[Path, str]]:
+    """Where each shortcut kind in use is said: the spec's, and each stage's own."""
+    found: list[tuple[Path, str]] = [(("shortcut",), spec.shortcut)]
+    return found + [(("stages", i, "shortcut"), s.shortcut) for i, s in enumerate(spec.stages)
+                     if s.shortcut]  # fmt: skip
