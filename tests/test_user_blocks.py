@@ -197,6 +197,11 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # stages with add_module under timm's names (`b1`) and share the stem, the projection
     # (`downsample.conv`, `downsample.bn`) and the ClassifierHead.
     ("regnety_bottleneck", "regnety_002", 64, None),
+    # The built-in PreActBottleneck (timm's ResNetV2) writes its forward with `shortcut`, fits
+    # conv1 on one line and zeroes conv3 with get_parameter; the twin names `identity`, explodes
+    # the call and says why its stride comment. Both register the projection first, under timm's
+    # name (`downsample.conv`), and build the stages as ResNetStages (`stages.1.blocks.0`).
+    ("resnetv2_bottleneck", "resnetv2_50", 64, None),
 ]  # fmt: skip
 
 
@@ -280,7 +285,7 @@ def test_every_twin_deploy_build_gives_the_trained_outputs(example: str) -> None
     # Every norm follows a conv (as in the built-in), so none is left; a pre-activation block's
     # norms before their convs become an Affine each, as the built-in's do.
     assert "BatchNorm2d(" not in source
-    assert ("Affine(" in source) == example.startswith("preact")
+    assert ("Affine(" in source) == example.startswith(("preact", "resnetv2"))
     deploy_module = load_module(source, f"{example}_deploy")
     deploy = getattr(deploy_module, deploy_class).from_trained(model)
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(10))
@@ -670,12 +675,12 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
                    for e in errors), errors  # fmt: skip
 
 
-def test_regnet_twin_counts_what_torch_measures() -> None:
-    """A user block in stages from `regnet` (timm's names, groups from the group width): its
-    parameters and MACs are what torch counts, and its drop-path rates follow the stages."""
-    path = EXAMPLES / "regnety_bottleneck.yaml"
+@pytest.mark.parametrize("example", ["regnety_bottleneck", "resnetv2_bottleneck"])
+def test_layout_twins_count_what_torch_measures(example: str) -> None:
+    """A user block under a layout's names (timm's RegNet, ResNetV2): its parameters and MACs
+    are what torch counts."""
+    path = EXAMPLES / f"{example}.yaml"
     _, analysis = check_spec(path)
-    assert [b.groups for b in ir.blocks_of(analysis.graph)][:3] == [3, 7, 19]
     model = resgen.build_model(path)
     model.eval()
     x = torch.randn(1, *analysis.graph.graph["input_shape"],
@@ -683,7 +688,14 @@ def test_regnet_twin_counts_what_torch_measures() -> None:
     _, flops = _counted(model, x)
     assert sum(p.numel() for p in model.parameters()) == analysis.total_params
     assert flops == 2 * analysis.total_macs
-    # With drop-path, each block of the add_module loops reads its own network-wide rate.
+
+
+def test_regnet_twin_takes_groups_and_rates_from_the_stages() -> None:
+    """In stages from `regnet`, a user block's `groups` is the inner width over the group width,
+    and each block of the add_module loops reads its own network-wide drop-path rate."""
+    path = EXAMPLES / "regnety_bottleneck.yaml"
+    _, analysis = check_spec(path)
+    assert [b.groups for b in ir.blocks_of(analysis.graph)][:3] == [3, 7, 19]
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     source = resgen.compile_source(resgen.load_spec({**data, "drop_path": 0.1}))
     # s3's b2 is the network's fourth block (rates[3]): s1 and s2 have one each.

@@ -376,6 +376,8 @@ def _blocks_and_stages(
 ]:
     """The block classes, the stages and (torchvision's RegNet) the trunk's line."""
     graph = analysis.graph
+    if spec.layout == "resnetv2" and ir.blocks_of(graph)[0].user:
+        return _user_resnetv2_stages(analysis, spec, deploy=deploy)
     if spec.layout == "resnetv2":
         return _resnetv2_blocks_and_stages(analysis, spec)
     if ir.blocks_of(graph)[0].type == "regnet":
@@ -409,6 +411,30 @@ def _user_regnet_stages(
     offsets = _offsets(ir.stages_of(graph))
     return tuple(_regnet_stage(s, analysis, None, spec.layout, offsets[s.number - 1], call_of)
                  for s in ir.stages_of(graph))  # fmt: skip
+
+
+def _user_resnetv2_stages(
+    analysis: Analysis, spec: Spec, *, deploy: bool
+) -> tuple[tuple[UserBlockClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
+    """User blocks in timm's ResNetV2 names: stages as lists of blocks, `self.stages` after."""
+    graph = analysis.graph
+    # Each stage wraps its blocks in a ResNetStage (`stages.N.blocks.M`).
+    classes = tuple(c._replace(helpers=tuple(sorted({*c.helpers, "ResNetStage"})))
+                    for c in user_block_classes(graph, spec, deploy=deploy))  # fmt: skip
+    by_name = {c.name: c for c in classes}
+
+    def call_of(block: ir.Block) -> str:
+        return user_block_call(graph, spec, block, by_name[class_name(spec, block.type)])
+
+    stages = []
+    for stage in ir.stages_of(graph):
+        shape = _batch_shape(analysis.shapes[stage.output])
+        n = len(stage.blocks)
+        comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
+        lines = resnetv2.stage_lines(stage, None, call_of)
+        stages.append(StageRender(stage.name, comment, (), shape, lines,
+                                  f"stages[{stage.number - 1}]"))  # fmt: skip
+    return classes, tuple(stages), resnetv2.trunk_line(ir.stages_of(graph))
 
 
 def _resnetv2_blocks_and_stages(

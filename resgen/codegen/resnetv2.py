@@ -9,6 +9,8 @@ blocks, each wrapped in a ResNetStage (`stages.0.blocks.0`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from resgen.codegen.calls import act_call, module_call
 from resgen.codegen.regnet import AVG_DOWN, RegNetClass, flat_decls
 from resgen.codegen.stem import Item
@@ -91,13 +93,20 @@ def block_call(block: ir.Block, cls: RegNetClass) -> str:
     return f"{cls.name}({', '.join(args)})"
 
 
-def stage_lines(stage: ir.StageInfo, cls: RegNetClass) -> tuple[str, ...]:
-    """`stage0 = [PreActBottleneck(...)]`, `stage0 += [... for _ in range(2)]`."""
+def stage_lines(
+    stage: ir.StageInfo, cls: RegNetClass | None, call_of: Callable[[ir.Block], str] | None = None
+) -> tuple[str, ...]:
+    """`stage0 = [PreActBottleneck(...)]`, `stage0 += [... for _ in range(2)]`; `call_of` writes
+    a block's call (a user block's), else `cls` does."""
     var = f"stage{stage.number - 1}"
     calls: list[str] = []
     counts: list[int] = []
     for block in stage.blocks:
-        call = block_call(block, cls)
+        if call_of is not None:
+            call = call_of(block)
+        else:
+            assert cls is not None
+            call = block_call(block, cls)
         if calls and calls[-1] == call:
             counts[-1] += 1
         else:

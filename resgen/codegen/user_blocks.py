@@ -59,6 +59,7 @@ class UserBlockClass(NamedTuple):
     stride_conv: str
     residual_flag: bool
     shortcut_keys: tuple[str, ...] = ()  # the projection's module names, when it has them
+    shortcut_first: bool = False  # declared before the ops, as timm's ResNetV2 declares it
 
 
 def class_name(spec: Spec, kind: str) -> str:
@@ -143,6 +144,7 @@ def _user_class(
         stride_conv=writer.strided.split(".")[0],  # a container holds the strided conv
         residual_flag=residual_flag,
         shortcut_keys=tuple(key for key, _ in keyed),
+        shortcut_first=spec.layout == "resnetv2",
     )
 
 

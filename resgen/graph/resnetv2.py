@@ -48,6 +48,12 @@ def lower_resnetv2_block(s: Scope, b: ir.Block, x: str) -> ir.Block:
     return b.wired(x, add, add, tuple(s.added))
 
 
+def lower_resnetv2_shortcut(s: Scope, b: ir.Block, pre: str) -> str:
+    """A user block's shortcut: its input, or a projection named as timm's ResNetV2 names one
+    (`downsample.conv`)."""
+    return pre if b.shortcut is ShortcutKind.IDENTITY else _shortcut(s, b, pre)
+
+
 def _shortcut(s: Scope, b: ir.Block, pre: str) -> str:
     """timm's DownsampleConv (a 1x1 conv, strided) or DownsampleAvg (a 2x2 average pool where
     the block strides, then a 1x1 conv); pre-activation shortcuts have no norm."""

@@ -9,12 +9,14 @@ activation after it are the built-in blocks' (resgen.graph.blocks).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from resgen.diagnostics import Diagnostic, Location, error
 from resgen.graph import ir
 from resgen.graph.blocks import lower_shortcut
 from resgen.graph.ir import ShortcutKind
 from resgen.graph.regnet import lower_regnet_shortcut
+from resgen.graph.resnetv2 import lower_resnetv2_shortcut
 from resgen.graph.scope import Scope
 from resgen.spec.expr import ExprError, evaluate, parse_expr
 from resgen.spec.model import Spec
@@ -122,13 +124,20 @@ def lower_user_block(
             reads = user.projection_from
         # lower_shortcut leaves out the projection's norm in a pre-activation block.
         plan = block if user.shortcut_norm else dataclasses.replace(block, preact=True)
-        lower = lower_regnet_shortcut if regnet_named(s.spec) else lower_shortcut
-        shortcut = lower(s, plan, low.node[reads])
+        shortcut = _shortcut_lowering(s.spec)(s, plan, low.node[reads])
         add = out = low.add("add", ir.Add(), branch, shortcut)
     if closing:
         out = low.add(closing, ir.Act(_closing_act(user, s.spec.act)), out)
     found += low.found
     return block.wired(x, out, add, tuple(s.added))
+
+
+def _shortcut_lowering(spec: Spec) -> Callable[[Scope, ir.Block, str], str]:
+    """The shortcut's lowering: named as the layout names a projection (`downsample.conv`), or
+    the built-in ResNet blocks' (`downsample.0`)."""
+    if spec.layout == "resnetv2":
+        return lower_resnetv2_shortcut
+    return lower_regnet_shortcut if regnet_named(spec) else lower_shortcut
 
 
 def _closing_act(user: UserBlockSpec, act: str) -> str:

@@ -22,7 +22,9 @@ def check_resnetv2(spec: Spec, source: Source) -> list[Diagnostic]:
         message = f"`layout: resnetv2` does not take {what}"
         found.append(error("resnetv2-unsupported", message, source.locate(path, key=True), hint))
 
-    if not spec.block.preact:
+    # A user block writes its ops in pre-activation order itself (`block.preact` is refused).
+    users = any((stage.block or spec.block.type) in spec.blocks for stage in spec.stages)
+    if not spec.block.preact and not users:
         refuse(("block", "preact"), "post-activation blocks (timm's ResNetV2 is pre-activation)",
                "set `block.preact: true`")  # fmt: skip
     if spec.stem.norm:
@@ -47,7 +49,7 @@ def check_resnetv2(spec: Spec, source: Source) -> list[Diagnostic]:
             refuse(path, what, f"remove `{'.'.join(path)}`")
     for i, stage in enumerate(spec.stages):
         kind = stage.block or spec.block.type
-        if kind not in ("basic", "bottleneck"):
+        if kind not in ("basic", "bottleneck") and kind not in spec.blocks:
             where = ("stages", i, "block") if stage.block else ("block", "type")
             refuse(where, f"{kind} blocks", "use `basic` or `bottleneck` blocks")
         shortcut = stage.shortcut or spec.shortcut

@@ -318,13 +318,19 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
         refuse(("anti_alias",), "anti-aliased downsampling", "remove `anti_alias`")
     if spec.conv.standardize:
         refuse(("conv",), "standardised convs", "remove `conv.standardize`")
-    if spec.layout != "torchvision" and not regnet_named(spec):
+    if spec.layout == "timm" and not regnet_named(spec):
         refuse(("layout",), f"`layout: {spec.layout}`",
                "remove `layout`; timm's names fit a RegNet's stages (`regnet:`) only")  # fmt: skip
-    if regnet_named(spec):  # timm's RegNet projection is `downsample.conv` and `.bn`, or none
+    if regnet_named(spec) or spec.layout == "resnetv2":  # a projection named `downsample.conv`
         for path, kind in _shortcuts(spec):
             if kind in ("pad", "avgpool_projection"):
-                refuse(path, f"`shortcut: {kind}` in a RegNet", "use `projection`")
+                net = "ResNetV2" if spec.layout == "resnetv2" else "RegNet"
+                refuse(path, f"`shortcut: {kind}` in a {net}", "use `projection`")
+    if spec.layout == "resnetv2":  # timm's ResNetV2 projection is a bare conv
+        for kind in dict.fromkeys(k for k in used if k in spec.blocks):
+            if spec.blocks[kind].shortcut_norm:
+                hint = "give the block `shortcut_norm: false` (timm's projection is a bare conv)"
+                refuse(("blocks", kind), "a normed projection in a ResNetV2", hint)
     if spec.norm.type in ("evonorm_s0", "frn"):
         refuse(("norm", "type"), f"`norm: {spec.norm.type}`", "use batch, group or layer norms")
     for i, stage in enumerate(spec.stages):
