@@ -42,6 +42,32 @@ STRING_FIELDS = {
     ("name",): "an identifier: the file name",
     ("class_name",): "an identifier: the class name",
     ("description",): "docstring text, escaped by docstring_safe",
+    # User blocks (issue 23; tests/test_user_blocks_security.py feeds the injection payloads
+    # into every one of these and checks each is refused at its line and column).
+    ("blocks",): "block names: identifiers, never emitted as code",
+    ("blocks", "class_name"): "an identifier: the block's class name",
+    ("blocks", "description"): "docstring text, escaped by docstring_safe (tested below)",
+    ("blocks", "params"): "param names: identifiers that are no constructor local",
+    ("blocks", "params", "description"): "documentation only; never emitted",
+    ("block", "params"): "names of the user block's params, checked against its declaration",
+    ("blocks", "ops", "name"): "module names: up to four identifiers, no dunder or reserved name",
+    ("blocks", "ops", "input"): "names of ops or `x`, checked, never emitted as text",
+    ("blocks", "ops", "output_name"): "a Python variable name: an identifier, checked",
+    ("blocks", "branch"): "an op's name, checked",
+    ("blocks", "shortcut_from"): "an op's name or `x`, checked",
+    ("blocks", "projection_from"): "an op's name or `x`, checked",
+    ("blocks", "output_act"): "an activation or an act op's name, checked",
+    # Values: an int, or an expression parsed with `ast` under an allow-list (resgen.spec.expr)
+    # and printed back from the checked tree, never evaluated by Python.
+    ("blocks", "ops", "out"): "an expression of the allow-listed language",
+    ("blocks", "ops", "kernel"): "an expression of the allow-listed language",
+    ("blocks", "ops", "stride"): "an expression of the allow-listed language",
+    ("blocks", "ops", "groups"): "an expression of the allow-listed language",
+    ("blocks", "ops", "dilation"): "an expression of the allow-listed language",
+    ("blocks", "ops", "padding"): "an expression of the allow-listed language",
+    ("blocks", "ops", "channels"): "an expression of the allow-listed language",
+    ("blocks", "ops", "start"): "an expression of the allow-listed language",
+    ("blocks", "ops", "paths"): "an expression of the allow-listed language",
 }
 MARKER = "RESGEN_PWNED"
 # What an attacker would try; each, in a description, must stay docstring text.
@@ -117,6 +143,35 @@ def test_description_stays_in_the_docstring(
     assert sorted(n for n in vars(module) if not n.startswith("__")) == sorted(
         [*module.__all__, "torch", "nn"]
     )
+
+
+USER_BLOCK: dict[str, Any] = {
+    "ops": [
+        {"op": "conv", "name": "conv1", "out": "out_channels", "kernel": 3, "stride": "stride"},
+        {"op": "norm", "name": "bn1"},
+    ],
+}
+
+
+# A block's description is at most 200 characters (a longer one is an `invalid-value` error).
+SHORT_PAYLOADS = [payload for payload in PAYLOADS if len(payload) <= 200]
+
+
+@pytest.mark.parametrize("payload", SHORT_PAYLOADS, ids=range(len(SHORT_PAYLOADS)))
+def test_a_user_blocks_description_stays_in_its_docstring(
+    payload: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user block's description is the other free text that reaches generated code."""
+    spec = _spec(blocks={"mine": USER_BLOCK}, block={"type": "mine"}, shortcut="projection")
+    harmless = compile_source({**spec, "blocks": {"mine": {**USER_BLOCK, "description": "Mine."}}})
+    source = compile_source({**spec, "blocks": {"mine": {**USER_BLOCK, "description": payload}}})
+    assert _shape(source) == _shape(harmless)  # the same code; only the docstring differs
+    classes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)]
+    docs = [ast.get_docstring(c, clean=False) or "" for c in classes]
+    assert any(_squeeze(doc) == _squeeze(payload) for doc in docs)
+    monkeypatch.chdir(tmp_path)
+    load_module(source, "tiny_user_block")
+    assert not (tmp_path / MARKER).exists()
 
 
 @pytest.mark.parametrize("payload", PAYLOADS[:9], ids=range(9))
