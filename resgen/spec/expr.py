@@ -110,7 +110,7 @@ def _convert(node: ast.AST, names: frozenset[str], text: str) -> Expr:
 
 def _call(node: ast.Call, names: frozenset[str], text: str) -> Expr:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-        called = node.func.id if isinstance(node.func, ast.Name) else "that"
+        called = ast.unparse(node.func)  # the callee as written: text, never evaluated
         raise ExprError(
             f"`{_short(text)}`: calling {_short(called)} is not allowed",
             "the functions are min, max, make_divisible and log2",
