@@ -202,6 +202,12 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # the call and says why its stride comment. Both register the projection first, under timm's
     # name (`downsample.conv`), and build the stages as ResNetStages (`stages.1.blocks.0`).
     ("resnetv2_bottleneck", "resnetv2_50", 64, None),
+    # torchvision's ResBottleneckBlock declares `f` as nn.Sequential(OrderedDict(a=, b=, se=, c=))
+    # of nn.Sequentials and calls its SqueezeExcitation helper class; the twin declares the same
+    # modules in nested nn.ModuleDicts (`self.f["a"]["0"]`) and writes the SE out. Both register
+    # `proj` (nn.Sequential: `proj.0`, `proj.1`) first and build `trunk_output.block2.block2-0`
+    # with add_module.
+    ("regnety_torchvision", "regnet_y_400mf", 64, None),
 ]  # fmt: skip
 
 
@@ -675,7 +681,9 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
                    for e in errors), errors  # fmt: skip
 
 
-@pytest.mark.parametrize("example", ["regnety_bottleneck", "resnetv2_bottleneck"])
+@pytest.mark.parametrize(
+    "example", ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck"]
+)
 def test_layout_twins_count_what_torch_measures(example: str) -> None:
     """A user block under a layout's names (timm's RegNet, ResNetV2): its parameters and MACs
     are what torch counts."""

@@ -390,7 +390,8 @@ def _blocks_and_stages(
     resnet = block_classes(graph, spec, deploy=deploy)
     user = user_block_classes(graph, spec, deploy=deploy)
     if regnet_named(spec):  # user blocks in a RegNet: its stages' names (`s2.b1`)
-        return user, _user_regnet_stages(analysis, spec, user), ()
+        trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
+        return user, _user_regnet_stages(analysis, spec, user), trunk
     by_name: dict[str, BlockClass | UserBlockClass] = {c.name: c for c in resnet}
     by_name.update((c.name, c) for c in user)
     stages = tuple(_render_stage(s, analysis, by_name, spec) for s in ir.stages_of(graph))

@@ -23,6 +23,7 @@ from resgen.graph import ir
 from resgen.graph.user_blocks import block_env
 from resgen.spec.model import Spec
 from resgen.spec.naming import class_name_for
+from resgen.spec.regnet import regnet_named
 from resgen.spec.user_blocks import MergeOp, PoolOp, UserBlockSpec
 
 _WIDTHS = ("in_channels", "mid_channels", "out_channels")
@@ -58,8 +59,10 @@ class UserBlockClass(NamedTuple):
     stride_comment: bool
     stride_conv: str
     residual_flag: bool
+    shortcut_attr: str = "downsample"  # torchvision's RegNet calls its projection `proj`
+    named_shortcut: bool = False  # a layout's projection (templates/shortcuts/named_projection)
     shortcut_keys: tuple[str, ...] = ()  # the projection's module names, when it has them
-    shortcut_first: bool = False  # declared before the ops, as timm's ResNetV2 declares it
+    shortcut_first: bool = False  # declared before the ops (timm's ResNetV2, torchvision's RegNet)
 
 
 def class_name(spec: Spec, kind: str) -> str:
@@ -109,9 +112,10 @@ def _user_class(
         writer.late.append(Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
     names = set(widths) | {p.name for p in params}
     shortcut = shortcut_fields(graph, blocks, names, _Vars({rep.input: "x"}))  # type: ignore[arg-type]
-    keyed = _keyed_shortcut(graph, blocks, names)
-    if keyed:
-        shortcut["shortcut_items"] = tuple(call for _, call in keyed)
+    attr, keys, calls = _named_shortcut(graph, spec, blocks, names)
+    projection = _projection_attr(spec)
+    if attr:
+        shortcut["shortcut_items"] = calls
     zero = zero_target(writer)
     if not zero:
         message = f"block {kind!r} has no conv, norm or scale for zero_init_residual to zero"
@@ -127,7 +131,7 @@ def _user_class(
         forward_lines=tuple(x for line in nest(writer.stmts) for x in fit(line, 8)),
         identity_first=user.shortcut_from == "x" and any(b.add for b in blocks),
         shortcut_comment=_shortcut_comment(writer, user, downsample),
-        tail_lines=_tail(writer, user, blocks, residual_flag, drop_path=drop_path),
+        tail_lines=_tail(writer, user, blocks, residual_flag, drop_path=drop_path, attr=projection),
         helpers=tuple(sorted(writer.helpers)),
         arg_values=tuple(p.name for p in params),
         drop_path=drop_path,
@@ -143,26 +147,38 @@ def _user_class(
         stride_comment=bool(writer.strided) and not deploy,
         stride_conv=writer.strided.split(".")[0],  # a container holds the strided conv
         residual_flag=residual_flag,
-        shortcut_keys=tuple(key for key, _ in keyed),
-        shortcut_first=spec.layout == "resnetv2",
+        shortcut_attr=projection,
+        named_shortcut=bool(attr),
+        shortcut_keys=keys,
+        shortcut_first=spec.layout == "resnetv2" or projection == "proj",
     )
 
 
-def _keyed_shortcut(
-    graph: ir.Graph, blocks: list[ir.Block], names: set[str]
-) -> tuple[tuple[str, Call], ...]:
-    """A projection whose modules have names (a RegNet's `downsample.conv` and `.bn`, in timm's
-    layout), each with its name; () for an indexed one (`downsample.0`)."""
+def _named_shortcut(
+    graph: ir.Graph, spec: Spec, blocks: list[ir.Block], names: set[str]
+) -> tuple[str, tuple[str, ...], tuple[Call, ...]]:
+    """A projection named as a layout names it: its attribute (torchvision's RegNet `proj`,
+    else `downsample`), its modules' keys (timm's `conv`, `bn`; () where they are numbered) and
+    calls; ("", (), ()) for the built-in blocks' `downsample.0`, which shortcut_fields gives."""
+    attr = _projection_attr(spec)
     block = next((b for b in blocks if b.downsample), None)
     if block is None:
-        return ()
-    prefix = f"{block.path}.downsample."
+        return "", (), ()
+    prefix = f"{block.path}.{attr}."
     members = [(node.removeprefix(prefix), ir.op(graph, node)) for node in block.nodes
                if node.startswith(prefix) and isinstance(ir.op(graph, node), MODULES)]  # fmt: skip
-    if not members or members[0][0].isdigit():
-        return ()
-    return tuple((key, module_call(op, names, first=False, indent=20 + len(key) + 1))
-                 for key, op in members)  # fmt: skip
+    if not members or (attr == "downsample" and members[0][0].isdigit()):
+        return "", (), ()
+    if members[0][0].isdigit():
+        return attr, (), tuple(module_call(op, names, first=False, indent=16) for _, op in members)
+    keys = tuple(key for key, _ in members)
+    calls = tuple(module_call(op, names, first=False, indent=20 + len(key) + 1)
+                  for key, op in members)  # fmt: skip
+    return attr, keys, calls
+
+
+def _projection_attr(spec: Spec) -> str:
+    return "proj" if regnet_named(spec) and spec.layout == "torchvision" else "downsample"
 
 
 def zero_target(writer: Writer) -> str:
@@ -194,8 +210,9 @@ def _tail(
     residual_flag: bool,
     *,
     drop_path: bool,
+    attr: str,
 ) -> tuple[str, ...]:
-    """The drop-path, the shortcut, the add and the return."""
+    """The drop-path, the shortcut (the projection is `self.<attr>`), the add and the return."""
     branch = writer.var_of(user.branch or user.ops[-1].name)
     lines = []
     if drop_path:
@@ -209,7 +226,7 @@ def _tail(
     lines += [] if user.shortcut_from == "x" else [f"identity = {source}"]
     if any(b.downsample for b in blocks):
         projected = writer.var_of(user.projection_from or user.shortcut_from)
-        lines += ["if self.downsample is not None:", f"    identity = self.downsample({projected})"]
+        lines += [f"if self.{attr} is not None:", f"    identity = self.{attr}({projected})"]
     # In place, as torchvision adds, unless the branch ends in an activation, whose backward
     # may need its output (a ReLU in place, a sigmoid).
     add = "out += identity" if branch == "out" and not writer.ends_in_act else (

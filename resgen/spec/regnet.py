@@ -137,11 +137,12 @@ def expand_regnet(data: dict[str, Any], source: Source) -> dict[str, Any]:
 
 def regnet_named(spec: Spec) -> bool:
     """The layout names the net's modules as a RegNet's: some stage has regnet blocks, or the
-    stages come from `regnet` and a user block fills them (a RegNet block written as ops; timm's
-    names only, so far)."""
+    stages come from `regnet` and a user block fills them (a RegNet block written as ops)."""
     kinds = [stage.block or spec.block.type for stage in spec.stages]
     if "regnet" in kinds:
         return True
     return (
-        spec.regnet is not None and spec.layout == "timm" and any(k in spec.blocks for k in kinds)
+        spec.regnet is not None
+        and spec.layout != "resnetv2"
+        and any(k in spec.blocks for k in kinds)
     )

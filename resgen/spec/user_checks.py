@@ -326,6 +326,15 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
             if kind in ("pad", "avgpool_projection"):
                 net = "ResNetV2" if spec.layout == "resnetv2" else "RegNet"
                 refuse(path, f"`shortcut: {kind}` in a {net}", "use `projection`")
+    if regnet_named(spec) and spec.layout == "torchvision":  # its projection is `proj`
+        for kind in dict.fromkeys(k for k in used if k in spec.blocks):
+            for i, op in enumerate(spec.blocks[kind].ops):
+                if op.name.split(".")[0] == "proj":
+                    found.append(_bad(
+                        "op-name",
+                        f"op {op.name!r}: `proj` is the projection's name in torchvision's RegNet",
+                        source, ("blocks", kind, "ops", i, "name"), "give the op another name",
+                    ))  # fmt: skip
     if spec.layout == "resnetv2":  # timm's ResNetV2 projection is a bare conv
         for kind in dict.fromkeys(k for k in used if k in spec.blocks):
             if spec.blocks[kind].shortcut_norm:
