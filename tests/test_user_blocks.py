@@ -208,6 +208,11 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # `proj` (nn.Sequential: `proj.0`, `proj.1`) first and build `trunk_output.block2.block2-0`
     # with add_module.
     ("regnety_torchvision", "regnet_y_400mf", 64, None),
+    # timm's PreBottleneck (RegNetV) calls the SqueezeExcite helper class (an `se_channels`
+    # argument) and writes forward with `shortcut`, the pre-activated input rebound to `x`; the
+    # twin declares the SE in an nn.ModuleDict `se`, writes it out, names the value `pre` and
+    # says why its stride comment. Both declare the bare projection conv `downsample` last.
+    ("regnetv_bottleneck", "regnetv_040", 64, None),
 ]  # fmt: skip
 
 
@@ -291,7 +296,7 @@ def test_every_twin_deploy_build_gives_the_trained_outputs(example: str) -> None
     # Every norm follows a conv (as in the built-in), so none is left; a pre-activation block's
     # norms before their convs become an Affine each, as the built-in's do.
     assert "BatchNorm2d(" not in source
-    assert ("Affine(" in source) == example.startswith(("preact", "resnetv2"))
+    assert ("Affine(" in source) == example.startswith(("preact", "resnetv2", "regnetv"))
     deploy_module = load_module(source, f"{example}_deploy")
     deploy = getattr(deploy_module, deploy_class).from_trained(model)
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(10))
@@ -682,7 +687,8 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
 
 
 @pytest.mark.parametrize(
-    "example", ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck"]
+    "example",
+    ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck", "regnetv_bottleneck"],
 )
 def test_layout_twins_count_what_torch_measures(example: str) -> None:
     """A user block under a layout's names (timm's RegNet, ResNetV2): its parameters and MACs

@@ -63,6 +63,7 @@ class UserBlockClass(NamedTuple):
     named_shortcut: bool = False  # a layout's projection (templates/shortcuts/named_projection)
     shortcut_keys: tuple[str, ...] = ()  # the projection's module names, when it has them
     shortcut_first: bool = False  # declared before the ops (timm's ResNetV2, torchvision's RegNet)
+    bare_shortcut: bool = False  # the projection is the conv itself (timm's PreBottleneck)
 
 
 def class_name(spec: Spec, kind: str) -> str:
@@ -151,6 +152,7 @@ def _user_class(
         named_shortcut=bool(attr),
         shortcut_keys=keys,
         shortcut_first=spec.layout == "resnetv2" or projection == "proj",
+        bare_shortcut=_bare_projection(graph, blocks, attr),
     )
 
 
@@ -164,6 +166,9 @@ def _named_shortcut(
     block = next((b for b in blocks if b.downsample), None)
     if block is None:
         return "", (), ()
+    if _bare_projection(graph, blocks, attr):
+        conv = ir.op(graph, f"{block.path}.{attr}")
+        return attr, (), (module_call(conv, names, first=False, indent=12),)
     prefix = f"{block.path}.{attr}."
     members = [(node.removeprefix(prefix), ir.op(graph, node)) for node in block.nodes
                if node.startswith(prefix) and isinstance(ir.op(graph, node), MODULES)]  # fmt: skip
@@ -175,6 +180,20 @@ def _named_shortcut(
     calls = tuple(module_call(op, names, first=False, indent=20 + len(key) + 1)
                   for key, op in members)  # fmt: skip
     return attr, keys, calls
+
+
+def bare_projection(blocks: tuple[ir.Block, ...]) -> bool:
+    """Whether user blocks in a RegNet project with the conv itself (timm's PreBottleneck
+    `downsample`), so no keyed Sequential holds it."""
+    return any(b.user and f"{b.path}.downsample" in b.nodes for b in blocks)
+
+
+def _bare_projection(graph: ir.Graph, blocks: list[ir.Block], attr: str) -> bool:
+    """Whether the projection is the conv itself (timm's PreBottleneck `downsample`), no
+    Sequential around it."""
+    block = next((b for b in blocks if b.downsample), None)
+    node = f"{block.path}.{attr}" if block else ""
+    return block is not None and node in block.nodes and isinstance(ir.op(graph, node), ir.Conv)
 
 
 def _projection_attr(spec: Spec) -> str:

@@ -139,8 +139,11 @@ def _shortcut(s: Scope, b: ir.Block, x: str, names: tuple[str, str], *, preact: 
 
 
 def lower_regnet_shortcut(s: Scope, b: ir.Block, x: str) -> str:
-    """A user block's shortcut in a RegNet: named as the layout names a RegNet block's."""
-    return _shortcut(s, b, x, LAYOUTS[s.spec.layout].proj, preact=b.preact)
+    """A user block's shortcut in a RegNet: named as the layout names a RegNet block's (a bare
+    projection in timm's names is its pre-activation block's, the `downsample` conv itself)."""
+    bare = b.preact and s.spec.layout == "timm"
+    names = ("downsample", "") if bare else LAYOUTS[s.spec.layout].proj
+    return _shortcut(s, b, x, names, preact=b.preact)
 
 
 def _lower_se(s: Scope, n: Names, y: str, channels: int, hidden: int) -> str:
