@@ -213,6 +213,10 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # twin declares the SE in an nn.ModuleDict `se`, writes it out, names the value `pre` and
     # says why its stride comment. Both declare the bare projection conv `downsample` last.
     ("regnetv_bottleneck", "regnetv_040", 64, None),
+    # BiT: resnetv2_bottleneck's ops in resnetv2_50x1_bit's spec, whose `conv.standardize` makes
+    # every conv a StdConv2d (eps=1e-08) and `norm` every norm a GroupNorm, in both. The file
+    # differs from the built-in's as resnetv2_bottleneck's does.
+    ("resnetv2_bit_bottleneck", "resnetv2_50x1_bit", 64, None),
 ]  # fmt: skip
 
 
@@ -294,9 +298,11 @@ def test_every_twin_deploy_build_gives_the_trained_outputs(example: str) -> None
     deploy_class = f"{loaded.spec.model_class}Deploy"
     source = render_deploy_source(loaded, analysis)
     # Every norm follows a conv (as in the built-in), so none is left; a pre-activation block's
-    # norms before their convs become an Affine each, as the built-in's do.
-    assert "BatchNorm2d(" not in source
-    assert ("Affine(" in source) == example.startswith(("preact", "resnetv2", "regnetv"))
+    # batch norms before their convs become an Affine each, as the built-in's do (BiT's group
+    # norms stay); standardised convs are plain ones given standardised weights.
+    assert "BatchNorm2d(" not in source and "StdConv2d(" not in source
+    preact = example.startswith(("preact", "resnetv2", "regnetv"))
+    assert ("Affine(" in source) == (preact and loaded.spec.norm.type == "batch")
     deploy_module = load_module(source, f"{example}_deploy")
     deploy = getattr(deploy_module, deploy_class).from_trained(model)
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(10))
@@ -686,10 +692,12 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
                    for e in errors), errors  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "example",
-    ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck", "regnetv_bottleneck"],
-)
+# The twins under a layout's names (timm's and torchvision's RegNet, timm's ResNetV2).
+LAYOUT_TWINS = ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck",
+                "regnetv_bottleneck", "resnetv2_bit_bottleneck"]  # fmt: skip
+
+
+@pytest.mark.parametrize("example", LAYOUT_TWINS)
 def test_layout_twins_count_what_torch_measures(example: str) -> None:
     """A user block under a layout's names (timm's RegNet, ResNetV2): its parameters and MACs
     are what torch counts."""
@@ -714,3 +722,24 @@ def test_regnet_twin_takes_groups_and_rates_from_the_stages() -> None:
     source = resgen.compile_source(resgen.load_spec({**data, "drop_path": 0.1}))
     # s3's b2 is the network's fourth block (rates[3]): s1 and s2 have one each.
     assert 'f"b{i}", Bottleneck(152, 152, 152, groups=19, drop_path=rates[i + 1])' in source
+
+
+def test_standardised_convs_leave_a_conv_with_its_own_bias_plain() -> None:
+    """`conv.standardize` makes a user block's convs StdConv2d, as it does the built-in blocks',
+    but for those given their own bias (an SE's fc1 and fc2), which stay plain as theirs do."""
+    data = yaml.safe_load((EXAMPLES / "se_basic.yaml").read_text(encoding="utf-8"))
+    loaded = resgen.load_spec({**data, "conv": {"standardize": True, "eps": 1e-8}})
+    _, analysis = check_spec(loaded)
+    graph = analysis.graph
+    block = ir.blocks_of(graph)[0].path
+    std = {name: ir.op(graph, f"{block}.{name}").standardize
+           for name in ("conv1", "conv2", "se.fc1", "se.fc2")}  # fmt: skip
+    assert std == {"conv1": 1e-8, "conv2": 1e-8, "se.fc1": 0.0, "se.fc2": 0.0}
+    source = resgen.compile_source(loaded)
+    assert 'self.se["fc1"] = nn.Conv2d(' in source
+    assert "self.conv2 = StdConv2d(" in source and "class StdConv2d(" in source
+    model = getattr(load_module(source, "se_basic_std"), loaded.spec.model_class)()
+    model.eval()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(12))
+    with torch.no_grad():
+        assert model(x).shape == (1, 1000)

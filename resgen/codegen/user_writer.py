@@ -7,6 +7,7 @@ the deploy build (a folded norm, an `Affine`) the graph says.
 
 from __future__ import annotations
 
+from resgen.codegen.calls import STD_EPS
 from resgen.codegen.user_lines import (
     EXPLODE,
     LIMIT,
@@ -374,7 +375,10 @@ class Writer:
             if shown != ("0" if key == "padding" else "1"):
                 args.append(f"{key}={shown}")
         args.append(f"bias={conv.bias}")
-        return "nn.Conv2d", args
+        if not conv.standardize:
+            return "nn.Conv2d", args
+        self.helpers.add("StdConv2d")  # BiT's weight-standardised conv
+        return "StdConv2d", args + [f"eps={conv.standardize!r}"] * (conv.standardize != STD_EPS)
 
     def _same_padding(self, op: ConvOp) -> str:
         """`dilation x (kernel - 1) // 2`, written as simply as its values allow."""

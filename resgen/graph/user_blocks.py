@@ -284,7 +284,11 @@ def _conv(low: _Lowering, op: ConvOp, cin: int) -> ir.Conv:
     same = dilation * (kernel - 1) // 2
     padding = same if op.padding is None else low.value("padding", op.padding, least=0, most=256)
     bias = op.bias if op.bias is not None else not low.s.has_norm
-    return ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias)
+    # The spec's `conv.standardize` (BiT) holds for a block's convs as for the built-in's, but
+    # for one given its own bias (an SE's), as the built-in blocks' SE convs stay plain.
+    conv = low.s.spec.conv
+    std = conv.eps if conv.standardize and op.bias is not True else 0.0
+    return ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias, standardize=std)
 
 
 def _norm(low: _Lowering, op: NormOp, channels: int) -> tuple[ir.Op, int] | None:

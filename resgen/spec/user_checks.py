@@ -316,8 +316,6 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
         refuse(("block", "reduce_first"), "`reduce_first`", "compute widths in the ops' values")
     if spec.anti_alias is not None:
         refuse(("anti_alias",), "anti-aliased downsampling", "remove `anti_alias`")
-    if spec.conv.standardize:
-        refuse(("conv",), "standardised convs", "remove `conv.standardize`")
     if spec.layout == "timm" and not regnet_named(spec):
         refuse(("layout",), f"`layout: {spec.layout}`",
                "remove `layout`; timm's names fit a RegNet's stages (`regnet:`) only")  # fmt: skip
