@@ -217,6 +217,13 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # every conv a StdConv2d (eps=1e-08) and `norm` every norm a GroupNorm, in both. The file
     # differs from the built-in's as resnetv2_bottleneck's does.
     ("resnetv2_bit_bottleneck", "resnetv2_50x1_bit", 64, None),
+    # Average-pool projections: the same ops in specs with `shortcut: avgpool_projection`. timm's
+    # ResNetV2-D keys its pool and conv (`downsample.pool`, `downsample.conv`), the RegNetV
+    # numbers them (`downsample.0`, `downsample.1`); both twins write the pool as
+    # `pool if stride > 1 else nn.Identity()`, as the built-ins do, and differ otherwise as the
+    # twins above (the twin's comments say why the pool, and what downsamples).
+    ("resnetv2_d_bottleneck", "resnetv2_50d", 64, None),
+    ("regnetv_avgpool", "regnetv_064", 64, None),
 ]  # fmt: skip
 
 
@@ -694,7 +701,8 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
 
 # The twins under a layout's names (timm's and torchvision's RegNet, timm's ResNetV2).
 LAYOUT_TWINS = ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck",
-                "regnetv_bottleneck", "resnetv2_bit_bottleneck"]  # fmt: skip
+                "regnetv_bottleneck", "resnetv2_bit_bottleneck", "resnetv2_d_bottleneck",
+                "regnetv_avgpool"]  # fmt: skip
 
 
 @pytest.mark.parametrize("example", LAYOUT_TWINS)

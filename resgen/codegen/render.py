@@ -20,8 +20,8 @@ from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_
 from resgen.codegen.stem import Outside, Sequential, build_outside
 from resgen.codegen.user_blocks import (
     UserBlockClass,
-    bare_projection,
     class_name,
+    unkeyed_projection,
     user_block_call,
     user_block_classes,
 )
@@ -191,13 +191,13 @@ def build_render_model(
 
 def _ordered_dict(spec: Spec, blocks: tuple[ir.Block, ...], outside: Outside) -> bool:
     """Whether some Sequential is built from an OrderedDict: a RegNet's, but for timm's
-    pre-activation blocks (built-in, or as ops with a bare projection) only its keyed stem or
+    pre-activation blocks (built-in, or as ops with its unkeyed projection) only its keyed stem or
     head (`stem.conv`, `final_conv.conv`) are."""
     if spec.layout == "resnetv2":
         return True  # its stem (`stem.conv`) and projections (`downsample.conv`) are keyed
     if blocks[0].type != "regnet" and not (blocks[0].user and regnet_named(spec)):
         return False
-    if spec.layout == "torchvision" or not (blocks[0].preact or bare_projection(blocks)):
+    if spec.layout == "torchvision" or not (blocks[0].preact or unkeyed_projection(blocks)):
         return True  # the stem's and the projections' keys (`stem.conv`, `downsample.conv`)
     return any(
         isinstance(d, Sequential) and d.keys for d in (*outside.stem, *outside.final_modules)

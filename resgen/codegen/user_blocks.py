@@ -64,6 +64,7 @@ class UserBlockClass(NamedTuple):
     shortcut_keys: tuple[str, ...] = ()  # the projection's module names, when it has them
     shortcut_first: bool = False  # declared before the ops (timm's ResNetV2, torchvision's RegNet)
     bare_shortcut: bool = False  # the projection is the conv itself (timm's PreBottleneck)
+    pooled_shortcut: bool = False  # a keyed `pool` first, where the block strides (ResNetV2-D)
 
 
 def class_name(spec: Spec, kind: str) -> str:
@@ -117,6 +118,7 @@ def _user_class(
     projection = _projection_attr(spec)
     if attr:
         shortcut["shortcut_items"] = calls
+    pooled = any(b.shortcut is ir.ShortcutKind.AVGPOOL_PROJECTION for b in blocks if b.downsample)
     zero = zero_target(writer)
     if not zero:
         message = f"block {kind!r} has no conv, norm or scale for zero_init_residual to zero"
@@ -153,6 +155,7 @@ def _user_class(
         shortcut_keys=keys,
         shortcut_first=spec.layout == "resnetv2" or projection == "proj",
         bare_shortcut=_bare_projection(graph, blocks, attr),
+        pooled_shortcut=bool(keys) and pooled,
     )
 
 
@@ -182,10 +185,12 @@ def _named_shortcut(
     return attr, keys, calls
 
 
-def bare_projection(blocks: tuple[ir.Block, ...]) -> bool:
-    """Whether user blocks in a RegNet project with the conv itself (timm's PreBottleneck
-    `downsample`), so no keyed Sequential holds it."""
-    return any(b.user and f"{b.path}.downsample" in b.nodes for b in blocks)
+def unkeyed_projection(blocks: tuple[ir.Block, ...]) -> bool:
+    """Whether user blocks in timm's RegNet project as its PreBottleneck does, with the conv
+    itself (`downsample`) or a numbered pool and conv (`downsample.0`, `.1`): no keyed
+    Sequential (`downsample.conv`) holds it."""
+    projecting = [b for b in blocks if b.user and b.downsample]
+    return any(f"{b.path}.downsample.conv" not in b.nodes for b in projecting)
 
 
 def _bare_projection(graph: ir.Graph, blocks: list[ir.Block], attr: str) -> bool:

@@ -320,10 +320,22 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
         refuse(("layout",), f"`layout: {spec.layout}`",
                "remove `layout`; timm's names fit a RegNet's stages (`regnet:`) only")  # fmt: skip
     if regnet_named(spec) or spec.layout == "resnetv2":  # a projection named `downsample.conv`
+        # timm pools before a bare conv (ResNetV2-D, the pre-activation RegNetV); a RegNet's
+        # normed projection has no average-pool form in either library.
+        normed = any(spec.blocks[k].shortcut_norm for k in used if k in spec.blocks)
+        pooled = spec.layout == "resnetv2" or (spec.layout == "timm" and not normed)
         for path, kind in _shortcuts(spec):
-            if kind in ("pad", "avgpool_projection"):
+            if kind == "pad" or (kind == "avgpool_projection" and not pooled):
                 net = "ResNetV2" if spec.layout == "resnetv2" else "RegNet"
-                refuse(path, f"`shortcut: {kind}` in a {net}", "use `projection`")
+                hint = (
+                    "use `projection`"
+                    if kind == "pad" or spec.layout == "torchvision"
+                    else (
+                        "use `projection`, or give the block `shortcut_norm: false` (timm's "
+                        "average-pool projection is a pre-activation RegNet's: a pool, a bare conv)"
+                    )
+                )
+                refuse(path, f"`shortcut: {kind}` in a {net}", hint)
     if regnet_named(spec) and spec.layout == "torchvision":  # its projection is `proj`
         for kind in dict.fromkeys(k for k in used if k in spec.blocks):
             for i, op in enumerate(spec.blocks[kind].ops):
