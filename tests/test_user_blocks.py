@@ -202,6 +202,8 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # the call and says why its stride comment. Both register the projection first, under timm's
     # name (`downsample.conv`), and build the stages as ResNetStages (`stages.1.blocks.0`).
     ("resnetv2_bottleneck", "resnetv2_50", 64, None),
+    # The same for timm's PreActBasic.
+    ("resnetv2_basic", "resnetv2_18", 64, None),
     # torchvision's ResBottleneckBlock declares `f` as nn.Sequential(OrderedDict(a=, b=, se=, c=))
     # of nn.Sequentials and calls its SqueezeExcitation helper class; the twin declares the same
     # modules in nested nn.ModuleDicts (`self.f["a"]["0"]`) and writes the SE out. Both register
@@ -702,7 +704,7 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
 # The twins under a layout's names (timm's and torchvision's RegNet, timm's ResNetV2).
 LAYOUT_TWINS = ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck",
                 "regnetv_bottleneck", "resnetv2_bit_bottleneck", "resnetv2_d_bottleneck",
-                "regnetv_avgpool"]  # fmt: skip
+                "regnetv_avgpool", "resnetv2_basic"]  # fmt: skip
 
 
 @pytest.mark.parametrize("example", LAYOUT_TWINS)
