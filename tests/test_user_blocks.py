@@ -197,6 +197,9 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # stages with add_module under timm's names (`b1`) and share the stem, the projection
     # (`downsample.conv`, `downsample.bn`) and the ClassifierHead.
     ("regnety_bottleneck", "regnety_002", 64, None),
+    # The same for RegNetZ: an inverted bottleneck (mid_channels 4x the width), no activation
+    # after the add, no shortcut where the shape changes (both take `residual=False` there).
+    ("regnetz_bottleneck", "regnetz_005", 64, None),
     # The built-in PreActBottleneck (timm's ResNetV2) writes its forward with `shortcut`, fits
     # conv1 on one line and zeroes conv3 with get_parameter; the twin names `identity`, explodes
     # the call and says why its stride comment. Both register the projection first, under timm's
@@ -704,7 +707,7 @@ def test_a_merge_of_one_value_twice_is_a_diagnostic() -> None:
 # The twins under a layout's names (timm's and torchvision's RegNet, timm's ResNetV2).
 LAYOUT_TWINS = ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottleneck",
                 "regnetv_bottleneck", "resnetv2_bit_bottleneck", "resnetv2_d_bottleneck",
-                "regnetv_avgpool", "resnetv2_basic"]  # fmt: skip
+                "regnetv_avgpool", "resnetv2_basic", "regnetz_bottleneck"]  # fmt: skip
 
 
 @pytest.mark.parametrize("example", LAYOUT_TWINS)
