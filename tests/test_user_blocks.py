@@ -155,6 +155,10 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     ]),
     ("basic", "resnet18", 64, []),
     ("bottleneck", "resnet50", 64, []),
+    # The same ops under the spec's `shortcut: pad` (option A, CIFAR ResNet-20) and with the
+    # stride on the first 1x1 (ResNet v1).
+    ("basic_pad", "resnet20", 32, []),
+    ("bottleneck_v1", "resnet50_v1", 64, []),
     # The built-in class says what `pre` is; a user block's names the variable.
     ("preact_bottleneck", "preact_resnet164", 32, [
         "        # A projection shortcut sees the pre-activated input; an identity one sees x "
@@ -710,10 +714,10 @@ LAYOUT_TWINS = ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottlenec
                 "regnetv_avgpool", "resnetv2_basic", "regnetz_bottleneck"]  # fmt: skip
 
 
-@pytest.mark.parametrize("example", LAYOUT_TWINS)
+@pytest.mark.parametrize("example", [*LAYOUT_TWINS, "basic_pad", "bottleneck_v1"])
 def test_layout_twins_count_what_torch_measures(example: str) -> None:
-    """A user block under a layout's names (timm's RegNet, ResNetV2): its parameters and MACs
-    are what torch counts."""
+    """A user block under a layout's names (timm's RegNet, ResNetV2), or with a pad shortcut or
+    a strided 1x1: its parameters and MACs are what torch counts."""
     path = EXAMPLES / f"{example}.yaml"
     _, analysis = check_spec(path)
     model = resgen.build_model(path)
