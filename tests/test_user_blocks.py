@@ -168,6 +168,11 @@ TWINS: list[tuple[str, str | dict[str, Any], int, list[str] | None]] = [
     # an `se_channels` argument); the twin declares the same modules in an nn.ModuleDict `se` and
     # writes the squeeze, fc1, act, fc2, gate and multiply out in its forward.
     ("se_basic", "seresnet18", 64, None),
+    # SENet-154: the built-in takes the first 1x1's width as an argument (`first_channels`,
+    # from `reduce_first: 2`) and calls SqueezeExcite; the twin computes `mid_channels // 2` and
+    # writes the SE out. Both write the strided blocks' 3x3 projection (`shortcut_kernel: 3`)
+    # beside the 1x1 one, as the shortcut template has it.
+    ("senet_bottleneck", "senet154", 32, None),
     # The same for ECA: the built-in calls timm's EfficientChannelAttention helper class
     # (`self.se = EfficientChannelAttention(eca_kernel)`, each block passing its kernel); the
     # twin computes the kernel from out_channels in its `__init__` (a `log2` helper function) and
@@ -714,10 +719,12 @@ LAYOUT_TWINS = ["regnety_bottleneck", "regnety_torchvision", "resnetv2_bottlenec
                 "regnetv_avgpool", "resnetv2_basic", "regnetz_bottleneck"]  # fmt: skip
 
 
-@pytest.mark.parametrize("example", [*LAYOUT_TWINS, "basic_pad", "bottleneck_v1"])
+@pytest.mark.parametrize(
+    "example", [*LAYOUT_TWINS, "basic_pad", "bottleneck_v1", "senet_bottleneck"]
+)
 def test_layout_twins_count_what_torch_measures(example: str) -> None:
-    """A user block under a layout's names (timm's RegNet, ResNetV2), or with a pad shortcut or
-    a strided 1x1: its parameters and MACs are what torch counts."""
+    """A user block under a layout's names (timm's RegNet, ResNetV2), or with a pad shortcut, a
+    strided 1x1 or SENet's 3x3 projection: its parameters and MACs are what torch counts."""
     path = EXAMPLES / f"{example}.yaml"
     _, analysis = check_spec(path)
     model = resgen.build_model(path)
