@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -767,3 +768,15 @@ def test_standardised_convs_leave_a_conv_with_its_own_bias_plain() -> None:
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(12))
     with torch.no_grad():
         assert model(x).shape == (1, 1000)
+
+
+def test_a_long_description_wraps_to_fit_the_line_length(tmp_path: Path) -> None:
+    """A block's docstring wraps at 100 columns (a 200-character description once broke E501)."""
+    data = yaml.safe_load((EXAMPLES / "convnext.yaml").read_text(encoding="utf-8"))
+    text = " ".join(f'word{i} with a "quote" and a \\ backslash,' for i in range(5))[:200]
+    data["blocks"]["convnext"]["description"] = text
+    source = resgen.compile_source(data)
+    _lint(source, tmp_path)
+    (block,) = [c for c in ast.walk(ast.parse(source)) if isinstance(c, ast.ClassDef)
+                and c.name == "ConvNeXtBlock"]  # fmt: skip
+    assert " ".join((ast.get_docstring(block, clean=False) or "").split()) == " ".join(text.split())

@@ -10,6 +10,7 @@ of an `nn.ModuleDict` container, so the state_dict keys are the names as written
 
 from __future__ import annotations
 
+import textwrap
 from typing import NamedTuple
 
 from resgen.codegen.blocks import Param
@@ -85,8 +86,6 @@ def user_block_classes(graph: ir.Graph, spec: Spec, *, deploy: bool) -> tuple[Us
 def _user_class(
     graph: ir.Graph, spec: Spec, kind: str, blocks: list[ir.Block], *, deploy: bool
 ) -> UserBlockClass:
-    from resgen.codegen.render import docstring_safe  # render imports this module
-
     user = spec.blocks[kind]
     # The class is written from one instance: the first in which every op runs (a pool `when:
     # strided` is an identity in the others), so each module is declared.
@@ -127,7 +126,7 @@ def _user_class(
     return UserBlockClass(
         name=class_name(spec, kind),
         template="user",
-        doc=docstring_safe(user.description or f"The `{kind}` block, as the spec defines it."),
+        doc=_docstring(user.description, kind),
         widths=widths,
         params=tuple(params),
         init_lines=tuple(writer.init_lines()),
@@ -292,3 +291,15 @@ def user_block_call(
     if cls.drop_path:
         args.append(f"drop_path={rate}")
     return f"{cls.name}({', '.join(args)})"
+
+
+def _docstring(description: str | None, kind: str) -> str:
+    """A class docstring's text, wrapped to fit 100 columns between its quotes at indent 4.
+
+    Wrapped first, then each line escaped (as the module docstring): wrapping escaped text could
+    split an escape across lines. Wrapping also turns any line break in the text into a space.
+    """
+    from resgen.codegen.render import docstring_safe  # render imports this module
+
+    lines = textwrap.wrap(description or "", 88) or [f"The `{kind}` block, as the spec defines it."]
+    return "\n    ".join(docstring_safe(line) for line in lines)
