@@ -66,7 +66,7 @@ def _report(
     return code, "\n".join(lines) + "\n"
 
 
-_HEADER = re.compile(r"^(\S+?):(\d+):(\d+): (error|warning)\[[a-z-]+\]: \S")
+_HEADER = re.compile(r"^(\S+?):(\d+):(\d+): (error|warning)\[[a-z0-9-]+\]: \S")
 
 
 def _assert_every_diagnostic_shows_its_line(report: str) -> None:

@@ -17,8 +17,12 @@ def check_resnetv2(spec: Spec, source: Source) -> list[Diagnostic]:
     if spec.layout != "resnetv2":
         return []
     found = []
+    refused: set[tuple[str | int, ...]] = set()
 
     def refuse(path: tuple[str | int, ...], what: str, hint: str) -> None:
+        if path in refused:  # a spec-wide key that every stage inherits: one error, not one each
+            return
+        refused.add(path)
         message = f"`layout: resnetv2` does not take {what}"
         found.append(error("resnetv2-unsupported", message, source.locate(path, key=True), hint))
 
