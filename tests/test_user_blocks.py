@@ -124,12 +124,8 @@ def test_convnext_block_through_the_cli(tmp_path: Path) -> None:
     assert losses[-1] < 0.8 * losses[0], losses
 
     model.eval()
-    with torch.no_grad():
-        expected = model(x)
     deploy = convnext_cifar_deploy.ConvnextCifarDeploy.from_trained(model).eval()
-    with torch.inference_mode():
-        got = deploy(x)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    _assert_deploy_gives(model, deploy, x)
 
 
 def test_generated_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
@@ -300,7 +296,15 @@ def test_twin_deploy_builds_give_the_trained_outputs() -> None:
     model.eval()
     deploy_module = load_module(deploy_source, "resnet18_twin_deploy")
     deploy = deploy_module.ResNet18TwinDeploy.from_trained(model)
-    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    _assert_deploy_gives(model, deploy, _image(64, seed=6))
+
+
+def _image(size: int, seed: int) -> torch.Tensor:
+    return torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def _assert_deploy_gives(model: torch.nn.Module, deploy: torch.nn.Module, x: torch.Tensor) -> None:
+    """The deploy build gives the eval model's outputs, to float32 rounding of the folds."""
     with torch.no_grad():
         expected = model(x)
     with torch.inference_mode():
@@ -327,12 +331,7 @@ def test_every_twin_deploy_build_gives_the_trained_outputs(example: str) -> None
     assert ("Affine(" in source) == (preact and loaded.spec.norm.type == "batch")
     deploy_module = load_module(source, f"{example}_deploy")
     deploy = getattr(deploy_module, deploy_class).from_trained(model)
-    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(10))
-    with torch.no_grad():
-        expected = model(x)
-    with torch.inference_mode():
-        got = deploy(x)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    _assert_deploy_gives(model, deploy, _image(32, seed=10))
 
 
 # Every op and wiring the ConvNeXt example does not use.
@@ -451,14 +450,9 @@ def test_every_op_runs_as_analysed(tmp_path: Path) -> None:
     # Its training step runs (in-place activations only where nothing else reads their input).
     model.train()
     model(x).sum().backward()
-    model.eval()
-    with torch.no_grad():
-        expected = model(x)  # the training step moved the batch norms' statistics
+    model.eval()  # the training step moved the batch norms' statistics
     deploy_module = load_module(render_deploy_source(loaded, analysis), "kitchen_deploy")
-    deploy = deploy_module.KitchenDeploy.from_trained(model)
-    with torch.inference_mode():
-        got = deploy(x)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    _assert_deploy_gives(model, deploy_module.KitchenDeploy.from_trained(model), x)
 
 
 def _errors(spec: dict[str, Any]) -> list[str]:

@@ -72,9 +72,7 @@ class Scope:
         if padding is None:
             # "same" for odd kernels at stride 1; a 3x3 keeps its dilation's Arg name.
             padding = dilation if kernel == 3 else dilation * (kernel - 1) // 2
-        # BiT standardises the network's convs; a conv given its own bias (SE's) stays plain.
-        conv = self.spec.conv
-        std = conv.eps if conv.standardize and bias is None else 0.0
+        std = standardized(self.spec, own_bias=bias is not None)
         bias = not self.has_norm if bias is None else bias
         op = ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias, standardize=std)
         return self.add(name, op, src)
@@ -111,3 +109,9 @@ class Scope:
     def relu(self, n: int, src: str) -> str:
         """The n-th use of the block's activation module (`relu#2`)."""
         return self.act(f"{self.act_name}#{n}", src)
+
+
+def standardized(spec: Spec, *, own_bias: bool) -> float:
+    """A network conv's weight-standardisation eps, 0.0 for a plain conv: BiT standardises every
+    conv (the spec's `conv.standardize`) but one given its own bias, such as an SE's."""
+    return spec.conv.eps if spec.conv.standardize and not own_bias else 0.0

@@ -17,7 +17,7 @@ from resgen.graph.blocks import lower_shortcut
 from resgen.graph.ir import ShortcutKind
 from resgen.graph.regnet import lower_regnet_shortcut
 from resgen.graph.resnetv2 import lower_resnetv2_shortcut
-from resgen.graph.scope import Scope
+from resgen.graph.scope import Scope, standardized
 from resgen.spec.expr import ExprError, evaluate, parse_expr
 from resgen.spec.model import Spec
 from resgen.spec.parts import MAX_CHANNELS
@@ -284,10 +284,7 @@ def _conv(low: _Lowering, op: ConvOp, cin: int) -> ir.Conv:
     same = dilation * (kernel - 1) // 2
     padding = same if op.padding is None else low.value("padding", op.padding, least=0, most=256)
     bias = op.bias if op.bias is not None else not low.s.has_norm
-    # The spec's `conv.standardize` (BiT) holds for a block's convs as for the built-in's, but
-    # for one given its own bias (an SE's), as the built-in blocks' SE convs stay plain.
-    conv = low.s.spec.conv
-    std = conv.eps if conv.standardize and op.bias is not True else 0.0
+    std = standardized(low.s.spec, own_bias=op.bias is True)  # as the built-in blocks' convs
     return ir.Conv(cin, cout, kernel, stride, padding, dilation, groups, bias, standardize=std)
 
 
