@@ -27,7 +27,10 @@ from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
 
 # Ops a recipe leaves out, as the paper's table does (norms, activations, reshapes).
-UNLISTED = (ir.INPUT, ir.NORM, ir.AFFINE, ir.ACT, ir.DROP, ir.FLATTEN, ir.ADD, ir.SLICE, ir.CONCAT)
+UNLISTED = (
+    ir.INPUT, ir.NORM, ir.AFFINE, ir.ACT, ir.DROP, ir.FLATTEN, ir.ADD, ir.SLICE, ir.CONCAT,
+    ir.REGROUP,
+)  # fmt: skip
 
 Recipe = tuple[tuple[tuple[str, ...], int], ...]  # runs of (ops, repeat count)
 

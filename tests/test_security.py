@@ -68,6 +68,8 @@ STRING_FIELDS = {
     ("blocks", "ops", "channels"): "an expression of the allow-listed language",
     ("blocks", "ops", "start"): "an expression of the allow-listed language",
     ("blocks", "ops", "paths"): "an expression of the allow-listed language",
+    ("blocks", "ops", "hidden"): "an expression of the allow-listed language",
+    ("blocks", "ops", "dims"): "expressions of the allow-listed language",
 }
 MARKER = "RESGEN_PWNED"
 # What an attacker would try; each, in a description, must stay docstring text.

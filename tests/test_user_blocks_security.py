@@ -140,6 +140,16 @@ PLACES: dict[str, Any] = {
     "block name": lambda s, p: (s["blocks"].update({p: s["blocks"].pop("b")}),
                                 s["block"].update(type=p)),
     "class name": lambda s, p: s["blocks"]["b"].update(class_name=p),
+    "attention kind": lambda s, p: s["blocks"]["b"]["ops"].append(
+        {"op": "attention", "name": "se", "kind": p}),
+    "attention hidden": lambda s, p: s["blocks"]["b"]["ops"].append(
+        {"op": "attention", "name": "se", "kind": "se", "hidden": p}),
+    "attention kernel": lambda s, p: s["blocks"]["b"]["ops"].append(
+        {"op": "attention", "name": "se", "kind": "eca", "kernel": p}),
+    "reshape dims": lambda s, p: s["blocks"]["b"]["ops"].append(
+        {"op": "reshape", "name": "r", "dims": [p, -1], "order": [1, 0]}),
+    "reshape order": lambda s, p: s["blocks"]["b"]["ops"].append(
+        {"op": "reshape", "name": "r", "dims": [2, -1], "order": [p, 0]}),
 }  # fmt: skip
 
 

@@ -231,7 +231,7 @@ def _modules(
         if rel == "aa":
             assert isinstance(op, (ir.Pool, ir.BlurPool))
             decls.append(Decl(rel, aa_call(op, names), guard="aa" if aa_flag else "stride > 1",
-                              comment=_AA_COMMENTS[type(op)]))  # fmt: skip
+                              comment=AA_COMMENTS[type(op)]))  # fmt: skip
             continue
         call = module_call(op, names, first=rel == first, indent=8, attr=rel,
                            fused=fused.get(rel, ""))  # fmt: skip
@@ -271,7 +271,7 @@ def _children(
             for head in heads}  # fmt: skip
 
 
-_AA_COMMENTS = {
+AA_COMMENTS = {
     ir.Pool: "Anti-aliasing: a strided block's conv keeps the resolution, a 2x2 average halves it.",
     ir.BlurPool: "Anti-aliasing: a strided block's conv keeps the resolution, then it blurs and "
     "subsamples.",

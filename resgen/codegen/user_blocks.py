@@ -97,6 +97,7 @@ def _user_class(
     fixed = {n: 1 for n in _INTS[1:] if all(env[n] == 1 for env in envs)}
     downsample = any(b.downsample for b in blocks)
     writer = Writer(graph, spec, user, rep, fixed)
+    writer.fused = _agreed_fusions(graph, blocks) if deploy else {}
     writer.projects = downsample
     writer.write()
     used = writer.used | ({"in_channels", "out_channels", "stride"} if downsample else set())
@@ -156,6 +157,23 @@ def _user_class(
         bare_shortcut=_bare_projection(graph, blocks, attr),
         pooled_shortcut=bool(keys) and pooled,
     )
+
+
+def _agreed_fusions(graph: ir.Graph, blocks: list[ir.Block]) -> dict[str, str]:
+    """The convs (by op name) that every instance fuses alike in the deploy build: with the ReLU
+    after them ("relu"), or with the add and the closing ReLU ("add_relu"). A ReLU that closes a
+    block without an add stays a module: the tail calls it."""
+    agreed: dict[str, str] | None = None
+    for block in blocks:
+        mine = {}
+        for node in block.nodes:
+            op = ir.op(graph, node)
+            if isinstance(op, ir.Conv) and op.fused:
+                (after,) = graph.successors(node)
+                closing = op.fused == "relu" and after == block.output
+                mine[node[len(block.path) + 1 :]] = "" if closing else op.fused
+        agreed = mine if agreed is None else {k: v for k, v in agreed.items() if mine.get(k) == v}
+    return {k: v for k, v in (agreed or {}).items() if v}
 
 
 def _named_shortcut(
@@ -250,6 +268,9 @@ def _tail(
     if any(b.downsample for b in blocks):
         projected = writer.var_of(user.projection_from or user.shortcut_from)
         lines += [f"if self.{attr} is not None:", f"    identity = self.{attr}({projected})"]
+    if writer.fused_tail:  # the deploy build's last conv runs the add and the ReLU
+        call, comment = writer.fused_tail
+        return (*lines, f"return {call}  # {comment}")
     # In place, as torchvision adds, unless the branch ends in an activation, whose backward
     # may need its output (a ReLU in place, a sigmoid).
     add = "out += identity" if branch == "out" and not writer.ends_in_act else (

@@ -7,6 +7,7 @@ the deploy build (a folded norm, an `Affine`) the graph says.
 
 from __future__ import annotations
 
+from resgen.codegen.blocks import AA_COMMENTS
 from resgen.codegen.calls import STD_EPS
 from resgen.codegen.user_lines import (
     EXPLODE,
@@ -24,14 +25,17 @@ from resgen.graph import ir
 from resgen.spec import expr as ex
 from resgen.spec.model import Spec
 from resgen.spec.user_blocks import (
+    ATTENTION_DEFAULTS,
     VARIABLES,
     ActOp,
+    AttentionOp,
     ChannelConvOp,
     ConvOp,
     GlobalPoolOp,
     MergeOp,
     NormOp,
     PoolOp,
+    ReshapeOp,
     ScaleOp,
     SoftmaxOp,
     SplitOp,
@@ -61,15 +65,22 @@ class Writer:
         self.projects = False  # some block of the class has a projection shortcut
         self.projecting = False  # some op runs only in blocks that stride or project
         self.weighted: list[str] = []  # ops with a weight, in order (for zero_init_residual)
-        self.strided = ""  # the first conv that takes the `stride` argument
+        self.strided = ""  # the first conv or pool that takes the `stride` argument
         self.closing = ""  # the module the closing activation calls
         self.ends_in_act = False
+        # The deploy build's fused convs, by op name: "relu" or "add_relu" (resgen.graph.fold).
+        self.fused: dict[str, str] = {}
+        self.fusing: dict[str, str] = {}  # the node of a ReLU a conv runs -> that conv's call
+        self.fused_tail: tuple[str, str] | None = None  # the last conv with the add: call, comment
         self.pinned = {user.shortcut_from, user.projection_from} - {None, "x"}
         # And the values a merge reads that some blocks skip: this instance may not read them.
         self.pinned |= {n for op in user.ops if isinstance(op, MergeOp) and op.when
                         for n in op.input}  # fmt: skip
         self.pinned |= {self.node(i) for i, op in zip(self.ids, user.ops, strict=True)
                         if isinstance(op, ActOp) and op.output_name in self.pinned}  # fmt: skip
+        # The node of each attention op, by itself: its helper module's nodes sit under it.
+        self.outer = {self.node(i): self.node(i) for i, op in zip(self.ids, user.ops, strict=True)
+                      if isinstance(op, AttentionOp)}  # fmt: skip
         # The nodes of the ops that run, in order.
         self.order = [n for n in (self.node(i) for i in self.ids) if n in graph]
 
@@ -143,22 +154,52 @@ class Writer:
             if isinstance(op, SoftmaxOp):
                 self._softmax(node, op, src)
                 continue
+            if isinstance(op, AttentionOp):
+                self._attention(node, op, src)
+                continue
+            if isinstance(op, ReshapeOp):
+                self._regroup(node, op, src)
+                continue
             if isinstance(op, ConvOp):
                 channels = ex.parse_expr(op.out, self.names)
-                if not self.strided and "stride" in ex.names_in(self.tree(op.stride)):
-                    self.strided = op.name
+            if isinstance(op, (ConvOp, PoolOp)):
+                self._note_stride(op)
+            if isinstance(graph_op, ir.Act) and node in self.fusing:  # its conv runs it
+                assert isinstance(op, ActOp)
+                text = f"{self.fusing[node]}  # conv and ReLU"
+                self._assign(node, op.name, text, channels, depth=0, ends=True)
+                self._alias(op, channels)
+                continue
             if isinstance(graph_op, ir.Act):
                 assert isinstance(op, ActOp)
                 self._act(node, op.name, graph_op, src, channels)
-                if op.output_name:  # read by another name: the variable takes it
-                    var = op.output_name if self.vars[op.name].name != "out" else "out"
-                    self.stmts[-1] = self.stmts[-1]._replace(var=var)
-                    self.vars[op.name] = self.vars[op.output_name] = Var(var, channels)
+                self._alias(op, channels)
                 continue
             callee, args = self._module(op, graph_op, src)
+            how = self.fused.get(op.name, "")
+            if how:  # a ConvReLU or ConvAddReLU, as the built-in deploy blocks declare
+                callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}[how]
+                self.helpers.add(callee)
             self._declare(op.name, callee, args, first=op.name == first_conv)
-            self._assign(node, op.name, f"{self._ref(op.name)}({src.name})", channels, depth=1)
+            call = f"{self._ref(op.name)}({src.name})"
+            if how == "relu":  # written where its ReLU runs
+                (after,) = self.graph.successors(node)
+                self.fusing[after] = call
+                self.vars[op.name] = Var(src.name, channels)  # read by that ReLU only
+            elif how == "add_relu":  # the tail's: relu(conv(out) + identity)
+                self.fused_tail = (f"{self._ref(op.name)}({src.name}, identity)",
+                                   f"relu({op.name}({src.name}) + identity)")  # fmt: skip
+                self.vars[op.name] = Var(src.name, channels)  # read by the add only
+            else:
+                self._assign(node, op.name, call, channels, depth=1)
         self._closing()
+
+    def _alias(self, op: ActOp, channels: ex.Expr) -> None:
+        """An act op read by another name (`as: pre`): the variable takes that name."""
+        if op.output_name:
+            var = op.output_name if self.vars[op.name].name != "out" else "out"
+            self.stmts[-1] = self.stmts[-1]._replace(var=var)
+            self.vars[op.name] = self.vars[op.output_name] = Var(var, channels)
 
     def _sometimes(self, node: str, op: PoolOp | MergeOp, src: Var) -> None:
         """An op that runs in some blocks of the class only: a pool is an nn.Identity in the
@@ -166,9 +207,15 @@ class Writer:
         in a variable of its own where it does not."""
         assert op.when is not None
         if isinstance(op, PoolOp):
-            callee, args = self._pool_call(op)
+            self._note_stride(op)
+            callee, args = self._pool_call(op, src)
+            if self._anti_aliases(op):
+                graph_op = ir.op(self.graph, node)
+                self.decls.append((f"# {AA_COMMENTS[type(graph_op)]}",))
             self._declare_when(op.name, f"{callee}({', '.join(args)})", self._condition(op.when))
-            text, channels, depth = f"{self._ref(op.name)}({src.name})", src.channels, 1
+            # On a line of its own (depth 0: no call nests it or is nested in it), as the
+            # built-in blocks write their `aa` and `avd_last`: a step some blocks skip.
+            text, channels, depth = f"{self._ref(op.name)}({src.name})", src.channels, 0
         else:
             first, merged, channels = self._merged(op)
             condition = self._condition(op.when, forward=True)
@@ -181,6 +228,21 @@ class Writer:
             var = op.name.replace(".", "_")
             self.stmts.append(Stmt(var, text, depth, False))
             self.vars[op.name] = Var(var, channels)
+
+    def _anti_aliases(self, op: PoolOp) -> bool:
+        """Whether a pool is the built-in blocks' `aa` (timm's aa_layer): a blur, or an average
+        over `stride` x `stride`, in the blocks that stride, where no op before takes the stride."""
+        window = op.stride is None and self.tree(op.kernel or 1) == ex.Var("stride")
+        aa = op.pool == "blur" or (op.pool == "avg" and window and op.padding in (0, "0"))
+        return aa and op.when == "strided" and self.strided == op.name
+
+    def _note_stride(self, op: ConvOp | PoolOp) -> None:
+        """The first conv or pool that takes the `stride` argument, which a comment names."""
+        stride = op.stride
+        if isinstance(op, PoolOp) and stride is None:  # a pool's default: its kernel; blur's, 2
+            stride = 2 if op.pool == "blur" else op.kernel
+        if not self.strided and "stride" in ex.names_in(self.tree(stride)):
+            self.strided = op.name
 
     def _condition(self, when: str, *, forward: bool = False) -> str:
         """When an op runs, as the constructor (or forward) tests it."""
@@ -217,8 +279,45 @@ class Writer:
         var = self.stmts[-1].var
         self.stmts.append(Stmt(var, f"{var}.reshape(x.shape[0], -1, 1, 1)", 0, False))
 
+    def _attention(self, node: str, op: AttentionOp, src: Var) -> None:
+        """The helper module the built-in blocks call: `SqueezeExcite(channels, hidden)` or
+        `EfficientChannelAttention(kernel)`; the value or its default, of the input's channels."""
+        raw = op.hidden if op.kind == "se" else op.kernel
+        if raw is None:
+            default = ex.parse_expr(ATTENTION_DEFAULTS[op.kind], frozenset("C"))
+            size = self.channels(ex.replace_names(default, {"C": src.channels}))
+        else:
+            size = self.value(raw)
+        if op.kind == "se":
+            callee, args = "SqueezeExcite", [self.channels(src.channels), size]
+        else:
+            callee, args = "EfficientChannelAttention", [size]
+        self.helpers.add(callee)
+        self._declare(op.name, callee, args, first=False)
+        # A line of its own, as the built-in blocks call it (depth 0: nothing nests with it).
+        self._assign(node, op.name, f"{self._ref(op.name)}({src.name})", src.channels, depth=0)
+
+    def _regroup(self, node: str, op: ReshapeOp, src: Var) -> None:
+        """The channels as blocks, reordered: `unflatten`, a `transpose` (one swap) or a
+        `permute`, `flatten`; H and W ride along."""
+        dims = [self.forward_value(d) for d in op.dims]
+        n = len(dims)
+        moved = [i for i, o in enumerate(op.order) if i != o]
+        if len(moved) == 2:
+            reorder = f"transpose({moved[0] + 1}, {moved[1] + 1})"
+        else:
+            axes = [0, *(o + 1 for o in op.order), n + 1, n + 2]
+            reorder = f"permute({', '.join(map(str, axes))})"
+        text = f"{src.name}.unflatten(1, ({', '.join(dims)})).{reorder}.flatten(1, {n})"
+        self._assign(node, op.name, text, src.channels, depth=0)
+
     def _act(self, node: str, name: str, act: ir.Act, src: Var, channels: ex.Expr) -> None:
         """An act op: its module declared once however often it runs (`self.relu`)."""
+        self._declare_act(node, name, act)
+        self._assign(node, name, f"{self._ref(name)}({src.name})", channels, depth=1, ends=True)
+
+    def _declare_act(self, node: str, name: str, act: ir.Act) -> None:
+        """An act op's module, at the first of its runs that is no fused conv's."""
         shared = self.ids.count(node[len(self.rep.path) + 1 :]) != 1 or "#" in node
         if not any(d.target == self._ref(name) for d in (*self.late, *self._decl_list())):
             # In place only where nothing else reads the input of any of its runs.
@@ -228,7 +327,6 @@ class Writer:
             self._containers(name)
             decl = Decl(self._ref(name), callee, args, exploded=False)
             (self.late if shared else self.decls).append(decl)
-        self._assign(node, name, f"{self._ref(name)}({src.name})", channels, depth=1, ends=True)
 
     def _decl_list(self) -> list[Decl]:
         return [d for d in self.decls if isinstance(d, Decl)]
@@ -239,12 +337,14 @@ class Writer:
 
     def _closing(self) -> None:
         """The module of the activation after the add: an act op's, or `out_act`."""
-        if not self.closing_node or self.closing_node not in self.graph:
-            return
+        if not self.closing_node or self.closing_node not in self.graph or self.fused_tail:
+            return  # none, or run by the last conv
         act = ir.op(self.graph, self.closing_node)
         assert isinstance(act, ir.Act)
         name = module_of(self.closing_node)[len(self.rep.path) + 1 :]
         self.closing = self._ref(name)
+        if name != "out_act":  # an act op's module: declared unless a fused conv ran each use
+            self._declare_act(self.closing_node, name, act)
         if name == "out_act":
             callee, args = act_call(act.act, inplace=self._alone(self.closing_node))
             self.late.append(Decl("self.out_act", callee, args, exploded=False))
@@ -272,7 +372,8 @@ class Writer:
         and nothing else reads it), else a variable of its own."""
         at = self.order.index(node)
         after = self.order[at + 1] if at + 1 < len(self.order) else None
-        succ = set(self.graph.successors(node))
+        # An attention op's inner nodes (`se.mean`) read its input as the op itself does.
+        succ = {self.outer.get(n.rsplit(".", 1)[0], n) for n in self.graph.successors(node)}
         # What follows the branch: the drop-path, the add, the closing activation.
         wiring = {self.rep.add, self.rep.output, self.node("drop_path"), self.closing_node}
         last = after is None and (succ <= wiring or node == self.rep.output)
@@ -355,10 +456,15 @@ class Writer:
             assert isinstance(op, NormOp)
             self.weighted.append(name)
             return self._norm(op, graph_op, cin)
-        assert isinstance(graph_op, ir.Pool) and isinstance(op, PoolOp), graph_op
-        return self._pool_call(op)
+        assert isinstance(graph_op, (ir.Pool, ir.BlurPool)) and isinstance(op, PoolOp), graph_op
+        return self._pool_call(op, src)
 
-    def _pool_call(self, op: PoolOp) -> tuple[str, list[str]]:
+    def _pool_call(self, op: PoolOp, src: Var) -> tuple[str, list[str]]:
+        if op.pool == "blur":  # as the built-in blocks' `aa`: BlurPool2d(mid_channels, stride)
+            self.helpers.add("BlurPool2d")
+            stride = "2" if op.stride is None else self.value(op.stride)
+            shown = stride if stride == "stride" else f"stride={stride}"
+            return "BlurPool2d", [self.channels(src.channels), shown]
         callee = "nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d"
         args = [f"kernel_size={self.value(op.kernel)}"]
         if op.stride is not None:
@@ -396,4 +502,11 @@ class Writer:
         if norm.norm == "frozen_batch":
             self.helpers.add("FrozenBatchNorm2d")
             return "FrozenBatchNorm2d", [cin, *eps]
+        if norm.norm == "evonorm_s0":  # as the built-in's: groups when not the default 32
+            self.helpers.add("EvoNorm2dS0")
+            groups = self.value(op.groups) if op.groups is not None else str(norm.groups)
+            return "EvoNorm2dS0", [cin, *([f"groups={groups}"] if groups != "32" else []), *eps]
+        if norm.norm == "frn":
+            self.helpers.add("FilterResponseNormTlu2d")
+            return "FilterResponseNormTlu2d", [cin, *eps]
         return "nn.BatchNorm2d", [cin, *eps]

@@ -18,7 +18,7 @@ MACS_CONVENTION = (
 NORM_SHORT = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN"}
 DROP_NAMES = {"path": "drop path"}  # `dropout` names itself
 # Ops that follow the op before them on the same line of a block's recipe.
-LIGHT_KINDS = (ir.NORM, ir.AFFINE, ir.ACT, ir.DROP, ir.LAYER_NORM, ir.SCALE)
+LIGHT_KINDS = (ir.NORM, ir.AFFINE, ir.ACT, ir.DROP, ir.LAYER_NORM, ir.SCALE, ir.REGROUP)
 
 # Colours: ColorBrewer's Dark2 orange for shortcuts, so they read in print and for most
 # colour-blind readers; red only for errors.
@@ -103,6 +103,9 @@ def op_phrase(op: ir.Op, *, short: bool = False) -> str:
             return f"channels {start}..{start + c - 1}"
         case ir.Concat():
             return "concat"
+        case ir.Regroup(dims=dims, order=order):
+            shown = ", ".join(str(dims[i]) for i in order)
+            return f"regroup channels ({', '.join(map(str, dims))}) as ({shown})"
         case ir.Softmax(paths=paths, groups=groups):
             return f"softmax over {paths} paths" + (f" in {groups} groups" if groups > 1 else "")
         case ir.Drop(drop=drop, rate=rate):

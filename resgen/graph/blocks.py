@@ -209,15 +209,20 @@ def _lower_attention(s: Scope, b: ir.Block, y: str) -> str:
     attention = s.spec.block.attention
     if attention is None:
         return y
-    c = b.out_channels
-    pooled = s.add("se.mean", ir.GlobalPool("avg"), y)  # timm names both SE and ECA `se`
-    if attention.type == "se":
-        hidden = b.attention_size
-        g = s.conv("se.fc1", pooled, c, hidden, 1, bias=True)
-        g = s.act("se.act", g, "relu")
-        g = s.conv("se.fc2", g, hidden, c, 1, bias=True)
+    # timm names both SE and ECA `se`.
+    return lower_channel_attention(s, "se", y, b.out_channels, attention.type, b.attention_size)
+
+
+def lower_channel_attention(s: Scope, name: str, y: str, c: int, kind: str, size: int) -> str:
+    """timm's SqueezeExcite (`kind` "se", `size` hidden channels: `name.fc1`, `.act`, `.fc2`,
+    `.gate`) or EfficientChannelAttention ("eca", `size` its kernel: `name.conv`, `.gate`) on
+    `y`'s `c` channels; the node `name` is `y` times the gate."""
+    pooled = s.add(f"{name}.mean", ir.GlobalPool("avg"), y)
+    if kind == "se":
+        g = s.conv(f"{name}.fc1", pooled, c, size, 1, bias=True)
+        g = s.act(f"{name}.act", g, "relu")
+        g = s.conv(f"{name}.fc2", g, size, c, 1, bias=True)
     else:
-        k = b.attention_size
-        g = s.add("se.conv", ir.ChannelConv(k, (k - 1) // 2), pooled)
-    gate = s.act("se.gate", g, "sigmoid")
-    return s.add("se", ir.Mul(), y, gate)
+        g = s.add(f"{name}.conv", ir.ChannelConv(size, (size - 1) // 2), pooled)
+    gate = s.act(f"{name}.gate", g, "sigmoid")
+    return s.add(name, ir.Mul(), y, gate)

@@ -15,7 +15,9 @@
 - In ReLU nets, a conv whose ReLU (or add, then ReLU) follows it directly is marked `fused`, so
   that on an NVIDIA GPU both run as one cuDNN kernel. Only a conv that is a direct attribute of a
   post-activation block or of the model fuses: a conv inside a Sequential (the deep stem) or a
-  helper (SE) keeps its separate ReLU module, and pre-activation and user blocks stay unfused.
+  helper (SE) keeps its separate ReLU module, and built-in pre-activation blocks stay unfused.
+  A user block's conv fuses the same way when its name has no dot (its code then declares a
+  ConvReLU or ConvAddReLU, as the built-in blocks do).
 
 The result is an ordinary IR graph, so shapes, counts and drawings of the deploy module come from
 the same passes as the trained one's; `graph.graph["folds"]` maps each folded norm to its conv.
@@ -84,9 +86,8 @@ def fold(graph: ir.Graph) -> ir.Graph:
         if isinstance(data.op, ir.Conv) and data.op.standardize:
             standardized[node] = data.op.standardize
             _set_op(out, node, dataclasses.replace(data.op, standardize=0.0))
-    # Pre-activation blocks and user blocks (whose code writes each op as the user named it) stay
-    # unfused.
-    unfused = {b.path for b in ir.blocks_of(graph) if b.preact or b.user}
+    # Built-in pre-activation blocks stay unfused (their templates write each op).
+    unfused = {b.path for b in ir.blocks_of(graph) if b.preact and not b.user}
     for node, data in list(ir.nodes(out)):
         if isinstance(data.op, ir.Conv) and data.block not in unfused:
             fused = _fusion(out, node, data)

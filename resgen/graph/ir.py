@@ -38,6 +38,7 @@ CONCAT = "concat"
 SOFTMAX = "softmax"
 LAYER_NORM = "layer_norm"
 SCALE = "scale"
+REGROUP = "regroup"
 
 # Norm kinds that apply their own activation (EvoNorm-S0's x * sigmoid(v x), FRN's TLU).
 ACTIVATING_NORMS = frozenset({"evonorm_s0", "frn"})
@@ -273,9 +274,20 @@ class Scale:
     init: float = 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class Regroup:
+    """The channels viewed as blocks of sizes `dims` (their product: the channels), put in the
+    block `order` given and flattened back: a permutation of channels (a user block's reshape:
+    ResNeSt's radix regrouping, ShuffleNet's channel shuffle). H and W stay; no weights."""
+
+    kind: ClassVar[str] = REGROUP
+    dims: tuple[int, ...]
+    order: tuple[int, ...]
+
+
 Op: TypeAlias = (
     Input | Conv | Norm | Affine | Act | Pool | GlobalPool | Add | Flatten | Linear | Pad | Mul
-    | Drop | ChannelConv | BlurPool | Slice | Concat | Softmax | LayerNorm | Scale
+    | Drop | ChannelConv | BlurPool | Slice | Concat | Softmax | LayerNorm | Scale | Regroup
 )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from resgen.diagnostics import Diagnostic, Location, error
 from resgen.graph import ir
-from resgen.graph.blocks import lower_shortcut
+from resgen.graph.blocks import lower_channel_attention, lower_shortcut
 from resgen.graph.ir import ShortcutKind
 from resgen.graph.regnet import lower_regnet_shortcut
 from resgen.graph.resnetv2 import lower_resnetv2_shortcut
@@ -24,8 +24,10 @@ from resgen.spec.parts import MAX_CHANNELS
 from resgen.spec.regnet import regnet_named
 from resgen.spec.source import Source
 from resgen.spec.user_blocks import (
+    ATTENTION_DEFAULTS,
     VARIABLES,
     ActOp,
+    AttentionOp,
     ChannelConvOp,
     ConvOp,
     GlobalPoolOp,
@@ -33,6 +35,7 @@ from resgen.spec.user_blocks import (
     MergeOp,
     NormOp,
     PoolOp,
+    ReshapeOp,
     ScaleOp,
     SoftmaxOp,
     SplitOp,
@@ -177,9 +180,15 @@ def _lower_op(low: _Lowering, op: object, node_id: str) -> None:
         low.channels[op.name] = sum(channels) if op.op == "concat" else channels[0]
         return
     assert isinstance(op, (ConvOp, NormOp, ActOp, PoolOp, GlobalPoolOp, ChannelConvOp, SplitOp,
-                           SoftmaxOp, ScaleOp, IdentityOp))  # fmt: skip
+                           SoftmaxOp, ScaleOp, IdentityOp, AttentionOp, ReshapeOp))  # fmt: skip
     prev = op.input or _previous(low)
     src, cin = low.node[prev], low.channels[prev]
+    if isinstance(op, AttentionOp):  # the helper module's nodes, under the op's name
+        size = _attention_size(low, op, cin)
+        scope = dataclasses.replace(low.s, loc=low.where())
+        low.node[op.name] = lower_channel_attention(scope, node_id, src, cin, op.kind, size)
+        low.channels[op.name] = cin
+        return
     lowered = _one_input_op(low, op, cin)
     if lowered is None:  # an identity, or a norm of `norm: none`
         low.node[op.name], low.channels[op.name] = src, cin
@@ -207,6 +216,9 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
     if isinstance(op, PoolOp):
         if not runs_in(low.block, op.when):
             return None  # an identity in this block
+        if op.pool == "blur":  # timm's BlurPool2d: 3x3, reflect padding (user_checks)
+            stride = 2 if op.stride is None else low.value("stride", op.stride, least=1, most=64)
+            return ir.BlurPool(cin, stride), cin
         kernel = low.value("kernel", op.kernel, least=1, most=64)
         stride = (
             low.value("stride", op.stride, least=1, most=64) if op.stride is not None else kernel
@@ -233,7 +245,51 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
         return _split(low, op, cin)
     if isinstance(op, SoftmaxOp):
         return _softmax(low, op, cin)
+    if isinstance(op, ReshapeOp):
+        return _regroup(low, op, cin)
     return None
+
+
+def _attention_size(low: _Lowering, op: AttentionOp, cin: int) -> int:
+    """SE's hidden channels or ECA's kernel: the op's value, else timm's rule for `cin`."""
+    raw = op.hidden if op.kind == "se" else op.kernel
+    if raw is None:
+        return evaluate(parse_expr(ATTENTION_DEFAULTS[op.kind], frozenset("C")), {"C": cin})
+    if op.kind == "se":
+        return low.value("hidden", raw, least=1)
+    kernel = low.value("kernel", raw, least=1, most=63)
+    if kernel % 2 == 0:
+        low.found.append(error(
+            "block-value",
+            f"kernel gives {kernel} {low._in_block()}; ECA's kernel is odd, so its padding keeps "
+            "the channels",
+            low.where("kernel"),
+            f"with {low._env_text()}",
+        ))  # fmt: skip
+        kernel += 1
+    return kernel
+
+
+def _regroup(low: _Lowering, op: ReshapeOp, cin: int) -> tuple[ir.Op, int]:
+    """The channels as blocks `dims` (one may be -1), reordered; the channels must split so."""
+    dims = [low.value("dims", d, least=-1) for d in op.dims]
+    known = [d for d in dims if d != -1]
+    product = 1
+    for d in known:
+        product *= d
+    rest = cin // product if product and len(known) == len(dims) - 1 else 0
+    if 0 in dims or len(known) < len(dims) - 1 or (rest or 1) * product != cin:
+        shown = " x ".join("-1" if d == -1 else str(d) for d in dims)
+        low.found.append(error(
+            "block-value",
+            f"reshape: {cin} channels do not split as {shown} {low._in_block()}",
+            low.where("dims"),
+            f"give dims whose product is the input's channels (one may be -1); with "
+            f"{low._env_text()}",
+        ))  # fmt: skip
+        return ir.Regroup((cin,), (0,)), cin
+    full = tuple(rest if d == -1 else d for d in dims)
+    return ir.Regroup(full, tuple(op.order)), cin
 
 
 def _split(low: _Lowering, op: SplitOp, cin: int) -> tuple[ir.Op, int]:
@@ -296,15 +352,17 @@ def _norm(low: _Lowering, op: NormOp, channels: int) -> tuple[ir.Op, int] | None
     if kind == "layer":
         return ir.LayerNorm(channels, op.eps or 1e-6), channels
     eps = op.eps or norm.eps
-    if kind == "group":
+    if kind in ("group", "evonorm_s0"):  # EvoNorm-S0 takes its std over groups of channels
         groups = norm.groups if op.groups is None else low.value("groups", op.groups, least=1)
         if channels % groups:
             low.found.append(error(
                 "block-value",
-                f"group norm: {groups} groups do not divide {channels} channels {low._in_block()}",
+                f"{kind} norm: {groups} groups do not divide {channels} channels "
+                f"{low._in_block()}",
                 low.where("groups" if op.groups is not None else "name"),
                 "give the norm `groups` that divide its channels",
             ))  # fmt: skip
             groups = 1
-        return ir.Norm("group", channels, groups, eps), channels
+        return ir.Norm(kind, channels, groups, eps), channels
+    # frn as the built-in blocks' (scope.norm): the spec's groups, which it does not read.
     return ir.Norm(kind, channels, norm.groups, eps), channels

@@ -251,6 +251,20 @@ def to_python(expr: Expr, parent: int = 0, right: bool = False) -> str:
     raise AssertionError(expr)  # pragma: no cover
 
 
+def replace_names(expr: Expr, by: Mapping[str, Expr]) -> Expr:
+    """The expression with each name in `by` replaced by its expression (no folding)."""
+    match expr:
+        case Var(name) if name in by:
+            return by[name]
+        case Neg(operand):
+            return Neg(replace_names(operand, by))
+        case BinOp(op, left, right):
+            return BinOp(op, replace_names(left, by), replace_names(right, by))
+        case FnCall(name, args):
+            return FnCall(name, tuple(replace_names(a, by) for a in args))
+    return expr
+
+
 def substitute(expr: Expr, fixed: Mapping[str, int]) -> Expr:
     """The expression with the names in `fixed` replaced by their values, and every subtree
     without names folded to its value (one that cannot be evaluated is kept as written)."""

@@ -71,7 +71,7 @@ def model_at(spec: Spec, where: Path) -> Any:
     node: Any = spec
     for part in where:
         if isinstance(node, dict):  # block numbers: ints in the spec, text in a path
-            node = node[int(part)]
+            node = node[part] if part in node else node[int(part)]
         else:
             node = node[part] if isinstance(part, int) else getattr(node, part)
     return node

@@ -498,7 +498,9 @@ class Spec(_Model):
         "the stem's max-pool becomes such a pool too. avg: a 2x2 average pool (timm's "
         "nn.AvgPool2d), which replaces the stem's max-pool; blur: a 3x3 binomial blur with "
         "reflect padding, then subsampling (timm's BlurPool2d), after a stride-1 max-pool in the "
-        "stem. Default: none (strided convs and a strided max-pool).",
+        "stem. With user blocks (`blocks:`) the stem only: each block anti-aliases itself with a "
+        "pool op (`pool: blur` or `avg`, `when: strided`). Default: none (strided convs and a "
+        "strided max-pool).",
         json_schema_extra=when(
             inert.something_downsamples,
             "anti-aliasing changes how the network downsamples, and neither the stem nor any "

@@ -1,12 +1,12 @@
 """The `blocks:` section: residual blocks a spec defines as data, over a closed set of ops.
 
-A block is a list of ops (conv, norm, act, pool, global_pool, channel_conv, split, softmax, scale,
-add, mul, concat, identity), each named by the user (the name is its module path, so its
-state_dict keys), reading the previous op or the ops it names (`in`), with integer values or
-expressions over the block's variables (resgen.spec.expr). Nothing here names Python code: an
-op's type is one of these words, its name an identifier, its values integers or checked
-expressions. resgen.spec.user_checks checks names and expressions; resgen.graph.user_blocks lowers
-a block into the graph.
+A block is a list of ops (conv, norm, act, pool, global_pool, channel_conv, attention, split,
+reshape, softmax, scale, add, mul, concat, identity), each named by the user (the name is its
+module path, so its state_dict keys), reading the previous op or the ops it names (`in`), with
+integer values or expressions over the block's variables (resgen.spec.expr). Nothing here names
+Python code: an op's type is one of these words, its name an identifier, its values integers or
+checked expressions. resgen.spec.user_checks checks names and expressions;
+resgen.graph.user_blocks lowers a block into the graph.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
-from resgen.spec.inert import ALWAYS
+from resgen.spec.inert import ALWAYS, when_sibling
 from resgen.spec.parts import _Model
 
 # An integer, or an expression over the block's variables and params: `4 * out_channels`.
@@ -89,14 +90,17 @@ class NormOp(_Op):
 
     op: Literal["norm"] = Field(description="A norm.", json_schema_extra=ALWAYS)
     input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
-    kind: Literal["batch", "group", "frozen_batch", "layer"] | None = Field(
+    kind: Literal["batch", "group", "frozen_batch", "layer", "evonorm_s0", "frn"] | None = Field(
         None,
-        description="batch, group (`groups`), frozen_batch, or layer: a LayerNorm over the "
-        "channels of each pixel (timm's LayerNorm2d). Default: the spec's `norm.type`.",
+        description="batch, group (`groups`), frozen_batch, layer: a LayerNorm over the "
+        "channels of each pixel (timm's LayerNorm2d), evonorm_s0 (timm's EvoNorm2dS0, grouped "
+        "by `groups`) or frn (timm's FilterResponseNormTlu2d). The last two are a norm and an "
+        "activation in one: write no act op after them (timm's ResNetV2 with EvoNorm has none; "
+        "one written runs as a second activation). Default: the spec's `norm.type`.",
         json_schema_extra=ALWAYS,
     )
     groups: Value | None = Field(
-        None, description="group norm: groups. Default: the spec's `norm.groups`.",
+        None, description="group norm and evonorm_s0: groups. Default: the spec's `norm.groups`.",
         json_schema_extra=ALWAYS,
     )  # fmt: skip
     eps: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
@@ -124,18 +128,42 @@ class ActOp(_Op):
     )
 
 
+# What resgen.spec.user_checks says of a pool, for editors: an avg or max pool has a kernel; a
+# blur's kernel (3) and padding are fixed and it has no ceil mode.
+_POOL_RULES: JsonDict = {"allOf": [{
+    "if": {"properties": {"pool": {"const": "blur", "description": "A blur pool."}},
+           "required": ["pool"]},
+    "then": {"properties": {
+        "kernel": {"enum": [3, "3"], "description": "A blur's kernel is 3."},
+        "padding": {"enum": [0, "0"], "description": "A blur pads by reflection, 1 pixel."},
+        "ceil": {"const": False, "description": "A blur has no ceil mode."},
+    }},
+    "else": {"required": ["kernel"]},
+}]}  # fmt: skip
+
+
 class PoolOp(_Op):
-    """An average or max pool."""
+    """An average or max pool, or a blur pool: anti-aliased downsampling (Zhang 2019)."""
+
+    model_config = ConfigDict(**_Op.model_config, json_schema_extra=_POOL_RULES)
 
     op: Literal["pool"] = Field(description="A pool.", json_schema_extra=ALWAYS)
     input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
-    pool: Literal["avg", "max"] = Field(description="avg or max.", json_schema_extra=ALWAYS)
-    kernel: Value = Field(description="Window size.", json_schema_extra=ALWAYS)
-    stride: Value | None = Field(
-        None, description="Stride. Default: the kernel.", json_schema_extra=ALWAYS
+    pool: Literal["avg", "max", "blur"] = Field(
+        description="avg, max, or blur: a 3x3 binomial blur of each channel with reflect padding, "
+        "then subsampling by `stride` (timm's BlurPool2d; no weights). A blur's kernel (3) and "
+        "reflect padding are fixed: leave out `kernel`, `padding` and `ceil`.",
+        json_schema_extra=ALWAYS,
     )
-    padding: Value = Field(0, description="Padding.", json_schema_extra=ALWAYS)
-    ceil: bool = Field(False, description="Ceil mode.", json_schema_extra=ALWAYS)
+    # Optional for blur's sake only: an avg or max pool without one is an error (user_checks).
+    kernel: Value | None = Field(
+        None, description="Window size (avg and max; blur's is 3).", json_schema_extra=ALWAYS
+    )
+    stride: Value | None = Field(
+        None, description="Stride. Default: the kernel; 2 for blur.", json_schema_extra=ALWAYS
+    )
+    padding: Value = Field(0, description="Zero padding (avg and max).", json_schema_extra=ALWAYS)
+    ceil: bool = Field(False, description="Ceil mode (avg and max).", json_schema_extra=ALWAYS)
     when: When | None = Field(None, description=_WHEN + " Elsewhere an identity.",
                               json_schema_extra=ALWAYS)  # fmt: skip
 
@@ -159,6 +187,69 @@ class ChannelConvOp(_Op):
     kernel: Value = Field(
         3,
         description="Kernel size, odd (ECA: `max(3, (log2(out_channels) + 1) // 4 * 2 + 1)`).",
+        json_schema_extra=ALWAYS,
+    )
+
+
+class AttentionOp(_Op):
+    """Channel attention of a kind resgen knows, as the helper module the built-in blocks call
+    (timm's names): se, squeeze-and-excitation (`SqueezeExcite`: fc1, a ReLU, fc2, a sigmoid
+    gate; Hu et al. 2018), or eca, efficient channel attention (`EfficientChannelAttention`: a
+    1-D conv across the pooled channels, a sigmoid gate; Wang et al. 2020). Its output is its
+    input gated per channel."""
+
+    op: Literal["attention"] = Field(
+        description="Channel attention (a helper module).", json_schema_extra=ALWAYS
+    )
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    kind: Literal["se", "eca"] = Field(description="se or eca.", json_schema_extra=ALWAYS)
+    hidden: Value | None = Field(
+        None,
+        description="se: the hidden channels. Default: timm's, `max(8, (C // 16 + 4) // 8 * 8)` "
+        "for C input channels.",
+        json_schema_extra=when_sibling(
+            "kind", ("se",), "`hidden` is SE's", "ECA has no hidden layer; use `kind: se`"
+        ),
+    )
+    kernel: Value | None = Field(
+        None,
+        description="eca: the 1-D kernel, odd. Default: `max(3, (log2(C) + 1) // 4 * 2 + 1)` for "
+        "C input channels (Wang et al.'s t = |log2(C) + 1| / 2, made odd, as timm).",
+        json_schema_extra=when_sibling(
+            "kind", ("eca",), "`kernel` is ECA's", "SE has no kernel; use `kind: eca`"
+        ),
+    )
+
+
+# The attention op's defaults, in the value language, of its input's channels `C`: timm's SE
+# (make_divisible(C / 16, 8) without its 10% floor, so `make_divisible` would not do) and ECA's
+# kernel (Wang et al.: t = |log2(C) + 1| / 2, made odd, at least 3).
+ATTENTION_DEFAULTS = {
+    "se": "max(8, (C // 16 + 4) // 8 * 8)",
+    "eca": "max(3, (log2(C) + 1) // 4 * 2 + 1)",
+}
+
+
+class ReshapeOp(_Op):
+    """A regrouping of channels: its input's channels viewed as the blocks `dims` (one may be
+    -1: what remains), the blocks put in the `order` given, flattened back. ResNeSt's radix
+    softmax turns group-major logits path-major (`dims: [groups, paths, -1], order: [1, 0, 2]`),
+    ShuffleNet's channel shuffle is `dims: [groups, -1], order: [1, 0]`. The channels, H and W
+    stay; no weights."""
+
+    op: Literal["reshape"] = Field(description="A channel regrouping.", json_schema_extra=ALWAYS)
+    input: str | None = Field(None, alias="in", description=_IN, json_schema_extra=ALWAYS)
+    dims: list[Value] = Field(
+        min_length=2,
+        max_length=4,
+        description="The channels as blocks: sizes whose product is the input's channels; one "
+        "may be -1.",
+        json_schema_extra=ALWAYS,
+    )
+    order: list[Annotated[int, Field(ge=0, le=3)]] = Field(
+        min_length=2,
+        max_length=4,
+        description="The blocks' new order: a permutation of 0 .. len(dims) - 1.",
         json_schema_extra=ALWAYS,
     )
 
@@ -223,7 +314,9 @@ OpSpec = Annotated[
     | PoolOp
     | GlobalPoolOp
     | ChannelConvOp
+    | AttentionOp
     | SplitOp
+    | ReshapeOp
     | SoftmaxOp
     | ScaleOp
     | MergeOp

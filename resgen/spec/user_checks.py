@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from resgen.diagnostics import Diagnostic, error
 from resgen.spec.expr import FUNCTIONS, ExprError, parse_expr
@@ -24,6 +24,8 @@ from resgen.spec.user_blocks import (
     ActOp,
     MergeOp,
     NormOp,
+    PoolOp,
+    ReshapeOp,
     ScaleOp,
     UserBlockSpec,
 )
@@ -57,7 +59,9 @@ _VALUES = {
     "norm": ("groups",),
     "pool": ("kernel", "stride", "padding"),
     "channel_conv": ("kernel",),
+    "attention": ("hidden", "kernel"),
     "split": ("start", "channels"),
+    "reshape": ("dims",),
     "softmax": ("paths", "groups"),
 }
 
@@ -69,6 +73,7 @@ def check_user_blocks(spec: Spec, source: Source) -> list[Diagnostic]:
         found += _check_block(name, block, source)
     found += _check_uses(spec, source)
     found += _check_eps(spec, source)
+    found += _check_pools(spec, source)
     found += _check_class_names(spec, source)
     return found
 
@@ -118,6 +123,32 @@ def _check_eps(spec: Spec, source: Source) -> list[Diagnostic]:
 _BATCH = ("batch", "frozen_batch")
 
 
+def _check_pools(spec: Spec, source: Source) -> list[Diagnostic]:
+    """An avg or max pool has a kernel; a blur's kernel (3) and reflect padding are fixed."""
+    found = []
+    for name, block in spec.blocks.items():
+        for i, op in enumerate(block.ops):
+            if not isinstance(op, PoolOp):
+                continue
+            at: Path = ("blocks", name, "ops", i)
+            if op.pool != "blur" and op.kernel is None:
+                found.append(_bad("block-value", f"{op.pool} pool {op.name!r} has no kernel",
+                                  source, at, "give it `kernel:`, its window size"))  # fmt: skip
+                continue
+            wrong = [(key, what, hint) for key, what, hint, bad in (
+                ("kernel", "its kernel is 3 (a fixed [1, 2, 1] binomial filter)",
+                 "; for another window write `pool: avg` or `pool: max`",
+                 op.kernel not in (None, 3, "3")),
+                ("padding", "it pads by reflection, 1 pixel each side", "",
+                 op.padding not in (0, "0")),
+                ("ceil", "it has no ceil mode", "", op.ceil),
+            ) if op.pool == "blur" and bad]  # fmt: skip
+            for key, what, hint in wrong:
+                found.append(_bad("block-value", f"blur pool {op.name!r}: {what}", source,
+                                  (*at, key), f"remove `{key}`{hint}"))  # fmt: skip
+    return found
+
+
 def _bad(code: str, message: str, source: Source, path: Path, hint: str, *, key: bool = False
          ) -> Diagnostic:  # fmt: skip
     return error(code, message, source.locate(path, key=key), hint)
@@ -148,21 +179,39 @@ def _check_block(name: str, block: UserBlockSpec, source: Source) -> list[Diagno
     found += names_found or _check_live(block, source, where)
     names = frozenset((*VARIABLES, *block.params))
     for i, op in enumerate(block.ops):
-        for field, value in _values(op):
+        for at, value in _values(op):
             try:
                 parse_expr(value, names)
             except ExprError as exc:
-                path = (*where, "ops", i, field)
+                path = (*where, "ops", i, *at)
                 found.append(_bad("block-value", exc.message, source, path, exc.hint))
+        if isinstance(op, ReshapeOp):
+            found += _check_reshape(op, source, (*where, "ops", i))
     return found
 
 
-def _values(op: object) -> Iterator[tuple[str, object]]:
-    """The (field, value) pairs of an op that hold integers or expressions."""
+def _values(op: object) -> Iterator[tuple[tuple[str | int, ...], object]]:
+    """The (path within the op, value) pairs of an op that hold integers or expressions."""
     for field in _VALUES.get(str(getattr(op, "op", "")), ()):
         value = getattr(op, field)
-        if value is not None:
-            yield field, value
+        if isinstance(value, list):  # a reshape's dims
+            yield from (((field, j), item) for j, item in enumerate(value))
+        elif value is not None:
+            yield (field,), value
+
+
+def _check_reshape(op: ReshapeOp, source: Source, where: Path) -> list[Diagnostic]:
+    """A reshape's order is a permutation of its dims' positions; at most one dim is -1."""
+    found = []
+    if sorted(op.order) != list(range(len(op.dims))):
+        found.append(_bad("block-value", f"reshape {op.name!r}: order {op.order} is no "
+                          f"permutation of the positions of its {len(op.dims)} dims", source,
+                          (*where, "order"), f"list each of 0 .. {len(op.dims) - 1} once, e.g. "
+                          f"{list(reversed(range(len(op.dims))))}"))  # fmt: skip
+    if sum(d in (-1, "-1") for d in op.dims) > 1:
+        found.append(_bad("block-value", f"reshape {op.name!r}: more than one dim is -1", source,
+                          (*where, "dims"), "give every dim but one its size"))  # fmt: skip
+    return found
 
 
 _PLAIN_HINT = (
@@ -315,7 +364,7 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
     if spec.block.reduce_first != 1:
         refuse(("block", "reduce_first"), "`reduce_first`", "compute widths in the ops' values")
     if spec.anti_alias is not None:
-        refuse(("anti_alias",), "anti-aliased downsampling", "remove `anti_alias`")
+        found += _check_anti_alias(spec, used, source)
     if spec.layout == "timm" and not regnet_named(spec):
         refuse(("layout",), f"`layout: {spec.layout}`",
                "remove `layout`; timm's names fit a RegNet's stages (`regnet:`) only")  # fmt: skip
@@ -350,11 +399,31 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
             if spec.blocks[kind].shortcut_norm:
                 hint = "give the block `shortcut_norm: false` (timm's projection is a bare conv)"
                 refuse(("blocks", kind), "a normed projection in a ResNetV2", hint)
-    if spec.norm.type in ("evonorm_s0", "frn"):
-        refuse(("norm", "type"), f"`norm: {spec.norm.type}`", "use batch, group or layer norms")
     for i, stage in enumerate(spec.stages):
         if stage.blocks and (stage.block or spec.block.type) in spec.blocks:
             refuse(("stages", i, "blocks"), "per-block widths", "remove the stage's `blocks`")
+    return found
+
+
+def _check_anti_alias(spec: Spec, used: Sequence[str], source: Source) -> list[Diagnostic]:
+    """`anti_alias` reaches the stem only: a user block downsamples as its ops say, so each one
+    used must pool that way itself where it strides, or the network would anti-alias its stem
+    and not its blocks."""
+    aa = spec.anti_alias
+    pool = "{op: pool, name: aa, pool: blur, stride: stride, when: strided}" if aa == "blur" else (
+        "{op: pool, name: aa, pool: avg, kernel: stride, when: strided}")  # fmt: skip
+    found = []
+    for kind in dict.fromkeys(k for k in used if k in spec.blocks):
+        if not any(isinstance(op, PoolOp) and op.pool == aa and op.when == "strided"
+                   for op in spec.blocks[kind].ops):  # fmt: skip
+            found.append(_bad(
+                "block-unsupported",
+                f"`anti_alias: {aa}` anti-aliases the stem only: block {kind!r} downsamples with "
+                f"its own ops, and none is a `pool: {aa}` op `when: strided`",
+                source, ("anti_alias",),
+                f"write the block's pool, `{pool}`, after its strided conv's activation, the conv "
+                "at stride 1; or remove `anti_alias`", key=True,
+            ))  # fmt: skip
     return found
 
 
