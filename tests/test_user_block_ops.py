@@ -112,7 +112,7 @@ def test_a_reshape_is_the_permutation_it_says(dims: list[int], order: list[int])
     """The generated expression, run on a tensor of channel numbers, puts channel
     (i0, i1, ...) of the blocks at the position the order gives, as numpy's transpose does."""
     channels = 12
-    ops = [
+    ops: list[dict[str, Any]] = [
         {"op": "conv", "name": "c", "out": channels, "stride": "stride"},
         {"op": "reshape", "name": "r", "dims": dims, "order": order},
     ]
