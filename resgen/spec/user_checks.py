@@ -358,7 +358,12 @@ def _check_uses(spec: Spec, source: Source) -> list[Diagnostic]:
     if spec.block.preact:
         refuse(("block", "preact"), "`preact`", "write the block's ops in pre-activation order")
     if spec.block.attention is not None:
-        refuse(("block", "attention"), "`attention`", "remove `block.attention`")
+        refuse(
+            ("block", "attention"),
+            "`attention`",
+            "write it as an op of the block, after its "
+            "last norm: `{op: attention, name: se, kind: se}` (or `kind: eca`)",
+        )
     if spec.block.linear_out:
         refuse(("block", "linear_out"), "`linear_out`", "give the block `output_act: none`")
     if spec.block.reduce_first != 1:
