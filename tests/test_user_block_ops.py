@@ -26,7 +26,7 @@ from resgen.codegen.deploy import render_deploy_source
 from resgen.draw import draw_dot
 from resgen.graph import ir
 from resgen.spec.expr import evaluate, parse_expr
-from resgen.spec.user_blocks import ATTENTION_DEFAULTS
+from resgen.spec.user_ops import ATTENTION_DEFAULTS
 from tests.conftest import randomise_norms
 from tests.test_user_blocks import (
     _assert_deploy_gives,

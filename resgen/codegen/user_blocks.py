@@ -25,7 +25,8 @@ from resgen.graph.user_blocks import block_env
 from resgen.spec.model import Spec
 from resgen.spec.naming import class_name_for
 from resgen.spec.regnet import regnet_named
-from resgen.spec.user_blocks import MergeOp, PoolOp, UserBlockSpec
+from resgen.spec.user_blocks import UserBlockSpec
+from resgen.spec.user_ops import MergeOp, PoolOp
 
 _WIDTHS = ("in_channels", "mid_channels", "out_channels")
 _INTS = ("stride", "groups", "dilation", "first_dilation")  # keyword parameters, default 1

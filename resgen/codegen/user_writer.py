@@ -24,7 +24,8 @@ from resgen.codegen.user_lines import (
 from resgen.graph import ir
 from resgen.spec import expr as ex
 from resgen.spec.model import Spec
-from resgen.spec.user_blocks import (
+from resgen.spec.user_blocks import UserBlockSpec, op_nodes
+from resgen.spec.user_ops import (
     ATTENTION_DEFAULTS,
     VARIABLES,
     ActOp,
@@ -39,8 +40,6 @@ from resgen.spec.user_blocks import (
     ScaleOp,
     SoftmaxOp,
     SplitOp,
-    UserBlockSpec,
-    op_nodes,
 )
 
 

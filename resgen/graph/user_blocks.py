@@ -23,7 +23,8 @@ from resgen.spec.model import Spec
 from resgen.spec.parts import MAX_CHANNELS
 from resgen.spec.regnet import regnet_named
 from resgen.spec.source import Source
-from resgen.spec.user_blocks import (
+from resgen.spec.user_blocks import UserBlockSpec, op_nodes
+from resgen.spec.user_ops import (
     ATTENTION_DEFAULTS,
     VARIABLES,
     ActOp,
@@ -39,8 +40,6 @@ from resgen.spec.user_blocks import (
     ScaleOp,
     SoftmaxOp,
     SplitOp,
-    UserBlockSpec,
-    op_nodes,
 )
 
 
