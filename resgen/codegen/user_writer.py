@@ -7,19 +7,17 @@ the deploy build (a folded norm, an `Affine`) the graph says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from resgen.codegen.blocks import AA_COMMENTS
-from resgen.codegen.calls import STD_EPS
+from resgen.codegen.user_decls import Declarations
 from resgen.codegen.user_lines import (
-    EXPLODE,
-    LIMIT,
     Decl,
     Stmt,
     Var,
     act_call,
-    attributes,
-    fit,
     module_of,
-    walk,
 )
 from resgen.graph import ir
 from resgen.spec import expr as ex
@@ -35,6 +33,7 @@ from resgen.spec.user_ops import (
     GlobalPoolOp,
     MergeOp,
     NormOp,
+    OpSpec,
     PoolOp,
     ReshapeOp,
     ScaleOp,
@@ -43,27 +42,18 @@ from resgen.spec.user_ops import (
 )
 
 
-class Writer:
+class Writer(Declarations):
     """Writes a user block's `__init__` and `forward` lines from its ops and the graph."""
 
     def __init__(self, graph: ir.Graph, spec: Spec, user: UserBlockSpec, rep: ir.Block,
                  fixed: dict[str, int]) -> None:  # fmt: skip
-        self.graph, self.spec, self.user, self.rep, self.fixed = graph, spec, user, rep, fixed
-        self.names = frozenset((*VARIABLES, *user.params))
+        super().__init__(frozenset((*VARIABLES, *user.params)), fixed)
+        self.graph, self.spec, self.user, self.rep = graph, spec, user, rep
         self.ids, closing = op_nodes(user)
         self.closing_node = self.node(closing) if closing else ""
         self.vars: dict[str, Var] = {"x": Var("x", ex.Var("in_channels"))}
-        self.decls: list[Decl | str | tuple[str, ...]] = []
-        self.late: list[Decl] = []  # modules called more than once: declared after the others
         self.stmts: list[Stmt] = []
-        self.used: set[str] = set()
-        self.helpers: set[str] = set()
         self.scales: set[str] = set()
-        self.containers: set[str] = set()
-        self.kept: set[str] = set()  # variables forward reads, kept as attributes
-        self.projects = False  # some block of the class has a projection shortcut
-        self.projecting = False  # some op runs only in blocks that stride or project
-        self.weighted: list[str] = []  # ops with a weight, in order (for zero_init_residual)
         self.strided = ""  # the first conv or pool that takes the `stride` argument
         self.closing = ""  # the module the closing activation calls
         self.ends_in_act = False
@@ -89,109 +79,93 @@ class Writer:
     def node(self, rel: str) -> str:
         return f"{self.rep.path}.{rel}"
 
-    def tree(self, raw: object) -> ex.Expr:
-        return ex.substitute(ex.parse_expr(raw, self.names), self.fixed)
-
-    def value(self, raw: object) -> str:
-        return self.channels(self.tree(raw))
-
-    def forward_value(self, raw: object) -> str:
-        """A value forward reads: each variable in it is an attribute `__init__` keeps."""
-        tree = self.tree(raw)
-        self.channels(tree)  # the constructor takes its variables
-        self.kept |= ex.names_in(tree)
-        return ex.to_python(attributes(tree))
-
-    def channels(self, tree: ex.Expr) -> str:
-        tree = ex.substitute(tree, self.fixed)
-        self.used |= ex.names_in(tree)
-        for call in (t for t in walk(tree) if isinstance(t, ex.FnCall)):
-            if call.name in ("make_divisible", "log2"):  # helper functions of the file
-                self.helpers.add(call.name)
-        return ex.to_python(tree)
-
     def write(self) -> None:
+        """Every op's declaration and `forward` statement, in order, then the closing act's."""
         first_conv = next((op.name for op in self.user.ops
                            if isinstance(op, ConvOp) and "." not in op.name), "")  # fmt: skip
         for index, op in enumerate(self.user.ops):
             prev = self.user.ops[index - 1].name if index else "x"
-            node = self.node(self.ids[index])
-            if isinstance(op, (PoolOp, MergeOp)) and op.when:
-                self._sometimes(node, op, self.vars[op.input or prev] if isinstance(
-                    op, PoolOp) else self.vars["x"])  # fmt: skip
-                continue
-            if isinstance(op, MergeOp):
-                self._merge(node, op)
-                continue
-            src = self.vars[op.input or prev]
-            if node not in self.graph:  # an identity, a norm of `norm: none`, a folded norm
-                self.vars[op.name] = src
-                continue
-            graph_op = ir.op(self.graph, node)
-            channels = src.channels
-            if isinstance(op, ScaleOp):
-                self.scales.add(op.name)
-                self.weighted.append(op.name)
-                full = f"torch.full(({self.channels(channels)},), {op.init!r})"
-                self.decls.append(f"self.{op.name} = nn.Parameter({full})")
-                self._assign(node, op.name, f"{src.name} * self.{op.name}.view(1, -1, 1, 1)",
-                             channels, depth=0)  # fmt: skip
-                continue
-            if isinstance(op, GlobalPoolOp):  # a tensor method, as timm's SE squeezes
-                text = (f"{src.name}.mean((2, 3), keepdim=True)" if op.pool == "avg" else
-                        f"torch.amax({src.name}, dim=(2, 3), keepdim=True)")  # fmt: skip
-                self._assign(node, op.name, text, channels, depth=0)
-                continue
-            if isinstance(op, ChannelConvOp):
-                self._channel_conv(node, op, src)
-                continue
-            if isinstance(op, SplitOp):  # a view, as torch.split's pieces are
-                start, width = self.forward_value(op.start), self.forward_value(op.channels)
-                text = f"{src.name}.narrow(1, {start}, {width})"
-                self._assign(node, op.name, text, self.tree(op.channels), depth=0)
-                continue
-            if isinstance(op, SoftmaxOp):
-                self._softmax(node, op, src)
-                continue
-            if isinstance(op, AttentionOp):
-                self._attention(node, op, src)
-                continue
-            if isinstance(op, ReshapeOp):
-                self._regroup(node, op, src)
-                continue
-            if isinstance(op, ConvOp):
-                channels = ex.parse_expr(op.out, self.names)
-            if isinstance(op, (ConvOp, PoolOp)):
-                self._note_stride(op)
-            if isinstance(graph_op, ir.Act) and node in self.fusing:  # its conv runs it
-                assert isinstance(op, ActOp)
-                text = f"{self.fusing[node]}  # conv and ReLU"
-                self._assign(node, op.name, text, channels, depth=0, ends=True)
-                self._alias(op, channels)
-                continue
-            if isinstance(graph_op, ir.Act):
-                assert isinstance(op, ActOp)
-                self._act(node, op.name, graph_op, src, channels)
-                self._alias(op, channels)
-                continue
-            callee, args = self._module(op, graph_op, src)
-            how = self.fused.get(op.name, "")
-            if how:  # a ConvReLU or ConvAddReLU, as the built-in deploy blocks declare
-                callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}[how]
-                self.helpers.add(callee)
-            self._declare(op.name, callee, args, first=op.name == first_conv)
-            call = f"{self._ref(op.name)}({src.name})"
-            if how == "relu":  # written where its ReLU runs
-                (after,) = self.graph.successors(node)
-                self.fusing[after] = call
-                self.vars[op.name] = Var(src.name, channels)  # read by that ReLU only
-            elif how == "add_relu":  # the tail's: relu(conv(out) + identity)
-                self.fused_tail = (f"{self._ref(op.name)}({src.name}, identity)",
-                                   f"relu({op.name}({src.name}) + identity)")  # fmt: skip
-                self.vars[op.name] = Var(src.name, channels)  # read by the add only
-            else:
-                self._assign(node, op.name, call, channels, depth=1)
+            self._write_op(op, self.node(self.ids[index]), prev, first=op.name == first_conv)
         self._closing()
+
+    def _write_op(self, op: OpSpec, node: str, prev: str, *, first: bool) -> None:
+        if isinstance(op, (PoolOp, MergeOp)) and op.when:
+            src = self.vars[op.input or prev] if isinstance(op, PoolOp) else self.vars["x"]
+            self._sometimes(node, op, src)
+            return
+        if isinstance(op, MergeOp):
+            self._merge(node, op)
+            return
+        src = self.vars[op.input or prev]
+        if node not in self.graph:  # an identity, a norm of `norm: none`, a folded norm
+            self.vars[op.name] = src
+            return
+        if isinstance(op, (ScaleOp, GlobalPoolOp, ChannelConvOp, SplitOp, SoftmaxOp,
+                           AttentionOp, ReshapeOp)):  # fmt: skip
+            _WRITERS[type(op)](self, node, op, src)
+            return
+        graph_op = ir.op(self.graph, node)
+        if isinstance(graph_op, ir.Act):
+            assert isinstance(op, ActOp)
+            self._act_op(node, op, graph_op, src)
+            return
+        assert isinstance(op, (ConvOp, NormOp, PoolOp))
+        self._module_op(node, op, graph_op, src, first=first)
+
+    def _scale(self, node: str, op: ScaleOp, src: Var) -> None:
+        """Layer scale: a bare nn.Parameter named as the op, one value per channel."""
+        self.scales.add(op.name)
+        self.weighted.append(op.name)
+        full = f"torch.full(({self.channels(src.channels)},), {op.init!r})"
+        self.decls.append(f"self.{op.name} = nn.Parameter({full})")
+        text = f"{src.name} * self.{op.name}.view(1, -1, 1, 1)"
+        self._assign(node, op.name, text, src.channels, depth=0)
+
+    def _global_pool(self, node: str, op: GlobalPoolOp, src: Var) -> None:
+        """A tensor method, as timm's SE squeezes."""
+        text = (f"{src.name}.mean((2, 3), keepdim=True)" if op.pool == "avg" else
+                f"torch.amax({src.name}, dim=(2, 3), keepdim=True)")  # fmt: skip
+        self._assign(node, op.name, text, src.channels, depth=0)
+
+    def _split(self, node: str, op: SplitOp, src: Var) -> None:
+        """A view, as torch.split's pieces are."""
+        start, width = self.forward_value(op.start), self.forward_value(op.channels)
+        text = f"{src.name}.narrow(1, {start}, {width})"
+        self._assign(node, op.name, text, self.tree(op.channels), depth=0)
+
+    def _act_op(self, node: str, op: ActOp, act: ir.Act, src: Var) -> None:
+        """An act op: its module's call, or, in a deploy build, the fused conv before it."""
+        if node in self.fusing:  # its conv runs it
+            text = f"{self.fusing[node]}  # conv and ReLU"
+            self._assign(node, op.name, text, src.channels, depth=0, ends=True)
+        else:
+            self._act(node, op.name, act, src, src.channels)
+        self._alias(op, src.channels)
+
+    def _module_op(self, node: str, op: ConvOp | NormOp | PoolOp, graph_op: ir.Op, src: Var,
+                   *, first: bool) -> None:  # fmt: skip
+        """A conv, norm or pool module: declared, then called; a deploy build's fused conv is a
+        ConvReLU or ConvAddReLU, called where its ReLU runs or at the add."""
+        channels = ex.parse_expr(op.out, self.names) if isinstance(op, ConvOp) else src.channels
+        if isinstance(op, (ConvOp, PoolOp)):
+            self._note_stride(op)
+        callee, args = self._module(op, graph_op, src)
+        how = self.fused.get(op.name, "")
+        if how:  # as the built-in deploy blocks declare them
+            callee = {"relu": "ConvReLU", "add_relu": "ConvAddReLU"}[how]
+            self.helpers.add(callee)
+        self._declare(op.name, callee, args, first=first)
+        call = f"{self._ref(op.name)}({src.name})"
+        if how == "relu":  # written where its ReLU runs
+            (after,) = self.graph.successors(node)
+            self.fusing[after] = call
+            self.vars[op.name] = Var(src.name, channels)  # read by that ReLU only
+        elif how == "add_relu":  # the tail's: relu(conv(out) + identity)
+            self.fused_tail = (f"{self._ref(op.name)}({src.name}, identity)",
+                               f"relu({op.name}({src.name}) + identity)")  # fmt: skip
+            self.vars[op.name] = Var(src.name, channels)  # read by the add only
+        else:
+            self._assign(node, op.name, call, channels, depth=1)
 
     def _alias(self, op: ActOp, channels: ex.Expr) -> None:
         """An act op read by another name (`as: pre`): the variable takes that name."""
@@ -242,16 +216,6 @@ class Writer:
             stride = 2 if op.pool == "blur" else op.kernel
         if not self.strided and "stride" in ex.names_in(self.tree(stride)):
             self.strided = op.name
-
-    def _condition(self, when: str, *, forward: bool = False) -> str:
-        """When an op runs, as the constructor (or forward) tests it."""
-        self.used.add("stride")
-        if when == "strided":
-            if forward:
-                self.kept.add("stride")
-            return "self.stride > 1" if forward else "stride > 1"
-        self.projecting = True
-        return "self.projecting" if when == "projecting" else "not self.projecting"
 
     def _channel_conv(self, node: str, op: ChannelConvOp, src: Var) -> None:
         """ECA's conv: an nn.Conv1d over the (N, 1, C) view of a (N, C, 1, 1) tensor."""
@@ -384,128 +348,14 @@ class Writer:
         self.vars[name] = Var(var, channels)
         self.ends_in_act = ends
 
-    def init_lines(self) -> list[str]:
-        out = [f"self.{name} = {name}" for name in sorted(self.kept)]
-        if self.projecting:  # timm's Res2Net `is_first`
-            test = "stride > 1 or downsample" if self.projects else "stride > 1"
-            out.append(f"self.projecting = {test}")
-        for decl in (*self.decls, *self.late):
-            if isinstance(decl, tuple) and not isinstance(decl, Decl):  # lines as written
-                out += decl
-                continue
-            if isinstance(decl, str):
-                out += fit(decl, 8)
-                continue
-            one = f"{decl.target} = {decl.callee}({', '.join(decl.args)})"
-            if not decl.exploded and 8 + len(one) <= EXPLODE:
-                out.append(one)
-            else:
-                out += [f"{decl.target} = {decl.callee}(", *(f"    {a}," for a in decl.args), ")"]
-        return out
 
-    def _ref(self, name: str) -> str:
-        """`self.conv1`, or an entry of nested ModuleDicts: `self.conv1["paths"]["0"]`."""
-        head, *rest = name.split(".")
-        return f"self.{head}" + "".join(f'["{part}"]' for part in rest)
-
-    def _declare(self, name: str, callee: str, args: list[str], *, first: bool) -> None:
-        self._containers(name)
-        self.decls.append(Decl(self._ref(name), callee, tuple(args), exploded=first))
-
-    def _declare_when(self, name: str, call: str, condition: str) -> None:
-        """A module only some blocks run: an nn.Identity in the others."""
-        self._containers(name)
-        target, value = self._ref(name), f"{call} if {condition} else nn.Identity()"
-        then, test, other = call, condition, "nn.Identity()"
-        if condition.startswith("not "):
-            then, test, other = other, condition[4:], call
-        value = f"{then} if {test} else {other}"
-        if 8 + len(f"{target} = {value}") <= LIMIT:
-            self.decls.append(f"{target} = {value}")
-        elif 12 + len(value) <= LIMIT:  # as ruff wraps a long conditional expression
-            self.decls.append((f"{target} = (", f"    {value}", ")"))
-        else:
-            lines = (f"    {then}", f"    if {test}", f"    else {other}")
-            self.decls.append((f"{target} = (", *lines, ")"))
-
-    def _containers(self, name: str) -> None:
-        """Each ModuleDict that holds `name`, declared before its first entry."""
-        parts = name.split(".")
-        for k in range(1, len(parts)):
-            container = ".".join(parts[:k])
-            if container not in self.containers:
-                self.containers.add(container)
-                self.decls.append(f"{self._ref(container)} = nn.ModuleDict()")
-
-    def _module(self, op: object, graph_op: ir.Op, src: Var) -> tuple[str, list[str]]:
-        cin = self.channels(src.channels)
-        name = str(getattr(op, "name", ""))
-        if isinstance(graph_op, ir.Conv):
-            assert isinstance(op, ConvOp)
-            self.weighted.append(name)
-            return self._conv(op, graph_op, cin)
-        if isinstance(graph_op, ir.Affine):
-            self.helpers.add("Affine")
-            return "Affine", [cin]
-        if isinstance(graph_op, ir.LayerNorm):
-            self.weighted.append(name)
-            self.helpers.add("LayerNorm2d")
-            return "LayerNorm2d", [cin, f"eps={graph_op.eps!r}"]
-        if isinstance(graph_op, ir.Norm):
-            assert isinstance(op, NormOp)
-            self.weighted.append(name)
-            return self._norm(op, graph_op, cin)
-        assert isinstance(graph_op, (ir.Pool, ir.BlurPool)) and isinstance(op, PoolOp), graph_op
-        return self._pool_call(op, src)
-
-    def _pool_call(self, op: PoolOp, src: Var) -> tuple[str, list[str]]:
-        if op.pool == "blur":  # as the built-in blocks' `aa`: BlurPool2d(mid_channels, stride)
-            self.helpers.add("BlurPool2d")
-            stride = "2" if op.stride is None else self.value(op.stride)
-            shown = stride if stride == "stride" else f"stride={stride}"
-            return "BlurPool2d", [self.channels(src.channels), shown]
-        callee = "nn.MaxPool2d" if op.pool == "max" else "nn.AvgPool2d"
-        args = [f"kernel_size={self.value(op.kernel)}"]
-        if op.stride is not None:
-            args.append(f"stride={self.value(op.stride)}")
-        args += [f"padding={self.value(op.padding)}"] if op.padding != 0 else []
-        args += ["ceil_mode=True"] if op.ceil else []
-        return callee, args
-
-    def _conv(self, op: ConvOp, conv: ir.Conv, cin: str) -> tuple[str, list[str]]:
-        args = [cin, self.value(op.out), f"kernel_size={self.value(op.kernel)}"]
-        for key in ("stride", "padding", "dilation", "groups"):
-            raw = getattr(op, key)
-            shown = self._same_padding(op) if key == "padding" and raw is None else self.value(raw)
-            if shown != ("0" if key == "padding" else "1"):
-                args.append(f"{key}={shown}")
-        args.append(f"bias={conv.bias}")
-        if not conv.standardize:
-            return "nn.Conv2d", args
-        self.helpers.add("StdConv2d")  # BiT's weight-standardised conv
-        return "StdConv2d", args + [f"eps={conv.standardize!r}"] * (conv.standardize != STD_EPS)
-
-    def _same_padding(self, op: ConvOp) -> str:
-        """`dilation x (kernel - 1) // 2`, written as simply as its values allow."""
-        kernel, dilation = self.tree(op.kernel), self.tree(op.dilation)
-        if isinstance(kernel, ex.Num) and kernel.value == 3:
-            return self.channels(dilation)
-        half = ex.BinOp("//", ex.BinOp("-", kernel, ex.Num(1)), ex.Num(2))
-        return self.channels(ex.BinOp("*", dilation, half))
-
-    def _norm(self, op: NormOp, norm: ir.Norm, cin: str) -> tuple[str, list[str]]:
-        eps = [] if norm.eps == 1e-5 else [f"eps={norm.eps!r}"]
-        if norm.norm == "group":
-            groups = self.value(op.groups) if op.groups is not None else str(norm.groups)
-            return "nn.GroupNorm", [groups, cin, *eps]
-        if norm.norm == "frozen_batch":
-            self.helpers.add("FrozenBatchNorm2d")
-            return "FrozenBatchNorm2d", [cin, *eps]
-        if norm.norm == "evonorm_s0":  # as the built-in's: groups when not the default 32
-            self.helpers.add("EvoNorm2dS0")
-            groups = self.value(op.groups) if op.groups is not None else str(norm.groups)
-            return "EvoNorm2dS0", [cin, *([f"groups={groups}"] if groups != "32" else []), *eps]
-        if norm.norm == "frn":
-            self.helpers.add("FilterResponseNormTlu2d")
-            return "FilterResponseNormTlu2d", [cin, *eps]
-        return "nn.BatchNorm2d", [cin, *eps]
+# The ops written by one method each: (writer, node, op, its input's variable).
+_WRITERS: dict[type, Callable[[Writer, str, Any, Var], None]] = {
+    ScaleOp: Writer._scale,
+    GlobalPoolOp: Writer._global_pool,
+    ChannelConvOp: Writer._channel_conv,
+    SplitOp: Writer._split,
+    SoftmaxOp: Writer._softmax,
+    AttentionOp: Writer._attention,
+    ReshapeOp: Writer._regroup,
+}
