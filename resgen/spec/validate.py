@@ -43,7 +43,7 @@ def validate_data(data: Any, source: Source) -> Spec:
         )
     data = expand_regnet(data, source)
     try:
-        # The names `blocks:` defines are block types too (resgen.spec.model.BlockTypeName).
+        # The names `blocks:` defines are block types too (resgen.spec.stages.BlockTypeName).
         blocks = data.get("blocks")
         names = tuple(k for k in blocks if isinstance(k, str)) if isinstance(blocks, dict) else ()
         spec = Spec.model_validate(data, context={"user_blocks": names})
