@@ -88,31 +88,11 @@ def _user_class(
     graph: ir.Graph, spec: Spec, kind: str, blocks: list[ir.Block], *, deploy: bool
 ) -> UserBlockClass:
     user = spec.blocks[kind]
-    # The class is written from one instance: the first in which every op runs (a pool `when:
-    # strided` is an identity in the others), so each module is declared.
-    sometimes = [op.name for op in user.ops if isinstance(op, (PoolOp, MergeOp)) and op.when]
-    rep = next((b for b in blocks if all(f"{b.path}.{n}" in graph for n in sometimes)), blocks[0])
-    envs = [block_env(spec, b) for b in blocks]
-    # groups and dilations at 1 in every instance are written as 1 (and usually left out), as
-    # the built-in classes take such arguments only where some instance sets them.
-    fixed = {n: 1 for n in _INTS[1:] if all(env[n] == 1 for env in envs)}
-    downsample = any(b.downsample for b in blocks)
-    writer = Writer(graph, spec, user, rep, fixed)
-    writer.fused = _agreed_fusions(graph, blocks) if deploy else {}
-    writer.projects = downsample
-    writer.write()
-    used = writer.used | ({"in_channels", "out_channels", "stride"} if downsample else set())
-    widths = tuple(w for w in _WIDTHS if w in used)
-    params = [Param(n, "int", "1") for n in _INTS if n in used]
-    params += [Param(n, "int", str(envs[0][n])) for n in user.params if n in used]
-    flags = {"downsample": downsample, "dilated": takes_dilated(graph, blocks)}
-    params += [Param(n, "bool", "False") for n, on in flags.items() if on]
-    residual_flag = len({b.add is None for b in blocks}) == 2
-    params += [Param("residual", "bool", "True")] if residual_flag else []
-    drop_path = any(b.drop_path > 0 for b in blocks)  # the first block's rate is 0
-    params += [Param("drop_path", "float", "0.0")] if drop_path else []
-    if drop_path:
-        writer.late.append(Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
+    writer = _written(graph, spec, user, blocks, deploy=deploy)
+    rep, downsample = writer.rep, writer.projects
+    widths, params = _signature(graph, spec, user, blocks, writer)
+    residual_flag, drop_path, dilated = (any(p.name == n for p in params)
+                                         for n in ("residual", "drop_path", "dilated"))  # fmt: skip
     names = set(widths) | {p.name for p in params}
     shortcut = shortcut_fields(graph, blocks, names, _Vars({rep.input: "x"}))  # type: ignore[arg-type]
     attr, keys, calls = _named_shortcut(graph, spec, blocks, names)
@@ -147,7 +127,7 @@ def _user_class(
         wide_conv=shortcut["wide_conv"],
         wide_comment=shortcut["wide_comment"],
         wide_guard=shortcut["wide_guard"],
-        opens_dilated=flags["dilated"],
+        opens_dilated=dilated,
         stride_comment=bool(writer.strided) and not deploy,
         stride_conv=writer.strided.split(".")[0],  # a container holds the strided conv
         residual_flag=residual_flag,
@@ -158,6 +138,45 @@ def _user_class(
         bare_shortcut=_bare_projection(graph, blocks, attr),
         pooled_shortcut=bool(keys) and pooled,
     )
+
+
+def _written(
+    graph: ir.Graph, spec: Spec, user: UserBlockSpec, blocks: list[ir.Block], *, deploy: bool
+) -> Writer:
+    """The class's lines, written from one instance: the first in which every op runs (a pool
+    `when: strided` is an identity in the others), so each module is declared."""
+    sometimes = [op.name for op in user.ops if isinstance(op, (PoolOp, MergeOp)) and op.when]
+    rep = next((b for b in blocks if all(f"{b.path}.{n}" in graph for n in sometimes)), blocks[0])
+    envs = [block_env(spec, b) for b in blocks]
+    # groups and dilations at 1 in every instance are written as 1 (and usually left out), as
+    # the built-in classes take such arguments only where some instance sets them.
+    fixed = {n: 1 for n in _INTS[1:] if all(env[n] == 1 for env in envs)}
+    writer = Writer(graph, spec, user, rep, fixed)
+    writer.fused = _agreed_fusions(graph, blocks) if deploy else {}
+    writer.projects = any(b.downsample for b in blocks)
+    writer.write()
+    return writer
+
+
+def _signature(
+    graph: ir.Graph, spec: Spec, user: UserBlockSpec, blocks: list[ir.Block], writer: Writer
+) -> tuple[tuple[str, ...], list[Param]]:
+    """The constructor's widths and keyword parameters: those the lines read, and the flags some
+    instances set (downsample, dilated, residual, drop_path), as the built-in classes take them."""
+    downsample = writer.projects
+    used = writer.used | ({"in_channels", "out_channels", "stride"} if downsample else set())
+    widths = tuple(w for w in _WIDTHS if w in used)
+    params = [Param(n, "int", "1") for n in _INTS if n in used]
+    first = block_env(spec, blocks[0])
+    params += [Param(n, "int", str(first[n])) for n in user.params if n in used]
+    flags = {"downsample": downsample, "dilated": takes_dilated(graph, blocks)}
+    params += [Param(n, "bool", "False") for n, on in flags.items() if on]
+    if len({b.add is None for b in blocks}) == 2:  # some instances add, others not
+        params.append(Param("residual", "bool", "True"))
+    if any(b.drop_path > 0 for b in blocks):  # the first block's rate is 0
+        params.append(Param("drop_path", "float", "0.0"))
+        writer.late.append(Decl("self.drop_path", "DropPath", ("drop_path",), exploded=False))
+    return widths, params
 
 
 def _agreed_fusions(graph: ir.Graph, blocks: list[ir.Block]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from resgen.spec.kinds import BLOCK_TYPES
 from resgen.spec.model import Spec
 from resgen.spec.source import Path, Source
 from resgen.spec.user_blocks import ACTIVATIONS, UserBlockSpec
-from resgen.spec.user_ops import VARIABLES, ActOp, MergeOp, ReshapeOp, ScaleOp
+from resgen.spec.user_ops import VARIABLES, ActOp, MergeOp, OpSpec, ReshapeOp, ScaleOp
 from resgen.spec.user_uses import bad, check_uses
 
 # An op's name: an identifier, then up to three identifiers or indices, each an entry of the
@@ -140,75 +140,96 @@ def _check_names(block: UserBlockSpec, source: Source, where: Path) -> list[Diag
     """Op names: well formed, unique, no clash with a container or a reserved name; inputs and
     the residual wiring name earlier ops."""
     found = []
-    seen: dict[str, int] = {}
-    flat: dict[str, str] = {}
-    params = set(block.params)
+    seen: dict[str, int] = {}  # each name (and `as` alias) -> the op that first has it
+    flat: dict[str, str] = {}  # the variable each name reads as -> the name
     names = [op.name for op in block.ops]
     repeated = {n for n in names if names.count(n) > 1}
     for i, op in enumerate(block.ops):
-        at: Path = (*where, "ops", i, "name")
-        name = op.name
-        parts = name.split(".")
-        head = parts[0]
-        problem = ""
-        prefixes = {".".join(parts[:k]) for k in range(1, len(parts))}
-        if not _NAME.fullmatch(name) or any(keyword.iskeyword(p) for p in parts):
-            problem = f"must be an identifier, or up to {MAX_PARTS} joined by dots (`mlp.fc1`)"
-        elif head in RESERVED or head in params or any(p in RESERVED | _DICT_ATTRS
-                                                       for p in parts[1:]):  # fmt: skip
-            problem = "is a name the generated block already uses"
-        elif isinstance(op, ScaleOp) and len(parts) > 1:
-            problem = "names a parameter of the block itself: it takes no dot"
-        elif name in seen and not _same_act(block, seen[name], i):
-            problem = f"is already the name of op {seen[name] + 1}"
-        elif name not in seen and (
-            prefixes & seen.keys() or any(o.startswith(name + ".") for o in seen)
-        ):
-            problem = "is both an op and the container of another op's name"
-        elif name not in seen and name.replace(".", "_") in flat:
-            problem = f"reads as the same variable as {flat[name.replace('.', '_')]!r}"
+        problem = _name_problem(block, i, seen, flat)
         if problem:
-            found.append(bad("op-name", f"op name {name!r} {problem}", source, at,
-                              "name ops like `conv1`, `norm`, `mlp.fc1`: no leading underscore, "
-                              "no keyword, no name the block already uses (x, forward, "
-                              "downsample, add, ...)"))  # fmt: skip
-        seen.setdefault(name, i)
-        flat.setdefault(name.replace(".", "_"), name)
+            found.append(bad("op-name", f"op name {op.name!r} {problem}", source,
+                             (*where, "ops", i, "name"), "name ops like `conv1`, `norm`, "
+                             "`mlp.fc1`: no leading underscore, no keyword, no name the block "
+                             "already uses (x, forward, downsample, add, ...)"))  # fmt: skip
+        seen.setdefault(op.name, i)
+        flat.setdefault(op.name.replace(".", "_"), op.name)
         alias = op.output_name if isinstance(op, ActOp) else None
         if alias is not None:
             taken = alias in seen or alias in names or alias in flat
-            if not _plain(alias) or alias in RESERVED or alias in params or taken:
+            if not _plain(alias) or alias in RESERVED or alias in block.params or taken:
                 found.append(bad("op-name", f"`as: {alias}` cannot name op {i + 1}'s output",
-                                  source, (*where, "ops", i, "as"), "use an identifier no op or "
-                                  "variable of the block has"))  # fmt: skip
+                                 source, (*where, "ops", i, "as"), "use an identifier no op or "
+                                 "variable of the block has"))  # fmt: skip
             seen.setdefault(alias, i)
             flat.setdefault(alias, alias)
-        inputs = op.input if isinstance(op.input, list) else [op.input] if op.input else []
-        for j, src in enumerate(inputs):
-            if src in repeated:
-                found.append(bad("op-input", f"op {name!r} reads {src!r}, an activation module "
-                                  "that runs more than once", source, (*where, "ops", i, "in"),
-                                  "give the act op a name of its own to read it"))  # fmt: skip
-            elif src != "x" and seen.get(src, i) >= i:
-                path = (*where, "ops", i, "in", j) if isinstance(op.input, list) else (
-                    *where, "ops", i, "in")  # fmt: skip
-                found.append(bad("op-input", f"op {name!r} reads {src!r}, which is no earlier "
-                                  "op", source, path, "an op reads `x` (the block's input) or an "
-                                  "op above it"))  # fmt: skip
+        found += _check_inputs(op, i, seen, repeated, source, (*where, "ops", i))
+    return found + _check_wiring(block, seen, repeated, source, where)
+
+
+def _name_problem(block: UserBlockSpec, i: int, seen: dict[str, int], flat: dict[str, str]
+                  ) -> str:  # fmt: skip
+    """What is wrong with op `i`'s name, given the names before it; "" for nothing."""
+    op = block.ops[i]
+    name = op.name
+    parts = name.split(".")
+    prefixes = {".".join(parts[:k]) for k in range(1, len(parts))}
+    if not _NAME.fullmatch(name) or any(keyword.iskeyword(p) for p in parts):
+        return f"must be an identifier, or up to {MAX_PARTS} joined by dots (`mlp.fc1`)"
+    if (
+        parts[0] in RESERVED
+        or parts[0] in block.params
+        or any(p in RESERVED | _DICT_ATTRS for p in parts[1:])
+    ):
+        return "is a name the generated block already uses"
+    if isinstance(op, ScaleOp) and len(parts) > 1:
+        return "names a parameter of the block itself: it takes no dot"
+    if name in seen:
+        return (
+            "" if _same_act(block, seen[name], i) else f"is already the name of op {seen[name] + 1}"
+        )
+    if prefixes & seen.keys() or any(o.startswith(name + ".") for o in seen):
+        return "is both an op and the container of another op's name"
+    if name.replace(".", "_") in flat:
+        return f"reads as the same variable as {flat[name.replace('.', '_')]!r}"
+    return ""
+
+
+def _check_inputs(op: OpSpec, i: int, seen: dict[str, int], repeated: set[str], source: Source,
+                  at: Path) -> list[Diagnostic]:  # fmt: skip
+    """Op `i` reads `x` or earlier ops, and no act module that runs more than once."""
+    found = []
+    inputs = op.input if isinstance(op.input, list) else [op.input] if op.input else []
+    for j, src in enumerate(inputs):
+        if src in repeated:
+            found.append(bad("op-input", f"op {op.name!r} reads {src!r}, an activation module "
+                             "that runs more than once", source, (*at, "in"),
+                             "give the act op a name of its own to read it"))  # fmt: skip
+        elif src != "x" and seen.get(src, i) >= i:
+            path = (*at, "in", j) if isinstance(op.input, list) else (*at, "in")
+            found.append(bad("op-input", f"op {op.name!r} reads {src!r}, which is no earlier "
+                             "op", source, path, "an op reads `x` (the block's input) or an "
+                             "op above it"))  # fmt: skip
+    return found
+
+
+def _check_wiring(block: UserBlockSpec, seen: dict[str, int], repeated: set[str],
+                  source: Source, where: Path) -> list[Diagnostic]:  # fmt: skip
+    """The branch, the shortcut's sources and the closing activation name what the block has."""
+    found = []
     for key, value, allowed in (("branch", block.branch, ()), ("shortcut_from",
                                 block.shortcut_from, ("x",)), ("projection_from",
                                 block.projection_from, ("x",))):  # fmt: skip
         unknown = value not in seen and value not in allowed
         if value is not None and (value in repeated or unknown):
             found.append(bad("op-input", f"{key} {value!r} names no op of the block (or one that "
-                              "runs more than once)", source, (*where, key),
-                              f"name one of: {', '.join(seen)}"))  # fmt: skip
+                             "runs more than once)", source, (*where, key),
+                             f"name one of: {', '.join(seen)}"))  # fmt: skip
     act = block.output_act
     acts = {op.name for op in block.ops if isinstance(op, ActOp)}
     if act is not None and act not in (*ACTIVATIONS, "none") and act not in acts:
         found.append(bad("op-input", f"output_act {act!r} is no activation and no act op",
-                          source, (*where, "output_act"), f"use one of {', '.join(ACTIVATIONS)}, "
-                          "none, or an act op's name"))  # fmt: skip
+                         source, (*where, "output_act"), f"use one of {', '.join(ACTIVATIONS)}, "
+                         "none, or an act op's name"))  # fmt: skip
     return found
 
 
