@@ -1,30 +1,25 @@
 """Graph + analysis -> render model: every string and flag the templates print, nothing else.
 
 Arithmetic, naming and choices happen here; templates only loop and test these precomputed
-values.
+values. The stages' lines come from resgen/codegen/trunk.py, the helper classes' list from
+resgen/codegen/helpers.py.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from resgen.checks import Analysis
-from resgen.codegen import resnetv2
-from resgen.codegen.blocks import BlockClass, block_call, block_classes, class_of
+from resgen.codegen.blocks import BlockClass
 from resgen.codegen.calls import Call, Decl, act_call
 from resgen.codegen.checkpoint import checkpointed
 from resgen.codegen.children import keyed_children
-from resgen.codegen.regnet import RegNetClass, regnet_class, stage_lines, trunk_line
+from resgen.codegen.helpers import HELPERS, head_class, used_helpers
+from resgen.codegen.regnet import RegNetClass
 from resgen.codegen.stem import Outside, Sequential, build_outside
-from resgen.codegen.user_blocks import (
-    UserBlockClass,
-    class_name,
-    unkeyed_projection,
-    user_block_call,
-    user_block_classes,
-)
+from resgen.codegen.trunk import StageRender, batch_shape, blocks_and_stages
+from resgen.codegen.user_blocks import UserBlockClass, unkeyed_projection
 from resgen.diagnostics import ResgenError, error
 from resgen.graph import ir
 from resgen.spec.load import LoadedSpec
@@ -34,55 +29,11 @@ from resgen.spec.regnet import regnet_named
 if TYPE_CHECKING:
     from resgen.codegen.deploy import DeployExtras
 
-
-class StageEntry(NamedTuple):
-    """`call` once, or repeated `for var in range` (a list comprehension)."""
-
-    call: str
-    repeats: int
-    var: str  # "i" when the call reads the drop-path rate `rates[i]`, else "_"
-    range: str
-
-    @property
-    def lines(self) -> tuple[str, ...]:
-        """The entry as ruff formats it inside the stage's Sequential (12 spaces in)."""
-        if self.repeats == 1:
-            return _fitted(self.call, 12, ",")
-        one = f"*[{self.call} for {self.var} in {self.range}],"
-        if 12 + len(one) <= LINE_LIMIT:
-            return (one,)
-        inner = _fitted(self.call, 16, "")
-        return (
-            "*[",
-            *(f"    {line}" for line in inner),
-            f"    for {self.var} in {self.range}",
-            "],",
-        )
-
-
-LINE_LIMIT = 100  # ruff's line length, which generated files keep
-
-
-def _fitted(call: str, indent: int, end: str) -> tuple[str, ...]:
-    """A call of plain arguments on one line, else its arguments on the next (indented), else
-    one argument per line with a trailing comma: the three layouts of ruff format."""
-    if indent + len(call) + len(end) <= LINE_LIMIT:
-        return (call + end,)
-    head, _, rest = call.partition("(")
-    args = rest[:-1]
-    if indent + 4 + len(args) <= LINE_LIMIT:
-        return (f"{head}(", f"    {args}", f"){end}")
-    return (f"{head}(", *(f"    {arg}," for arg in args.split(", ")), f"){end}")
-
-
-class StageRender(NamedTuple):
-    name: str
-    comment: str
-    entries: tuple[StageEntry, ...]
-    shape: str
-    lines: tuple[str, ...] = ()  # a RegNet stage: built with add_module (resgen.codegen.regnet)
-    ref: str = ""  # how forward calls a stage that is no attribute: `trunk_output[0]`
-    checkpoint: bool = False  # forward runs it through run_stage (resgen.codegen.checkpoint)
+# Re-exported where they are read: HELPERS (the spec's user-block name checks), StageRender.
+__all__ = [
+    "HELPERS", "FeatureInfo", "RenderModel", "StageRender", "build_render_model", "docstring_safe",
+    "refuse_regnet",
+]  # fmt: skip
 
 
 class FeatureInfo(NamedTuple):
@@ -134,15 +85,15 @@ def build_render_model(
     graph = analysis.graph
     blocks = ir.blocks_of(graph)
     refuse_regnet(loaded, blocks, deploy=deploy)
-    classes, stages, trunk = _blocks_and_stages(analysis, spec, deploy=deploy)
+    classes, stages, trunk = blocks_and_stages(analysis, spec, deploy=deploy)
     stages, checkpoint_comment = checkpointed(spec, stages, deploy=deploy)
     last = ir.stages_of(graph)[-1]
     outside = build_outside(graph, spec)
     # The deploy build's module also defines `fold_state_dict` (templates/deploy/).
     class_name, functions = (f"{spec.model_class}Deploy", ["fold_state_dict"]) if deploy else (
         spec.model_class, [])  # fmt: skip
-    head = _head_class(spec, blocks)
-    helpers = _helpers(classes, outside, head)
+    head = head_class(spec, blocks)
+    helpers = used_helpers(classes, outside, head)
     helpers += ("KeepBuffers",) if checkpoint_comment else ()
     depths = ", ".join(str(len(s.blocks)) for s in ir.stages_of(graph))
     class_doc = tuple(
@@ -171,13 +122,13 @@ def build_render_model(
         num_blocks=len(blocks),
         rates_denominator=max(len(blocks) - 1, 1),
         outside=outside,
-        stem_shape=_batch_shape(analysis.shapes[ir.stages_of(graph)[0].blocks[0].input]),
+        stem_shape=batch_shape(analysis.shapes[ir.stages_of(graph)[0].blocks[0].input]),
         stages=stages,
         head_pool=_head_pool(spec),
         dropout=spec.head.dropout,
         features=spec.head.features or last.blocks[-1].out_channels,
-        pooled_shape=_batch_shape(analysis.shapes["flatten"]),
-        logits_shape=_batch_shape(analysis.output_shape),
+        pooled_shape=batch_shape(analysis.shapes["flatten"]),
+        logits_shape=batch_shape(analysis.output_shape),
         feature_info=_feature_info(spec, graph),
         trunk=trunk,
         ordered_dict=_ordered_dict(spec, blocks, outside) or keyed_children(classes),
@@ -248,235 +199,6 @@ def _sorted_exports(names: list[str]) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n)))
 
 
-# Helper classes, in the order they are written.
-HELPERS = (
-    "Affine",
-    "FusedConv2d",
-    "ConvReLU",
-    "ConvAddReLU",
-    "FrozenBatchNorm2d",
-    "PadShortcut",
-    "AvgPool2dSame",
-    "BlurPool2d",
-    "SqueezeExcite",
-    "SqueezeExcitation",
-    "SelectiveKernel",
-    "SplitAttn",
-    "ClassifierHead",
-    "StdConv2d",
-    "EvoNorm2dS0",
-    "FilterResponseNormTlu2d",
-    "ResNetStage",
-    "ConvClassifierHead",
-    "EfficientChannelAttention",
-    "DropPath",
-    "KeepBuffers",
-    "LayerNorm2d",
-    "make_divisible",
-    "log2",
-)
-
-
-def _head_class(spec: Spec, blocks: tuple[ir.Block, ...]) -> str:
-    """timm's head module, when the names are timm's: a linear classifier, or (ResNetV2) a 1x1
-    conv; "" for torchvision's `avgpool` and `fc`."""
-    if spec.layout == "resnetv2":
-        return "ConvClassifierHead"
-    return "ClassifierHead" if regnet_named(spec) and spec.layout == "timm" else ""
-
-
-def _helpers(
-    all_classes: tuple[BlockClass | RegNetClass | UserBlockClass, ...],
-    outside: Outside,
-    head: str = "",
-) -> tuple[str, ...]:
-    """The helper classes the module uses: those its calls name, and the templates' own."""
-    classes = [c for c in all_classes if isinstance(c, BlockClass)]
-    calls = [d.call for c in classes for d in (*c.modules, c.act, c.attention) if d is not None]
-    calls += [item for c in classes for item in c.shortcut_items]
-    regnets = [c for c in all_classes if isinstance(c, RegNetClass)]
-    extra = {h for c in regnets for h in c.helpers}  # a RegNet's class names its own
-    for c in regnets:  # and the modules it calls (FrozenBatchNorm2d, StdConv2d, EvoNorm2dS0)
-        calls += [item.call for g in c.groups for item in g.items] + [i.call for i in c.proj]
-        calls += [d.call for d in c.decls]
-    extra |= {"DropPath"} if any(c.drop_path for c in regnets) else set()
-    users = [c for c in all_classes if isinstance(c, UserBlockClass)]
-    extra |= {h for c in users for h in c.helpers}
-    extra |= {"DropPath"} if any(c.drop_path for c in users) else set()
-    calls += [item for c in users for item in c.shortcut_items]
-    if any(c.shortcut == ir.ShortcutKind.PAD for c in users):
-        extra.add("PadShortcut")
-    if any(c.opens_dilated and c.shortcut == ir.ShortcutKind.AVGPOOL_PROJECTION for c in users):
-        extra.add("AvgPool2dSame")
-    for d in outside.stem:
-        calls += [item.call for item in d.items] if isinstance(d, Sequential) else [d.call]
-    if outside.final_norm is not None:
-        calls.append(outside.final_norm)
-    calls += [item.call for d in outside.final_modules for item in d.items]
-    used = {call.callee for call in calls} | extra
-    if used & {"ConvReLU", "ConvAddReLU"}:
-        used.add("FusedConv2d")  # their base class
-    if any(c.shortcut == ir.ShortcutKind.PAD for c in classes):
-        used.add("PadShortcut")  # templates/shortcuts/pad.py.jinja
-    if any(c.opens_dilated and c.shortcut == ir.ShortcutKind.AVGPOOL_PROJECTION for c in classes):
-        used.add("AvgPool2dSame")  # templates/shortcuts/avgpool_projection.py.jinja
-    if any(c.drop_path for c in classes):
-        used.add("DropPath")
-    used.add(head)
-    return tuple(h for h in HELPERS if h in used)
-
-
-def _render_stage(
-    stage: ir.StageInfo,
-    analysis: Analysis,
-    classes: dict[str, BlockClass | UserBlockClass],
-    spec: Spec,
-) -> StageRender:
-    """A stage's blocks as calls; consecutive equal calls become one list comprehension."""
-    graph = analysis.graph
-    runs: list[tuple[str, list[ir.Block]]] = []
-
-    def class_for(block: ir.Block) -> BlockClass | UserBlockClass:
-        return classes[class_name(spec, block.type) if block.user else class_of(block)]
-
-    def call_of(block: ir.Block, rate: str = "rates[i]") -> str:
-        cls = class_for(block)
-        if isinstance(cls, UserBlockClass):
-            return user_block_call(graph, spec, block, cls, rate=rate)
-        return block_call(graph, block, cls, rate=rate)
-
-    for block in stage.blocks:
-        call = call_of(block)
-        if runs and runs[-1][0] == call:
-            runs[-1][1].append(block)
-        else:
-            runs.append((call, [block]))
-    offset = sum(len(s.blocks) for s in ir.stages_of(graph)[: stage.number - 1])
-    entries = []
-    for call, run in runs:
-        first, last = offset + run[0].index, offset + run[-1].index + 1
-        drop_path = class_for(run[0]).drop_path
-        if len(run) == 1:  # a single call reads its own rate
-            one = call_of(run[0], rate=f"rates[{first}]")
-            entries.append(StageEntry(one, 1, "", ""))
-        elif drop_path:
-            entries.append(StageEntry(call, len(run), "i", f"range({first}, {last})"))
-        else:
-            entries.append(StageEntry(call, len(run), "_", f"range({last - first})"))
-    shape = _batch_shape(analysis.shapes[stage.output])
-    n = len(stage.blocks)
-    comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
-    return StageRender(stage.name, comment, tuple(entries), shape)
-
-
-def _blocks_and_stages(
-    analysis: Analysis, spec: Spec, *, deploy: bool
-) -> tuple[
-    tuple[BlockClass | RegNetClass | UserBlockClass, ...], tuple[StageRender, ...], tuple[str, ...]
-]:
-    """The block classes, the stages and (torchvision's RegNet) the trunk's line."""
-    graph = analysis.graph
-    if spec.layout == "resnetv2" and ir.blocks_of(graph)[0].user:
-        return _user_resnetv2_stages(analysis, spec, deploy=deploy)
-    if spec.layout == "resnetv2":
-        return _resnetv2_blocks_and_stages(analysis, spec)
-    if ir.blocks_of(graph)[0].type == "regnet":
-        regnet = regnet_class(graph, spec, list(ir.blocks_of(graph)))
-        offsets = _offsets(ir.stages_of(graph))
-        stages = tuple(_regnet_stage(s, analysis, regnet, spec.layout, offsets[s.number - 1])
-                       for s in ir.stages_of(graph))  # fmt: skip
-        trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
-        return (regnet,), stages, trunk
-    resnet = block_classes(graph, spec, deploy=deploy)
-    user = user_block_classes(graph, spec, deploy=deploy)
-    if regnet_named(spec):  # user blocks in a RegNet: its stages' names (`s2.b1`)
-        trunk = trunk_line(ir.stages_of(graph)) if spec.layout == "torchvision" else ()
-        return user, _user_regnet_stages(analysis, spec, user), trunk
-    by_name: dict[str, BlockClass | UserBlockClass] = {c.name: c for c in resnet}
-    by_name.update((c.name, c) for c in user)
-    stages = tuple(_render_stage(s, analysis, by_name, spec) for s in ir.stages_of(graph))
-    return (*resnet, *user), stages, ()
-
-
-def _user_regnet_stages(
-    analysis: Analysis, spec: Spec, classes: tuple[UserBlockClass, ...]
-) -> tuple[StageRender, ...]:
-    """User blocks' stages built as a RegNet's are, with add_module under the layout's names."""
-    graph = analysis.graph
-    by_name = {c.name: c for c in classes}
-
-    def call_of(block: ir.Block, rate: str) -> str:
-        cls = by_name[class_name(spec, block.type)]
-        return user_block_call(graph, spec, block, cls, rate=rate or "rates[i]")
-
-    offsets = _offsets(ir.stages_of(graph))
-    return tuple(_regnet_stage(s, analysis, None, spec.layout, offsets[s.number - 1], call_of)
-                 for s in ir.stages_of(graph))  # fmt: skip
-
-
-def _user_resnetv2_stages(
-    analysis: Analysis, spec: Spec, *, deploy: bool
-) -> tuple[tuple[UserBlockClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
-    """User blocks in timm's ResNetV2 names: stages as lists of blocks, `self.stages` after."""
-    graph = analysis.graph
-    # Each stage wraps its blocks in a ResNetStage (`stages.N.blocks.M`).
-    classes = tuple(c._replace(helpers=tuple(sorted({*c.helpers, "ResNetStage"})))
-                    for c in user_block_classes(graph, spec, deploy=deploy))  # fmt: skip
-    by_name = {c.name: c for c in classes}
-
-    def call_of(block: ir.Block) -> str:
-        return user_block_call(graph, spec, block, by_name[class_name(spec, block.type)])
-
-    stages = []
-    for stage in ir.stages_of(graph):
-        shape = _batch_shape(analysis.shapes[stage.output])
-        n = len(stage.blocks)
-        comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
-        lines = resnetv2.stage_lines(stage, None, call_of)
-        stages.append(StageRender(stage.name, comment, (), shape, lines,
-                                  f"stages[{stage.number - 1}]"))  # fmt: skip
-    return classes, tuple(stages), resnetv2.trunk_line(ir.stages_of(graph))
-
-
-def _resnetv2_blocks_and_stages(
-    analysis: Analysis, spec: Spec
-) -> tuple[tuple[RegNetClass, ...], tuple[StageRender, ...], tuple[str, ...]]:
-    """timm's ResNetV2: one block class, stages as lists of blocks, `self.stages` after them."""
-    graph = analysis.graph
-    cls = resnetv2.resnetv2_class(spec, list(ir.blocks_of(graph)), graph)
-    stages = []
-    for stage in ir.stages_of(graph):
-        shape = _batch_shape(analysis.shapes[stage.output])
-        n = len(stage.blocks)
-        comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
-        lines = resnetv2.stage_lines(stage, cls)
-        stages.append(StageRender(stage.name, comment, (), shape, lines,
-                                  f"stages[{stage.number - 1}]"))  # fmt: skip
-    return (cls,), tuple(stages), resnetv2.trunk_line(ir.stages_of(graph))
-
-
-def _offsets(stages: tuple[ir.StageInfo, ...]) -> list[int]:
-    """How many blocks come before each stage (a block's drop-path rate is `rates[k]`)."""
-    return [sum(len(s.blocks) for s in stages[:i]) for i in range(len(stages))]
-
-
-def _regnet_stage(
-    stage: ir.StageInfo,
-    analysis: Analysis,
-    cls: RegNetClass | None,
-    layout: str,
-    offset: int,
-    call_of: Callable[[ir.Block, str], str] | None = None,
-) -> StageRender:
-    shape = _batch_shape(analysis.shapes[stage.output])
-    n = len(stage.blocks)
-    comment = f"{stage.name}: {n} block{'s' if n != 1 else ''} -> {shape}"
-    # Indexed, since a Sequential's attribute access is typed as a Tensor or a Module.
-    ref = f"trunk_output[{stage.number - 1}]" if layout == "torchvision" else ""
-    lines = stage_lines(stage, cls, layout, offset, call_of)
-    return StageRender(stage.name, comment, (), shape, lines, ref)
-
-
 def _feature_info(spec: Spec, graph: ir.Graph) -> tuple[FeatureInfo, ...]:
     """Channels and cumulative stride (dilated stages keep theirs) of every stage's output."""
     reduction = spec.stem.reduction
@@ -485,12 +207,6 @@ def _feature_info(spec: Spec, graph: ir.Graph) -> tuple[FeatureInfo, ...]:
         reduction *= info.blocks[0].stride
         out.append(FeatureInfo(info.name, info.blocks[-1].out_channels, reduction))
     return tuple(out)
-
-
-def _batch_shape(shape: ir.Shape | None) -> str:
-    if shape is None:
-        return "(N, ?)"
-    return "(N, " + ", ".join(str(d) for d in shape) + ")"
 
 
 def _module_docstring(loaded: LoadedSpec, analysis: Analysis, *, deploy: bool) -> tuple[str, ...]:
@@ -513,7 +229,7 @@ def _module_docstring(loaded: LoadedSpec, analysis: Analysis, *, deploy: bool) -
     ]
     table = [("stage", "blocks", "output", "params", "MACs")]
     table += [
-        (r.name, str(r.blocks or "-"), _batch_shape(r.shape), f"{r.params:,}", f"{r.macs:,}")
+        (r.name, str(r.blocks or "-"), batch_shape(r.shape), f"{r.params:,}", f"{r.macs:,}")
         for r in analysis.rows()
     ]
     widths = [max(len(row[i]) for row in table) for i in range(5)]
