@@ -11,6 +11,7 @@ checkpoints, extra and missing tensors, a non-ResNet, an unsafe pickle.
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import resgen
 from resgen.infer import Inferred, infer, infer_file, infer_shapes
 from resgen.infer.nearest import resolved
 from resgen.resources import builtin_spec_names
-from tests.conftest import run_resgen
+from tests.conftest import ROOT, run_resgen
 from tests.reference import zoo
 from tests.test_zoo import GIANTS, SHIPPED, _fill, _no_init, _ours
 
@@ -46,6 +47,27 @@ RESNETS = [n for n, kinds in KINDS.items() if kinds and kinds <= READ]
 BIG = GIANTS | {"resnet1202", "preact_resnet1001", "seresnextaa201d_32x8d", "resnetv2_152x4_bit",
                "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_50x3_bit"}  # fmt: skip
 SIZE = 32
+
+
+def _one_per_kind(names: list[str]) -> set[str]:
+    """The cheapest spec (MACs in its generated file) of each combination of block kinds, norm,
+    attention, pre-activation, stem, shortcut and layout."""
+    cheapest: dict[tuple[object, ...], tuple[int, str]] = {}
+    for name in names:
+        spec = resgen.load_spec(name).spec
+        key = (frozenset(KINDS[name]), spec.norm.type, spec.block.attention is not None,
+               spec.block.preact, spec.stem.type, spec.shortcut, spec.layout)  # fmt: skip
+        text = (ROOT / "generated" / f"{name}.py").read_text(encoding="utf-8")
+        found = re.search(r"([\d,]+) multiply-adds", text)
+        assert found, name
+        cost = int(found[1].replace(",", ""))
+        cheapest[key] = min(cheapest.get(key, (cost, name)), (cost, name))
+    return {name for _, name in cheapest.values()}
+
+
+# A spec inferred equal to the one its weights came from builds the same module, so the logits
+# are compared once per block kind and norm (a forward pass of both models costs seconds).
+LOGITS = _one_per_kind([n for n in RESNETS if n not in BIG])
 
 
 def _params(names: list[Any]) -> list[Any]:
@@ -115,7 +137,8 @@ def test_every_spec_is_covered() -> None:
 
 @pytest.mark.parametrize("name", _params(RESNETS))
 def test_round_trip_from_weights(name: str, tmp_path: Path) -> None:
-    """Build, fill, save, infer, build, strict load: the same spec and identical logits."""
+    """Build, fill, save, infer: the same spec, whose text says the same; once per block kind
+    and norm (LOGITS), built, strictly loaded and run: identical logits."""
     if name in BIG:  # keys and shapes on meta: the spec must still resolve equal
         with torch.device("meta"):
             shapes = {k: tuple(v.shape) for k, v in _ours(name).state_dict().items()}
@@ -132,7 +155,8 @@ def test_round_trip_from_weights(name: str, tmp_path: Path) -> None:
     assert resolved(got.spec) == resolved(name)
     (tmp_path / f"{name}.yaml").write_text(got.text, encoding="utf-8")  # the text says the same
     assert resolved(str(tmp_path / f"{name}.yaml")) == resolved(name)
-    assert torch.equal(_load_and_run(got.spec, state), _logits(model))
+    if name in LOGITS:
+        assert torch.equal(_load_and_run(got.spec, state), _logits(model))
 
 
 @pytest.mark.parametrize("name", RESNETS)

@@ -230,14 +230,17 @@ def _fill(state: dict[str, torch.Tensor]) -> None:
 
 @pytest.mark.parametrize("entry", _params(SHIPPED))
 def test_matches_reference(entry: tuple[zoo.Source, str]) -> None:
-    """Keys, shapes, strict load, static counts and bit-identical logits."""
+    """Keys, shapes, strict load, static counts and bit-identical logits (a giant's at 64 px
+    only, but SENet-154's: its blocks' code, and so its odd-size rounding, is a smaller
+    sibling's, resnext50_32x4d's, resnetrs50's, seresnextaa101d_32x8d's, ecaresnet50d's)."""
     source, name = entry
     reference, ours = _build(source, name, "cpu")
     state = reference.state_dict()
     _fill(state)
     ours.load_state_dict(state, strict=True, assign=True)  # the very tensors: nothing is copied
     gen = torch.Generator().manual_seed(1)
-    inputs = {size: torch.randn(2, 3, size, size, generator=gen) for size in SIZES}
+    sizes = SIZES[:1] if name in GIANTS - {"senet154"} else SIZES  # SENet has no small sibling
+    inputs = {size: torch.randn(2, 3, size, size, generator=gen) for size in sizes}
     for train in (False, True):  # eval first, while the running statistics are the random ones
         reference.train(train)
         ours.train(train)
