@@ -15,7 +15,7 @@ run: setup
 
 ## test: set up, then run every test (what CI runs)
 test: setup
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist worksteal -q
 
 ## fuzz: the property-based tests with thousands of examples each (hypothesis profile `fuzz`)
 .PHONY: fuzz
