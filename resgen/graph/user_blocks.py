@@ -229,16 +229,7 @@ def _one_input_op(low: _Lowering, op: object, cin: int) -> tuple[ir.Op, int] | N
     if isinstance(op, GlobalPoolOp):
         return ir.GlobalPool(op.pool), cin
     if isinstance(op, ChannelConvOp):
-        kernel = low.value("kernel", op.kernel, least=1, most=63)
-        if kernel % 2 == 0:
-            low.found.append(error(
-                "block-value",
-                f"kernel gives {kernel} {low._in_block()}; a channel conv's kernel is odd, so its "
-                "padding keeps the channels",
-                low.where("kernel"),
-                f"with {low._env_text()}",
-            ))  # fmt: skip
-            kernel += 1
+        kernel = _odd_kernel(low, op.kernel, "a channel conv's")
         return ir.ChannelConv(kernel, (kernel - 1) // 2), cin
     if isinstance(op, SplitOp):
         return _split(low, op, cin)
@@ -256,12 +247,18 @@ def _attention_size(low: _Lowering, op: AttentionOp, cin: int) -> int:
         return evaluate(parse_expr(ATTENTION_DEFAULTS[op.kind], frozenset("C")), {"C": cin})
     if op.kind == "se":
         return low.value("hidden", raw, least=1)
+    return _odd_kernel(low, raw, "ECA's")
+
+
+def _odd_kernel(low: _Lowering, raw: object, whose: str) -> int:
+    """A 1-D kernel across channels: odd, so its padding keeps the channels (a diagnostic, and
+    the next odd size, otherwise)."""
     kernel = low.value("kernel", raw, least=1, most=63)
     if kernel % 2 == 0:
         low.found.append(error(
             "block-value",
-            f"kernel gives {kernel} {low._in_block()}; ECA's kernel is odd, so its padding keeps "
-            "the channels",
+            f"kernel gives {kernel} {low._in_block()}; {whose} kernel is odd, so its padding "
+            "keeps the channels",
             low.where("kernel"),
             f"with {low._env_text()}",
         ))  # fmt: skip
